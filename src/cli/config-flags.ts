@@ -1,0 +1,23 @@
+import type { Command } from 'commander'
+import { SETTINGS, loadConfig, type LoadedConfig, type SettingKey } from '../config/index.ts'
+
+/** Adds every setting that has a flag to `cmd`, plus `--config`, from the one settings table. */
+export function addSettingFlags (cmd: Command, only?: SettingKey[]): Command {
+  cmd.option('--config <file>', 'read settings from a JSON or YAML file (env: EDGE_HIVE_CONFIG)')
+  for (const s of SETTINGS) {
+    if (s.flag === undefined || (only !== undefined && !only.includes(s.key))) continue
+    cmd.option(s.flag.spec, `${s.description} (env: ${s.env})`)
+  }
+  return cmd
+}
+
+/** Resolves the configuration with the flags actually typed on this command line. */
+export function configFromCommand (cmd: Command, env: Record<string, string | undefined> = process.env): LoadedConfig {
+  const opts = cmd.opts<Record<string, unknown>>()
+  const flags: Partial<Record<SettingKey, unknown>> = {}
+  for (const s of SETTINGS) {
+    // Only flags given on the command line; commander's implied values (--no-x => x=true) are not.
+    if (s.flag !== undefined && cmd.getOptionValueSource(s.flag.attr) === 'cli') flags[s.key] = opts[s.flag.attr]
+  }
+  return loadConfig({ configFile: opts.config as string | undefined, env, flags })
+}

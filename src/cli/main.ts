@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander'
+import { VERSION } from '../shared/version.ts'
+import { EXIT_OK, EXIT_USAGE, reportFatal } from './exit.ts'
+import { registerServe } from './commands/serve.ts'
+import { registerStatus } from './commands/status.ts'
+
+const program = new Command()
+  .name('edge-hive')
+  .description('Edge Hive: MCP for agents at the edge, over HTTPS, with its own OAuth 2.1 server')
+  .version(VERSION, '-V, --version')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+registerServe(program)
+registerStatus(program)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version are not failures; anything else commander refuses is a usage error.
+    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT_OK : EXIT_USAGE
+  } else {
+    process.exitCode = reportFatal(err)
+  }
+}

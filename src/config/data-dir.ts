@@ -1,0 +1,146 @@
+import { chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, accessSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { StartupError } from '../shared/errors.ts'
+
+/** Where each file lives in a data dir. The README's "Data directory" section lists the same. */
+export interface DataDirLayout {
+  root: string
+  /** libp2p protobuf Ed25519 private key: the node's identity. Secret. */
+  identityKey: string
+  /** Self-signed TLS certificate and its key (the key is secret). */
+  tlsCert: string
+  tlsKey: string
+  /** Held by the running node: pid, URL and certificate fingerprint. */
+  lock: string
+  /** Default embedded SurrealDB directory. */
+  db: string
+}
+
+export function dataDirLayout (root: string): DataDirLayout {
+  return {
+    root,
+    identityKey: join(root, 'identity.key'),
+    tlsCert: join(root, 'tls', 'cert.pem'),
+    tlsKey: join(root, 'tls', 'key.pem'),
+    lock: join(root, 'node.lock'),
+    db: join(root, 'db')
+  }
+}
+
+/** Creates the data dir (0700) if needed and checks that it is a writable directory. */
+export function prepareDataDir (root: string): DataDirLayout {
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new StartupError('ERR_DATA_DIR', `cannot create data directory ${root}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })
+  }
+  const st = statSync(root)
+  if (!st.isDirectory()) throw new StartupError('ERR_DATA_DIR', `data directory ${root} is not a directory`)
+  try {
+    accessSync(root, constants.W_OK | constants.X_OK)
+  } catch {
+    throw new StartupError('ERR_DATA_DIR', `data directory ${root} is not writable by this user (uid ${process.getuid?.() ?? '?'})`)
+  }
+  // Keys live here: nobody else should even list the directory.
+  if ((st.mode & 0o077) !== 0) chmodSync(root, 0o700)
+  return dataDirLayout(root)
+}
+
+/**
+ * Writes a file atomically (temp file, then rename) with the given mode, so a crash never
+ * leaves a half-written key or certificate behind.
+ */
+export function writeFileAtomic (file: string, data: string | Uint8Array, mode: number): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, data, { mode, flag: 'w' })
+  chmodSync(tmp, mode)
+  renameSync(tmp, file)
+}
+
+/** What the running node writes into its lock file, for `edge-hive status` and for humans. */
+export interface LockInfo {
+  pid: number
+  startedAt: string
+  /** URL the node can be reached at from this machine (loopback when bound to a wildcard). */
+  localUrl?: string
+  /** SHA-256 fingerprint of the certificate served, `AB:CD:...`; absent with --insecure-http. */
+  fingerprint?: string
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Reads the lock file; undefined when there is none, or it names a process that is gone. */
+export function readLock (layout: DataDirLayout): LockInfo | undefined {
+  let info: LockInfo
+  try {
+    info = JSON.parse(readFileSync(layout.lock, 'utf8')) as LockInfo
+  } catch {
+    return undefined
+  }
+  if (!Number.isInteger(info.pid) || !isAlive(info.pid)) return undefined
+  return info
+}
+
+/** The lock a running node holds on its data dir. */
+export class DataDirLock {
+  readonly #file: string
+  #info: LockInfo
+  #held = true
+
+  private constructor (file: string, info: LockInfo) {
+    this.#file = file
+    this.#info = info
+  }
+
+  /**
+   * Takes the data dir for this process. A lock left by a process that no longer exists is
+   * taken over; one held by a live process is refused with its pid.
+   */
+  static acquire (layout: DataDirLayout): DataDirLock {
+    const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString() }
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(layout.lock, 'wx', 0o600)
+        writeSync(fd, JSON.stringify(info))
+        closeSync(fd)
+        return new DataDirLock(layout.lock, info)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new StartupError('ERR_DATA_DIR', `cannot create lock file ${layout.lock}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })
+        }
+        const holder = readLock(layout)
+        if (holder !== undefined && holder.pid !== process.pid) {
+          throw new StartupError('ERR_DATA_DIR_LOCKED', `data directory ${layout.root} is in use by another node (pid ${holder.pid}); stop it first or use another --data-dir`)
+        }
+        rmSync(layout.lock, { force: true }) // stale: its process is gone
+      }
+    }
+    throw new StartupError('ERR_DATA_DIR_LOCKED', `data directory ${layout.root} is being taken by another process; try again`)
+  }
+
+  /** Adds what the node learned once listening (URL, fingerprint). */
+  update (extra: Partial<LockInfo>): void {
+    if (!this.#held) return
+    this.#info = { ...this.#info, ...extra, pid: process.pid }
+    writeFileAtomic(this.#file, JSON.stringify(this.#info), 0o600)
+  }
+
+  release (): void {
+    if (!this.#held) return
+    this.#held = false
+    // Only remove a lock that is still ours.
+    try {
+      const current = JSON.parse(readFileSync(this.#file, 'utf8')) as LockInfo
+      if (current.pid === process.pid) rmSync(this.#file, { force: true })
+    } catch { /* already gone */ }
+  }
+}

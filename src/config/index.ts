@@ -1,0 +1,6 @@
+export { loadConfig, type ConfigInput, type LoadedConfig, type SourceLabel } from './load.ts'
+export { SETTINGS, CONFIG_FILE_ENV, type Config, type Setting, type SettingKey, type FlagSpec } from './settings.ts'
+export { ConfigError, type ConfigProblem } from './errors.ts'
+export { parseLogLevel, LOG_LEVELS, type LogLevel } from './log-level.ts'
+export { parseDuration } from './values.ts'
+export { dataDirLayout, prepareDataDir, writeFileAtomic, readLock, DataDirLock, type DataDirLayout, type LockInfo } from './data-dir.ts'

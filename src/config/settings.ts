@@ -1,0 +1,169 @@
+import { homedir, hostname } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { z } from 'zod'
+import { boolean, duration, host, integer, path, text, url } from './values.ts'
+import { logLevel, type LogLevel } from './log-level.ts'
+
+/** The node's resolved configuration. Durations are in milliseconds, sizes in bytes. */
+export interface Config {
+  nodeName: string
+  dataDir: string
+  host: string
+  port: number
+  publicUrl: string
+  mcpEnabled: boolean
+  oauth2Issuer: string
+  store: string
+  storeNamespace: string
+  storeDatabase: string
+  storeUsername: string | undefined
+  storePassword: string | undefined
+  tlsCert: string | undefined
+  tlsKey: string | undefined
+  insecureHttp: boolean
+  bodyLimit: number
+  shutdownTimeout: number
+  logLevel: LogLevel
+}
+
+export type SettingKey = keyof Config
+
+/** How a setting is given on the command line of `serve`. */
+export interface FlagSpec {
+  /** commander's flag text, e.g. `--port <number>` or `--no-mcp`. */
+  spec: string
+  /** commander's attribute name for it. */
+  attr: string
+}
+
+export interface Setting {
+  key: SettingKey
+  env: string
+  flag?: FlagSpec
+  description: string
+  /** What is allowed, in words, for error messages and the README. */
+  allowed: string
+  schema: z.ZodType
+  /** The default, computed from the settings resolved before it (table order). Absent: optional. */
+  default?: (c: Partial<Config>) => unknown
+  /** Never printed, never given as a flag (a flag is visible in `ps`). */
+  secret?: boolean
+}
+
+function isWildcard (h: string | undefined): boolean {
+  return h === '0.0.0.0' || h === '::' || h === '[::]'
+}
+
+function urlHost (h: string): string {
+  return h.includes(':') ? `[${h}]` : h
+}
+
+/**
+ * Every setting the node knows, in resolution order (a default may use the ones above it).
+ * The README's configuration table lists the same settings; a test keeps the two in step.
+ */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'nodeName', env: 'EDGE_HIVE_NODE_NAME', flag: { spec: '--name <name>', attr: 'name' },
+    description: 'Display name of the node (the node id never changes with it).',
+    allowed: 'text of 1 to 64 characters without control characters',
+    schema: text(64), default: () => hostname().slice(0, 64) || 'edge-hive'
+  },
+  {
+    key: 'dataDir', env: 'EDGE_HIVE_DATA_DIR', flag: { spec: '--data-dir <dir>', attr: 'dataDir' },
+    description: 'Directory for the key, certificate, lock file and embedded database (created 0700).',
+    allowed: 'a directory path', schema: path().transform((p) => resolve(p.replace(/^~(?=$|\/)/, homedir()))),
+    default: () => join(homedir(), '.edge-hive')
+  },
+  {
+    key: 'host', env: 'EDGE_HIVE_HOST', flag: { spec: '--host <address>', attr: 'host' },
+    description: 'Address the HTTPS server binds to (`0.0.0.0` for all interfaces).',
+    allowed: 'an IP address or host name', schema: host(), default: () => '127.0.0.1'
+  },
+  {
+    key: 'port', env: 'EDGE_HIVE_PORT', flag: { spec: '--port <number>', attr: 'port' },
+    description: 'TCP port of the HTTPS server (0 picks a free port).',
+    allowed: 'a whole number from 0 to 65535', schema: integer(0, 65535), default: () => 8080
+  },
+  {
+    key: 'insecureHttp', env: 'EDGE_HIVE_INSECURE_HTTP', flag: { spec: '--insecure-http', attr: 'insecureHttp' },
+    description: 'Serve plain HTTP, for running behind a TLS-terminating proxy only.',
+    allowed: 'true or false', schema: boolean(), default: () => false
+  },
+  {
+    key: 'publicUrl', env: 'EDGE_HIVE_PUBLIC_URL', flag: { spec: '--public-url <url>', attr: 'publicUrl' },
+    description: 'Base URL clients use to reach the node (default: from host and port).',
+    allowed: 'an http or https URL without query or fragment', schema: url(['https:', 'http:']),
+    default: (c) => {
+      // A wildcard bind address is not something a client can dial: name the machine instead.
+      const h = isWildcard(c.host) ? hostname() : c.host!
+      return `${c.insecureHttp === true ? 'http' : 'https'}://${urlHost(h)}:${c.port}`
+    }
+  },
+  {
+    key: 'mcpEnabled', env: 'EDGE_HIVE_MCP_ENABLED', flag: { spec: '--no-mcp', attr: 'mcp' },
+    description: 'Serve the MCP endpoint.',
+    allowed: 'true or false', schema: boolean(), default: () => true
+  },
+  {
+    key: 'oauth2Issuer', env: 'EDGE_HIVE_OAUTH2_ISSUER', flag: { spec: '--oauth2-issuer <url>', attr: 'oauth2Issuer' },
+    description: 'OAuth 2.1 issuer identifier of the node (default: the public URL).',
+    allowed: 'an http or https URL without query or fragment', schema: url(['https:', 'http:']),
+    default: (c) => c.publicUrl
+  },
+  {
+    key: 'store', env: 'EDGE_HIVE_STORE', flag: { spec: '--store <url>', attr: 'store' },
+    description: 'SurrealDB to keep state in: `surrealkv://<path>` (embedded), `mem://` (throw-away), `ws://` or `wss://` (a server).',
+    allowed: 'a surrealkv://, mem://, ws:// or wss:// URL',
+    schema: text(4096).refine((s) => /^(surrealkv:\/\/.+|mem:\/\/|wss?:\/\/[^\s]+)$/.test(s)),
+    default: (c) => `surrealkv://${join(c.dataDir!, 'db')}`
+  },
+  {
+    key: 'storeNamespace', env: 'EDGE_HIVE_STORE_NAMESPACE',
+    description: 'SurrealDB namespace.', allowed: 'a name of letters, digits and _',
+    schema: text(64).regex(/^\w+$/), default: () => 'edge_hive'
+  },
+  {
+    key: 'storeDatabase', env: 'EDGE_HIVE_STORE_DATABASE',
+    description: 'SurrealDB database.', allowed: 'a name of letters, digits and _',
+    schema: text(64).regex(/^\w+$/), default: () => 'node'
+  },
+  {
+    key: 'storeUsername', env: 'EDGE_HIVE_STORE_USERNAME',
+    description: 'User for a SurrealDB server (ws:// or wss://).', allowed: 'text of 1 to 256 characters',
+    schema: text(256)
+  },
+  {
+    key: 'storePassword', env: 'EDGE_HIVE_STORE_PASSWORD', secret: true,
+    description: 'Password for a SurrealDB server; environment or config file only.', allowed: 'text of 1 to 1024 characters',
+    schema: text(1024)
+  },
+  {
+    key: 'tlsCert', env: 'EDGE_HIVE_TLS_CERT', flag: { spec: '--tls-cert <file>', attr: 'tlsCert' },
+    description: 'PEM certificate (chain) to serve instead of the self-signed one; needs --tls-key.',
+    allowed: 'a file path', schema: path().transform((p) => resolve(p))
+  },
+  {
+    key: 'tlsKey', env: 'EDGE_HIVE_TLS_KEY', flag: { spec: '--tls-key <file>', attr: 'tlsKey' },
+    description: 'PEM private key for --tls-cert.',
+    allowed: 'a file path', schema: path().transform((p) => resolve(p))
+  },
+  {
+    key: 'bodyLimit', env: 'EDGE_HIVE_BODY_LIMIT', flag: { spec: '--body-limit <bytes>', attr: 'bodyLimit' },
+    description: 'Largest request body accepted; larger ones get 413.',
+    allowed: 'a whole number of bytes from 1024 to 104857600', schema: integer(1024, 100 * 1024 * 1024), default: () => 1024 * 1024
+  },
+  {
+    key: 'shutdownTimeout', env: 'EDGE_HIVE_SHUTDOWN_TIMEOUT', flag: { spec: '--shutdown-timeout <duration>', attr: 'shutdownTimeout' },
+    description: 'How long a stop waits for in-flight requests before closing them.',
+    allowed: 'a duration from 100ms to 10m, like 10s', schema: duration(100, 600_000), default: () => 10_000
+  },
+  {
+    key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },
+    description: 'Log level: trace, debug, info, warn, error, fatal or off; RUST_LOG syntax (`edge_hive=debug,info`) is accepted.',
+    allowed: 'trace, debug, info, warn, error, fatal, off, or RUST_LOG-style directives', schema: logLevel(), default: () => 'info'
+  }
+]
+
+/** The environment variable that names a config file; `--config` wins over it. */
+export const CONFIG_FILE_ENV = 'EDGE_HIVE_CONFIG'

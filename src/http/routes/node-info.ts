@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify'
+import type { NodeInfo } from '../../shared/node-info.ts'
+import { HttpError } from '../errors.ts'
+
+export interface NodeInfoComponents {
+  nodeId: string
+  nodeInfo (): NodeInfo
+}
+
+/** `GET /mcp/node/info` and the seed's `GET /mcp/node/{node_id}/info`. Public: it is what discovery shows. */
+export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeInfoComponents): void {
+  app.get('/mcp/node/info', async () => components.nodeInfo())
+  app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/info', async (req) => {
+    // Only this node for now; the hive will answer for its members.
+    if (req.params.node_id !== components.nodeId) {
+      throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
+    }
+    return components.nodeInfo()
+  })
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import helmet from '@fastify/helmet'
+import FindMyWay, { type HTTPMethod } from 'find-my-way'
+import type { Logger } from 'pino'
+import { toHttpAnswer, HttpError } from './errors.ts'
+import { ConnectionTracker } from './connections.ts'
+
+export interface HttpServerOptions {
+  /** PEM certificate and key; absent means plain HTTP (`--insecure-http`). */
+  tls?: { cert: string, key: string } | undefined
+  bodyLimit: number
+}
+
+export interface HttpServer {
+  app: FastifyInstance
+  /** Starts listening; resolves with the bound port. */
+  listen (host: string, port: number): Promise<number>
+  /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts the rest. */
+  close (timeoutMs: number): Promise<{ forced: boolean }>
+}
+
+// Timeouts and sizes: every one bounded (see the README's limits).
+const CONNECTION_IDLE_MS = 300_000
+const REQUEST_RECEIVE_MS = 30_000
+const KEEP_ALIVE_MS = 72_000
+
+/** Strips the query string: it may hold things that do not belong in a log. */
+function pathOf (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/**
+ * Builds the node's HTTP server: TLS 1.3 only with HTTP/2 and HTTP/1.1 (ALPN), JSON errors for
+ * everything, 404 and 405 for unknown routes and methods. Routes are added by the caller
+ * before `listen`.
+ */
+export function createHttpServer (logger: Logger, options: HttpServerOptions): HttpServer {
+  const base: FastifyServerOptions = {
+    loggerInstance: logger,
+    // Our own onResponse hook logs requests, without query strings.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    connectionTimeout: CONNECTION_IDLE_MS,
+    requestTimeout: REQUEST_RECEIVE_MS,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 }
+  }
+  const app = (options.tls === undefined
+    ? Fastify(base)
+    : Fastify({
+      ...base,
+      http2: true,
+      https: {
+        allowHTTP1: true,
+        // TLS 1.3 only: no downgrade to ciphers and handshakes that 1.2 still allows.
+        minVersion: 'TLSv1.3',
+        cert: options.tls.cert,
+        key: options.tls.key
+      }
+      // fastify's typings cannot express http2 + https chosen at run time.
+    } as unknown as FastifyServerOptions)) as FastifyInstance
+
+  const tracker = new ConnectionTracker()
+  tracker.attach(app, options.tls !== undefined)
+
+  // A mirror of the routes, to tell "no such path" (404) from "not with this method" (405).
+  const routes = FindMyWay({ ignoreTrailingSlash: false })
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    for (const method of methods) {
+      try { routes.on(method as HTTPMethod, route.url, () => undefined) } catch { /* already mirrored */ }
+    }
+  })
+
+  void app.register(helmet, {
+    // The API answers JSON: nothing on it should run, load or be framed.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    hsts: options.tls !== undefined ? { maxAge: 31_536_000, includeSubDomains: false } : false
+  })
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, path: pathOf(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  app.setNotFoundHandler(async (req) => {
+    const path = pathOf(req.url)
+    const allowed = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).filter((m) => routes.find(m, path) !== null)
+    if (allowed.length > 0) {
+      const err = new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${allowed.join(', ')}.`)
+      throw Object.assign(err, { allow: allowed.join(', ') })
+    }
+    throw new HttpError(404, 'not_found', `There is nothing at ${path}.`)
+  })
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const answer = toHttpAnswer(err)
+    if (answer.internal) req.log.error({ err, path: pathOf(req.url) }, 'request failed')
+    const allow = (err as { allow?: string }).allow
+    if (allow !== undefined) void reply.header('allow', allow)
+    return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body)
+  })
+
+  return {
+    app,
+    async listen (host, port) {
+      await app.listen({ host, port })
+      const address = app.server.address()
+      return typeof address === 'object' && address !== null ? address.port : port
+    },
+    async close (timeoutMs) {
+      const closed = app.close()
+      tracker.drain()
+      let timer: NodeJS.Timeout | undefined
+      const forced = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs) })
+      ])
+      clearTimeout(timer)
+      if (forced) {
+        tracker.destroyAll()
+        await closed
+      }
+      return { forced }
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import { hostname } from 'node:os'
+import type { Config } from './config/index.ts'
+import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
+import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
+import { openStore, type Store } from './store/index.ts'
+import { createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, type HttpServer } from './http/index.ts'
+import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
+import { LoadMeter } from './shared/load.ts'
+import { VERSION, PLATFORM } from './shared/version.ts'
+import type { Logger } from './shared/logger.ts'
+
+/** The MCP protocol revision the node speaks by default (the session era most clients use). */
+const MCP_PROTOCOL_VERSION = '2025-11-25'
+
+/** What a started node tells its operator (the banner) and `edge-hive status`. */
+export interface NodeSummary {
+  name: string
+  nodeId: string
+  peerId: string
+  baseUrl: string
+  mcpUrl: string
+  /** URL that reaches the node from this machine. */
+  localUrl: string
+  fingerprint: string | undefined
+  dataDir: string
+  identityCreated: boolean
+  certificateCreated: boolean
+}
+
+function loopbackFor (host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::' || host === '[::]') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+/**
+ * The composition root: builds every part from the configuration, hands each what it needs,
+ * starts them in order and stops them in reverse. Only the CLI uses it.
+ */
+export class EdgeNode {
+  readonly config: Config
+  readonly #logger: Logger
+  readonly #load = new LoadMeter()
+  #layout?: DataDirLayout
+  #lock?: DataDirLock
+  #identity?: NodeIdentity
+  #tls?: TlsMaterial | undefined
+  #store?: Store
+  #http?: HttpServer
+  #startedAt = Date.now()
+  #listening = false
+  #stopping?: Promise<void>
+
+  constructor (config: Config, logger: Logger) {
+    this.config = config
+    this.#logger = logger
+  }
+
+  /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
+  async start (): Promise<NodeSummary> {
+    const c = this.config
+    const log = this.#logger.child({ part: 'node' })
+    try {
+      this.#layout = prepareDataDir(c.dataDir)
+      this.#lock = DataDirLock.acquire(this.#layout)
+      this.#identity = await loadOrCreateIdentity(this.#layout.identityKey)
+      if (this.#identity.created) log.info({ nodeId: this.#identity.nodeId }, 'created a new node identity')
+
+      if (!c.insecureHttp) this.#tls = await this.#loadTls(this.#identity.nodeId, log)
+
+      this.#store = await openStore({
+        url: c.store, namespace: c.storeNamespace, database: c.storeDatabase, username: c.storeUsername, password: c.storePassword
+      })
+      log.debug({ schemaVersion: this.#store.schemaVersion }, 'store open')
+
+      this.#http = this.#buildHttp()
+      const port = await this.#http.listen(c.host, c.port)
+      this.#listening = true
+      this.#startedAt = Date.now()
+
+      const summary = this.#summary(port)
+      this.#lock.update({ localUrl: summary.localUrl, ...(summary.fingerprint === undefined ? {} : { fingerprint: summary.fingerprint }) })
+      await this.#store.audit.append({ actor: 'node', action: 'node.started', target: this.#identity.nodeId, outcome: 'success', detail: { version: VERSION, url: summary.baseUrl } })
+      if (c.insecureHttp) {
+        log.warn('serving PLAIN HTTP (--insecure-http): tokens and secrets cross the network in clear unless a TLS-terminating proxy is in front')
+      }
+      return summary
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  async #loadTls (nodeId: string, log: Logger): Promise<TlsMaterial> {
+    const c = this.config
+    if (c.tlsCert !== undefined && c.tlsKey !== undefined) return loadProvidedCertificate(c.tlsCert, c.tlsKey)
+    const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), nodeId, ...(/^[\d.:]+$/.test(c.host) ? [] : [c.host])])]
+    const tls = await loadOrCreateSelfSigned(this.#layout!.tlsCert, this.#layout!.tlsKey, names)
+    if (tls.created) log.info({ fingerprint: tls.fingerprint, reason: tls.renewedBecause ?? 'first start' }, 'made a self-signed TLS certificate')
+    return tls
+  }
+
+  #buildHttp (): HttpServer {
+    const http = createHttpServer(this.#logger.child({ part: 'http' }), {
+      tls: this.#tls,
+      bodyLimit: this.config.bodyLimit
+    })
+    registerHealthRoutes(http.app, { ready: () => this.#ready() })
+    registerNodeInfoRoutes(http.app, { nodeId: this.#identity!.nodeId, nodeInfo: () => this.info() })
+    return http
+  }
+
+  async #ready (): Promise<boolean> {
+    return this.#listening && this.#stopping === undefined && this.#store !== undefined && await this.#store.ping()
+  }
+
+  /** The node's info document (the seed's capability advertisement). */
+  info (): NodeInfo {
+    const c = this.config
+    return buildNodeInfo({
+      nodeId: this.#identity!.nodeId,
+      peerId: this.#identity!.peerId.toString(),
+      name: c.nodeName,
+      version: VERSION,
+      platform: PLATFORM,
+      startedAt: this.#startedAt,
+      load: this.#load.read(),
+      mcp: { enabled: c.mcpEnabled, protocolVersion: MCP_PROTOCOL_VERSION, endpoint: `${c.publicUrl}/mcp`, tools: [], resources: [] },
+      p2p: { enabled: false, protocols: [], listenAddrs: [] },
+      auth: { enabled: false, issuer: c.oauth2Issuer, tokenEndpoint: null, flows: [] }
+    })
+  }
+
+  #summary (port: number): NodeSummary {
+    const c = this.config
+    const scheme = c.insecureHttp ? 'http' : 'https'
+    // With --port 0 the public URL was computed before the OS picked the port.
+    const baseUrl = c.port === 0 ? c.publicUrl.replace(/:0$/, `:${port}`) : c.publicUrl
+    return {
+      name: c.nodeName,
+      nodeId: this.#identity!.nodeId,
+      peerId: this.#identity!.peerId.toString(),
+      baseUrl,
+      mcpUrl: `${baseUrl}/mcp`,
+      localUrl: `${scheme}://${loopbackFor(c.host)}:${port}`,
+      fingerprint: this.#tls?.fingerprint,
+      dataDir: c.dataDir,
+      identityCreated: this.#identity!.created,
+      certificateCreated: this.#tls?.created ?? false
+    }
+  }
+
+  /**
+   * Stops in reverse order: stop taking requests and let in-flight ones finish (bounded by
+   * `shutdownTimeout`), record the stop, close the store, release the data dir. Idempotent.
+   */
+  stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop (): Promise<void> {
+    const log = this.#logger.child({ part: 'node' })
+    if (this.#http !== undefined) {
+      const { forced } = await this.#http.close(this.config.shutdownTimeout)
+      if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')
+      this.#listening = false
+    }
+    if (this.#store !== undefined) {
+      if (this.#identity !== undefined && this.#http !== undefined) {
+        await this.#store.audit.append({ actor: 'node', action: 'node.stopped', target: this.#identity.nodeId, outcome: 'success' })
+          .catch((err: unknown) => log.error({ err }, 'could not record the stop'))
+      }
+      await this.#store.close()
+    }
+    this.#lock?.release()
+  }
+}

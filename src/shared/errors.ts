@@ -1,0 +1,41 @@
+/**
+ * The base of every error Edge Hive raises on purpose.
+ *
+ * `code` is stable and machine-readable (tests assert it, clients may branch on it);
+ * a retired code is never reused. `status` is the HTTP status when the error reaches
+ * a client. `expose` says whether `message` may be shown to a remote client: errors
+ * that are not exposed become a generic `server_error` at the HTTP edge and their
+ * details stay in the log (as oidc-provider's `expose`).
+ */
+export class EdgeError extends Error {
+  readonly code: string
+  readonly status: number
+  readonly expose: boolean
+
+  constructor (code: string, message: string, options: { status?: number, expose?: boolean, cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.status = options.status ?? 500
+    this.expose = options.expose ?? this.status < 500
+  }
+}
+
+/** An error in what the operator asked for (config, flags, data dir): the CLI exits 2. */
+export class UsageError extends EdgeError {
+  constructor (code: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { status: 400, expose: false, ...options })
+  }
+}
+
+/** A condition the operator must fix in the environment (data dir locked, port in use): exit 1. */
+export class StartupError extends EdgeError {
+  constructor (code: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { status: 500, expose: false, ...options })
+  }
+}
+
+/** The message of any thrown value, for logs and one-line reports. */
+export function messageOf (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

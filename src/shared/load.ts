@@ -1,0 +1,47 @@
+import { cpus, freemem, totalmem } from 'node:os'
+
+/** Machine load in percent (0-100), as advertised in the info document and capability records. */
+export interface Load {
+  cpu: number
+  memory: number
+}
+
+function cpuTimes (): { idle: number, total: number } {
+  let idle = 0
+  let total = 0
+  for (const c of cpus()) {
+    idle += c.times.idle
+    total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq
+  }
+  return { idle, total }
+}
+
+const round1 = (n: number): number => Math.round(Math.min(100, Math.max(0, n)) * 10) / 10
+
+/**
+ * Measures CPU use over the time between two readings (at least `minWindowMs`), rather than
+ * the load average, which counts processes waiting on I/O and is not a percentage.
+ */
+export class LoadMeter {
+  #last = cpuTimes()
+  #lastAt = Date.now()
+  #cpu = 0
+  readonly #minWindowMs: number
+
+  constructor (minWindowMs = 1000) {
+    this.#minWindowMs = minWindowMs
+  }
+
+  read (): Load {
+    const now = Date.now()
+    if (now - this.#lastAt >= this.#minWindowMs) {
+      const t = cpuTimes()
+      const total = t.total - this.#last.total
+      if (total > 0) this.#cpu = round1(100 * (1 - (t.idle - this.#last.idle) / total))
+      this.#last = t
+      this.#lastAt = now
+    }
+    const mem = totalmem()
+    return { cpu: this.#cpu, memory: round1(100 * (mem - freemem()) / mem) }
+  }
+}

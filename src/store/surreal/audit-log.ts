@@ -1,0 +1,49 @@
+import { Table, type Surreal } from 'surrealdb'
+import type { AuditEntry, AuditLog, AuditQuery } from '../types.ts'
+
+interface AuditRow {
+  at: Date
+  actor: string
+  action: string
+  target?: string
+  source?: string
+  outcome: AuditEntry['outcome']
+  detail?: Record<string, unknown>
+}
+
+const MAX_LIST = 10_000
+
+export class SurrealAuditLog implements AuditLog {
+  readonly #db: Surreal
+
+  constructor (db: Surreal) {
+    this.#db = db
+  }
+
+  async append (entry: Omit<AuditEntry, 'at'> & { at?: Date }): Promise<void> {
+    const row: AuditRow = { at: entry.at ?? new Date(), actor: entry.actor, action: entry.action, outcome: entry.outcome }
+    // option<> fields must be absent rather than undefined/null in a SCHEMAFULL table.
+    if (entry.target !== undefined) row.target = entry.target
+    if (entry.source !== undefined) row.source = entry.source
+    if (entry.detail !== undefined) row.detail = entry.detail
+    await this.#db.create(new Table('audit')).content(row as unknown as Record<string, unknown>)
+  }
+
+  async list (query: AuditQuery): Promise<AuditEntry[]> {
+    const limit = Math.max(1, Math.min(MAX_LIST, Math.floor(query.limit)))
+    const where: string[] = []
+    if (query.since !== undefined) where.push('at >= $since')
+    if (query.until !== undefined) where.push('at < $until')
+    const sql = `SELECT at, actor, action, target, source, outcome, detail FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC LIMIT $limit`
+    const [rows] = await this.#db.query<[AuditRow[]]>(sql, { since: query.since, until: query.until, limit }).collect()
+    return (rows ?? []).map((r) => ({
+      at: new Date(r.at.valueOf()),
+      actor: r.actor,
+      action: r.action,
+      target: r.target ?? undefined,
+      source: r.source ?? undefined,
+      outcome: r.outcome,
+      detail: r.detail ?? undefined
+    }))
+  }
+}
