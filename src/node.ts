@@ -48,12 +48,17 @@ export class EdgeNode {
   #store?: Store
   #http?: HttpServer
   #startedAt = Date.now()
+  /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
+  #publicUrl: string
+  #issuer: string
   #listening = false
   #stopping?: Promise<void>
 
   constructor (config: Config, logger: Logger) {
     this.config = config
     this.#logger = logger
+    this.#publicUrl = config.publicUrl
+    this.#issuer = config.oauth2Issuer
   }
 
   /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
@@ -75,6 +80,11 @@ export class EdgeNode {
 
       this.#http = this.#buildHttp()
       const port = await this.#http.listen(c.host, c.port)
+      if (c.port === 0) {
+        // Defaults were derived from port 0 before the OS chose one; an explicit URL has no ':0'.
+        this.#publicUrl = c.publicUrl.replace(/:0$/, `:${port}`)
+        this.#issuer = c.oauth2Issuer.replace(/:0$/, `:${port}`)
+      }
       this.#listening = true
       this.#startedAt = Date.now()
 
@@ -125,17 +135,16 @@ export class EdgeNode {
       platform: PLATFORM,
       startedAt: this.#startedAt,
       load: this.#load.read(),
-      mcp: { enabled: c.mcpEnabled, protocolVersion: MCP_PROTOCOL_VERSION, endpoint: `${c.publicUrl}/mcp`, tools: [], resources: [] },
+      mcp: { enabled: c.mcpEnabled, protocolVersion: MCP_PROTOCOL_VERSION, endpoint: `${this.#publicUrl}/mcp`, tools: [], resources: [] },
       p2p: { enabled: false, protocols: [], listenAddrs: [] },
-      auth: { enabled: false, issuer: c.oauth2Issuer, tokenEndpoint: null, flows: [] }
+      auth: { enabled: false, issuer: this.#issuer, tokenEndpoint: null, flows: [] }
     })
   }
 
   #summary (port: number): NodeSummary {
     const c = this.config
     const scheme = c.insecureHttp ? 'http' : 'https'
-    // With --port 0 the public URL was computed before the OS picked the port.
-    const baseUrl = c.port === 0 ? c.publicUrl.replace(/:0$/, `:${port}`) : c.publicUrl
+    const baseUrl = this.#publicUrl
     return {
       name: c.nodeName,
       nodeId: this.#identity!.nodeId,

@@ -48,4 +48,6 @@ export interface StoreOptions {
   database: string
   username?: string | undefined
   password?: string | undefined
+  /** How long to wait for the store to answer at open (the SDK itself waits forever). Default 15 s. */
+  connectTimeoutMs?: number
 }

@@ -56,9 +56,11 @@ export function registerServe (program: Command): void {
     } catch (err) {
       process.exit(reportFatal(err))
     }
-    if (process.stdout.isTTY === true) process.stdout.write(formatBanner(summary, VERSION))
-    logger.info({
-      node_id: summary.nodeId, peer_id: summary.peerId, name: summary.name, url: summary.baseUrl,
+    // A person at a terminal gets the banner; a log collector gets the same facts as one line.
+    const tty = process.stdout.isTTY === true
+    if (tty) process.stdout.write(formatBanner(summary, VERSION))
+    logger[tty ? 'debug' : 'info']({
+      node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
       local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null
     }, 'node ready')
   })

@@ -81,7 +81,7 @@ export async function openSurrealStore (options: StoreOptions): Promise<Store> {
       ...(remote && options.username !== undefined
         ? { authentication: { username: options.username, password: options.password ?? '' } }
         : {})
-    }), OPEN_TIMEOUT_MS, 'connecting to the store')
+    }), options.connectTimeoutMs ?? OPEN_TIMEOUT_MS, 'connecting to the store')
     const version = await migrate(db)
     return new SurrealStore(db, version)
   } catch (err) {

@@ -1,0 +1,181 @@
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { connect as h2connect } from 'node:http2'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { NodeProcess, runCli, cleanEnv, tempDir, removeDir } from '../helpers/cli.ts'
+import { request1 } from '../helpers/https.ts'
+
+const exec = promisify(execFile)
+const READ_AUDIT = fileURLToPath(new URL('../fixtures/read-audit.ts', import.meta.url))
+
+async function readAudit (storeUrl: string): Promise<Array<{ action: string, actor: string }>> {
+  const { stdout } = await exec(process.execPath, [READ_AUDIT, storeUrl])
+  return JSON.parse(stdout) as Array<{ action: string, actor: string }>
+}
+
+describe('node lifecycle', () => {
+  const dirs: string[] = []
+  const nodes: NodeProcess[] = []
+  after(async () => {
+    for (const n of nodes) await n.kill()
+    for (const d of dirs) removeDir(d)
+  })
+  const start = async (options: Parameters<typeof NodeProcess.start>[0]): Promise<NodeProcess> => {
+    const n = await NodeProcess.start(options)
+    nodes.push(n)
+    return n
+  }
+
+  it('keeps its identity and certificate across a restart (separate processes)', async () => {
+    const dir = tempDir(); dirs.push(dir)
+    const store = ['--store', `surrealkv://${join(dir, 'db')}`]
+    const first = await start({ dataDir: dir, args: store })
+    assert.equal((await first.stop()).code, 0)
+    const second = await start({ dataDir: dir, args: store })
+    assert.equal(second.ready.node_id, first.ready.node_id)
+    assert.equal(second.ready.peer_id, first.ready.peer_id)
+    assert.equal(second.ready.tls_fingerprint, first.ready.tls_fingerprint)
+    // And the certificate on the wire is the one kept on disk.
+    const { stdout } = await exec('openssl', ['x509', '-in', join(dir, 'tls', 'cert.pem'), '-noout', '-fingerprint', '-sha256'])
+    assert.equal(stdout.trim().split('=')[1], second.ready.tls_fingerprint)
+    assert.equal((await second.stop()).code, 0)
+  })
+
+  it('refuses a second node on the same data dir, naming the holder', async () => {
+    const first = await start({})
+    dirs.push(first.dataDir)
+    const second = await runCli(['serve', '--data-dir', first.dataDir, '--port', '0', '--store', 'mem://'])
+    assert.equal(second.code, 1)
+    assert.match(second.stderr, new RegExp(`in use by another node \\(pid ${first.child.pid}\\)`))
+    assert.doesNotMatch(second.stderr, /\n\s+at /, 'no stack trace')
+    // The first node is unharmed.
+    assert.equal((await request1(`${first.url}/readyz`)).status, 200)
+  })
+
+  it('takes over a lock left by a process that is gone', async () => {
+    const dir = tempDir(); dirs.push(dir)
+    const dead = spawn(process.execPath, ['-e', '0'])
+    await new Promise((resolve) => dead.on('close', resolve))
+    writeFileSync(join(dir, 'node.lock'), JSON.stringify({ pid: dead.pid, startedAt: new Date().toISOString() }), { mode: 0o600 })
+    const node = await start({ dataDir: dir })
+    assert.equal(JSON.parse(readFileSync(join(dir, 'node.lock'), 'utf8')).pid, node.child.pid)
+  })
+
+  it('status --json says healthy while up and exits 1 with the reason after stop', async () => {
+    const node = await start({})
+    dirs.push(node.dataDir)
+    const up = await runCli(['status', '--json', '--data-dir', node.dataDir])
+    assert.equal(up.code, 0, up.stderr)
+    const report = JSON.parse(up.stdout)
+    assert.equal(report.healthy, true)
+    assert.equal(report.status, 'ready')
+    assert.equal(report.node.node_id, node.ready.node_id)
+    const human = await runCli(['status', '--data-dir', node.dataDir])
+    assert.match(human.stdout, new RegExp(`^ready: .*${node.ready.node_id}`))
+
+    assert.equal((await node.stop()).code, 0)
+    const down = await runCli(['status', '--json', '--data-dir', node.dataDir])
+    assert.equal(down.code, 1)
+    const after = JSON.parse(down.stdout)
+    assert.equal(after.healthy, false)
+    assert.equal(after.status, 'not_running')
+    assert.match(after.reason, /no running node/)
+  })
+
+  it('status refuses a server whose certificate is not the one in the data dir', async () => {
+    const node = await start({})
+    dirs.push(node.dataDir)
+    const lock = JSON.parse(readFileSync(join(node.dataDir, 'node.lock'), 'utf8'))
+    writeFileSync(join(node.dataDir, 'node.lock'), JSON.stringify({ ...lock, fingerprint: lock.fingerprint.replace(/^../, '00') }))
+    const res = await runCli(['status', '--json', '--data-dir', node.dataDir])
+    assert.equal(res.code, 1)
+    const report = JSON.parse(res.stdout)
+    assert.equal(report.status, 'unreachable')
+    assert.match(report.reason, /presents certificate/)
+  })
+
+  it('on SIGTERM finishes, records the stop, releases the lock and exits 0, even with an HTTP/2 session open', async () => {
+    const dir = tempDir(); dirs.push(dir)
+    const storeUrl = `surrealkv://${join(dir, 'db')}`
+    // A long bound: if open sessions were not drained, the stop would wait it out and the test time out.
+    const node = await start({ dataDir: dir, args: ['--store', storeUrl, '--shutdown-timeout', '10m'] })
+    const session = h2connect(node.url, { rejectUnauthorized: false })
+    await new Promise<void>((resolve, reject) => {
+      const req = session.request({ ':path': '/healthz' })
+      req.on('response', () => undefined).on('end', resolve).on('error', reject).resume()
+    })
+    const goaway = new Promise<void>((resolve) => session.on('goaway', () => resolve()))
+    const exit = await node.stop()
+    await goaway
+    session.destroy()
+    assert.equal(exit.code, 0)
+    assert.equal(existsSync(join(dir, 'node.lock')), false, 'lock released')
+    const audit = await readAudit(storeUrl)
+    const actions = audit.map((e) => e.action)
+    assert.deepEqual(actions.slice(0, 2), ['node.stopped', 'node.started'], 'newest first, nothing lost')
+  })
+
+  it('exits 0 on SIGINT as well', async () => {
+    const node = await start({})
+    dirs.push(node.dataDir)
+    node.child.kill('SIGINT')
+    assert.equal((await node.exited).code, 0)
+  })
+
+  it('answers every request already in flight when SIGTERM arrives', async () => {
+    const node = await start({ args: ['--shutdown-timeout', '10m'] })
+    dirs.push(node.dataDir)
+    const session = h2connect(node.url, { rejectUnauthorized: false })
+    await new Promise<void>((resolve, reject) => session.once('connect', () => resolve()).once('error', reject))
+    // 20 requests on one connection; the signal goes when the first answer arrives, so the
+    // server is in the middle of them.
+    let signalled = false
+    const outcomes = Array.from({ length: 20 }, async () => await new Promise<string>((resolve) => {
+      const req = session.request({ ':path': '/mcp/node/info' })
+      let status = ''
+      req.on('response', (h) => {
+        status = String(h[':status'])
+        if (!signalled) { signalled = true; node.child.kill('SIGTERM') }
+      })
+      req.on('end', () => resolve(status))
+      req.on('error', (err: Error) => resolve(err.message))
+      req.resume()
+    }))
+    const results = await Promise.all(outcomes)
+    session.destroy()
+    // Each is answered in full or, if the server had not started it, refused with
+    // REFUSED_STREAM (safe to retry, RFC 9113 §8.7): never cut halfway.
+    for (const r of results) assert.ok(r === '200' || /REFUSED_STREAM/.test(r), `unexpected outcome ${r}`)
+    assert.ok(results.includes('200'))
+    assert.equal((await node.exited).code, 0)
+  })
+})
+
+describe('CLI basics', () => {
+  it('prints its version and help for every command', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+    const v = await runCli(['--version'])
+    assert.equal(v.code, 0)
+    assert.equal(v.stdout.trim(), pkg.version)
+    for (const args of [['--help'], ['serve', '--help'], ['status', '--help']]) {
+      const h = await runCli(args)
+      assert.equal(h.code, 0, `${args.join(' ')} exits 0`)
+      assert.match(h.stdout, /Usage: edge-hive/)
+    }
+  })
+
+  it('refuses an unknown flag with exit 2', async () => {
+    const r = await runCli(['serve', '--no-such-flag'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /unknown option '--no-such-flag'/)
+  })
+
+  it('runs from the package bin through npx, as the README says', async () => {
+    const { stdout } = await exec('npx', ['--no-install', 'edge-hive', '--version'], { env: cleanEnv(), cwd: fileURLToPath(new URL('../..', import.meta.url)) })
+    assert.match(stdout.trim(), /^\d+\.\d+\.\d+$/)
+  })
+})

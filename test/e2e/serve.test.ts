@@ -1,0 +1,111 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { NodeProcess } from '../helpers/cli.ts'
+import { request1, request2 } from '../helpers/https.ts'
+
+const exec = promisify(execFile)
+
+describe('edge-hive serve over HTTPS', () => {
+  let node: NodeProcess
+  let ca: string
+
+  before(async () => {
+    node = await NodeProcess.start({ args: ['--name', 'test-node'] })
+    ca = readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
+  })
+  after(async () => { await node.kill() })
+
+  it('answers /healthz and /readyz with JSON', async () => {
+    const health = await request1(`${node.url}/healthz`, { ca })
+    assert.equal(health.status, 200)
+    assert.deepEqual(health.json(), { status: 'ok' })
+    const ready = await request1(`${node.url}/readyz`, { ca })
+    assert.equal(ready.status, 200)
+    assert.deepEqual(ready.json(), { status: 'ready' })
+  })
+
+  it('serves the info document for its own node id and at /mcp/node/info', async () => {
+    const byId = await request1(`${node.url}/mcp/node/${node.ready.node_id}/info`, { ca })
+    assert.equal(byId.status, 200)
+    const info = byId.json<Record<string, any>>()
+    assert.equal(info.node_id, node.ready.node_id)
+    assert.match(info.node_id, /^[a-z]+-[a-z]+-[0-9a-f]{6}$/)
+    assert.match(info.peer_id, /^12D3KooW/)
+    assert.equal(info.name, 'test-node')
+    assert.equal(info.platform, `${process.platform}-${process.arch}`)
+    assert.equal(typeof info.uptime, 'number')
+    for (const k of ['cpu', 'memory']) {
+      assert.ok(info.load[k] >= 0 && info.load[k] <= 100, `load.${k} is a percentage`)
+    }
+    assert.equal(info.capabilities.mcp.https_endpoint, `${node.ready.url}/mcp`)
+    assert.ok(Array.isArray(info.capabilities.mcp.supported_tools))
+    assert.ok(Array.isArray(info.capabilities.mcp.supported_resources))
+    assert.ok(Array.isArray(info.capabilities.p2p.listen_addrs))
+    assert.equal(info.metadata.name, 'test-node')
+    assert.equal(typeof info.authentication.oauth2_enabled, 'boolean')
+    const plain = await request1(`${node.url}/mcp/node/info`, { ca })
+    assert.equal(plain.json<{ node_id: string }>().node_id, node.ready.node_id)
+  })
+
+  it('answers 404 unknown_node for another node id', async () => {
+    const res = await request1(`${node.url}/mcp/node/brave-otter-000000/info`, { ca })
+    assert.equal(res.status, 404)
+    assert.equal(res.json().error, 'unknown_node')
+    assert.equal(typeof res.json().message, 'string')
+  })
+
+  it('answers unknown routes with 404 JSON and wrong methods with 405 and Allow', async () => {
+    const missing = await request1(`${node.url}/nope`, { ca })
+    assert.equal(missing.status, 404)
+    assert.equal(missing.json().error, 'not_found')
+    const wrong = await request1(`${node.url}/healthz`, { ca, method: 'DELETE' })
+    assert.equal(wrong.status, 405)
+    assert.equal(wrong.json().error, 'method_not_allowed')
+    assert.match(String(wrong.headers.allow), /GET/)
+  })
+
+  it('presents a certificate valid for 127.0.0.1 and localhost, verified against the kept PEM', async () => {
+    const viaIp = await request1(`${node.url}/healthz`, { ca })
+    assert.equal(viaIp.status, 200)
+    const port = new URL(node.url).port
+    const viaName = await request1(`https://localhost:${port}/healthz`, { ca, tls: { family: 4 } })
+    assert.equal(viaName.status, 200)
+  })
+
+  it('speaks TLS 1.3 only: a TLS 1.2-only client is refused', async () => {
+    const ok = await request1(`${node.url}/healthz`, { ca })
+    assert.equal(ok.tlsVersion, 'TLSv1.3')
+    await assert.rejects(request1(`${node.url}/healthz`, { ca, tls: { maxVersion: 'TLSv1.2' } }), /protocol version|alert|handshake/i)
+    // curl, a client we did not write, agrees.
+    const curl = await exec('curl', ['-sS', '--cacert', join(node.dataDir, 'tls', 'cert.pem'), '--tlsv1.2', '--tls-max', '1.2', `${node.url}/healthz`]).then(() => 0, (e: { code: number }) => e.code)
+    assert.notEqual(curl, 0, 'curl limited to TLS 1.2 must fail')
+  })
+
+  it('serves HTTP/2 via ALPN and falls back to HTTP/1.1', async () => {
+    const h2 = await request2(`${node.url}/healthz`, { ca })
+    assert.equal(h2.status, 200)
+    assert.equal(h2.protocol, 'h2')
+    const h1 = await request1(`${node.url}/healthz`, { ca })
+    assert.equal(h1.protocol, 'http/1.1')
+    const { stdout } = await exec('curl', ['-sS', '--http2', '--cacert', join(node.dataDir, 'tls', 'cert.pem'), '-o', '/dev/null', '-w', '%{http_version}', `${node.url}/healthz`])
+    assert.equal(stdout, '2')
+  })
+
+  it('returns an X-Request-Id and security headers', async () => {
+    const res = await request1(`${node.url}/healthz`, { ca })
+    assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/)
+    assert.match(String(res.headers['strict-transport-security']), /max-age=/)
+    assert.equal(res.headers['x-content-type-options'], 'nosniff')
+  })
+
+  it('keeps secrets in 0600 files inside a 0700 data dir', () => {
+    assert.equal(statSync(node.dataDir).mode & 0o777, 0o700)
+    assert.equal(statSync(join(node.dataDir, 'identity.key')).mode & 0o777, 0o600)
+    assert.equal(statSync(join(node.dataDir, 'tls', 'key.pem')).mode & 0o777, 0o600)
+    assert.equal(statSync(join(node.dataDir, 'node.lock')).mode & 0o777, 0o600)
+  })
+})

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The built CLI, as `npm ci` leaves it and as the package's `bin` names it. */
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+
+/** An environment without the developer's EDGE_HIVE_* settings, so tests see only their own. */
+export function cleanEnv (extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('EDGE_HIVE_') && k !== 'LOG_LEVEL') env[k] = v
+  }
+  return { ...env, ...extra }
+}
+
+export function tempDir (prefix = 'edge-hive-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export function removeDir (dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI to completion. */
+export function runCli (args: string[], options: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`edge-hive ${args.join(' ')} did not finish; stderr: ${stderr}`)) }, options.timeoutMs ?? 20_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }) })
+  })
+}
+
+/** What the node's `node ready` log line says. */
+export interface ReadyLine {
+  node_id: string
+  peer_id: string
+  node_name: string
+  url: string
+  local_url: string
+  mcp_url: string
+  tls_fingerprint: string | null
+}
+
+/** A node started as a child process of the real CLI. */
+export class NodeProcess {
+  readonly child: ChildProcess
+  readonly dataDir: string
+  ready!: ReadyLine
+  /** Every JSON log line the node wrote so far. */
+  readonly logs: Array<Record<string, unknown>> = []
+  stdout = ''
+  stderr = ''
+  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+
+  private constructor (child: ChildProcess, dataDir: string) {
+    this.child = child
+    this.dataDir = dataDir
+    this.exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
+  }
+
+  /**
+   * Starts `edge-hive serve` on a free loopback port (`--port 0`) and waits for its ready line.
+   * Rejects with the node's stderr when it exits first.
+   */
+  static async start (options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number } = {}): Promise<NodeProcess> {
+    const dataDir = options.dataDir ?? tempDir()
+    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--store', 'mem://', ...(options.args ?? [])]
+    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const node = new NodeProcess(child, dataDir)
+    await new Promise<void>((resolve, reject) => {
+      let buffered = ''
+      const timer = setTimeout(() => reject(new Error(`node did not become ready; stderr: ${node.stderr}`)), options.timeoutMs ?? 20_000)
+      child.stdout!.on('data', (d: Buffer) => {
+        node.stdout += d.toString()
+        buffered += d.toString()
+        let nl: number
+        while ((nl = buffered.indexOf('\n')) !== -1) {
+          const line = buffered.slice(0, nl)
+          buffered = buffered.slice(nl + 1)
+          try {
+            const entry = JSON.parse(line) as Record<string, unknown>
+            node.logs.push(entry)
+            if (entry.msg === 'node ready') { clearTimeout(timer); node.ready = entry as unknown as ReadyLine; resolve() }
+          } catch { /* not a JSON line */ }
+        }
+      })
+      child.stderr!.on('data', (d: Buffer) => { node.stderr += d.toString() })
+      child.on('close', (code) => { clearTimeout(timer); reject(new Error(`node exited with ${code} before it was ready; stderr: ${node.stderr}`)) })
+    })
+    return node
+  }
+
+  get url (): string {
+    return this.ready.local_url
+  }
+
+  /** Sends SIGTERM and waits for the exit. */
+  async stop (): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM')
+    return await this.exited
+  }
+
+  /** Stops if still running; for `after` hooks, so a failed test leaves no process behind. */
+  async kill (): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL')
+      await this.exited
+    }
+  }
+}

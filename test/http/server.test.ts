@@ -1,0 +1,75 @@
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHttpServer, HttpError } from '../../src/http/index.ts'
+import { createLogger } from '../../src/shared/logger.ts'
+import { EdgeError } from '../../src/shared/errors.ts'
+
+// The error handling of the real server, with a few routes of the test's own to provoke it
+// (fastify's inject: no sockets needed).
+function server () {
+  const http = createHttpServer(createLogger('off', { pretty: false }), { bodyLimit: 2048 })
+  http.app.post('/echo', async (req) => req.body)
+  http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
+  http.app.get('/internal', async () => { throw new EdgeError('ERR_SECRET_DETAIL', 'do not show this', { status: 500 }) })
+  http.app.get('/teapot', async () => { throw new HttpError(418, 'teapot', 'I am a teapot.') })
+  return http
+}
+
+describe('HTTP error answers', () => {
+  const http = server()
+  after(async () => { await http.app.close() })
+
+  it('answers a body over the limit with 413 payload_too_large', async () => {
+    const res = await http.app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ a: 'x'.repeat(4096) }) })
+    assert.equal(res.statusCode, 413)
+    assert.equal(res.json().error, 'payload_too_large')
+  })
+
+  it('answers malformed JSON with 400 malformed_json', async () => {
+    const res = await http.app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{"a":' })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.json().error, 'malformed_json')
+  })
+
+  it('answers an unsupported content type with 415', async () => {
+    const res = await http.app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/x-nope' }, payload: 'x' })
+    assert.equal(res.statusCode, 415)
+    assert.equal(res.json().error, 'unsupported_media_type')
+  })
+
+  it('turns an unexpected failure into a generic server_error without details', async () => {
+    const res = await http.app.inject({ method: 'GET', url: '/boom' })
+    assert.equal(res.statusCode, 500)
+    assert.deepEqual(Object.keys(res.json()).sort(), ['error', 'message'])
+    assert.equal(res.json().error, 'server_error')
+    assert.doesNotMatch(res.body, /hunter2|at .*\.ts/)
+  })
+
+  it('does not expose an error that is not meant for clients', async () => {
+    const res = await http.app.inject({ method: 'GET', url: '/internal' })
+    assert.equal(res.statusCode, 500)
+    assert.equal(res.json().error, 'server_error')
+    assert.doesNotMatch(res.body, /ERR_SECRET_DETAIL|do not show/)
+  })
+
+  it('passes on a client error with its code and status', async () => {
+    const res = await http.app.inject({ method: 'GET', url: '/teapot' })
+    assert.equal(res.statusCode, 418)
+    assert.deepEqual(res.json(), { error: 'teapot', message: 'I am a teapot.' })
+  })
+
+  it('tells 405 from 404', async () => {
+    const wrong = await http.app.inject({ method: 'GET', url: '/echo' })
+    assert.equal(wrong.statusCode, 405)
+    assert.equal(wrong.headers.allow, 'POST')
+    const missing = await http.app.inject({ method: 'GET', url: '/echo/more' })
+    assert.equal(missing.statusCode, 404)
+    assert.equal(missing.json().error, 'not_found')
+  })
+
+  it('does not repeat a query string in an error message', async () => {
+    const res = await http.app.inject({ method: 'GET', url: '/nothing?access_token=abc' })
+    assert.equal(res.statusCode, 404)
+    assert.doesNotMatch(res.body, /abc/)
+  })
+})
