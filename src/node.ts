@@ -3,14 +3,26 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, type Store } from './store/index.ts'
-import { createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, type HttpServer } from './http/index.ts'
+import {
+  createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
+  type HttpServer
+} from './http/index.ts'
+import {
+  AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
+  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, type SigningKey
+} from './auth/index.ts'
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION, PLATFORM } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
+import { StartupError } from './shared/errors.ts'
 
 /** The MCP protocol revision the node speaks by default (the session era most clients use). */
 const MCP_PROTOCOL_VERSION = '2025-11-25'
+/** The MCP endpoint's path: also the OAuth protected resource (RFC 8707 audience of every token). */
+const MCP_PATH = '/mcp'
+/** How often expired revocations and OAuth records are swept out. */
+const PRUNE_INTERVAL_MS = 10 * 60_000
 
 /** What a started node tells its operator (the banner) and `edge-hive status`. */
 export interface NodeSummary {
@@ -25,6 +37,9 @@ export interface NodeSummary {
   dataDir: string
   identityCreated: boolean
   certificateCreated: boolean
+  issuer: string
+  /** The operator client made on the very first start; its secret is shown once. */
+  firstClient?: { clientId: string, clientSecret: string } | undefined
 }
 
 function loopbackFor (host: string): string {
@@ -47,6 +62,13 @@ export class EdgeNode {
   #tls?: TlsMaterial | undefined
   #store?: Store
   #http?: HttpServer
+  #signingKey?: SigningKey
+  #revocations?: RevocationList
+  #registry?: ClientRegistry
+  readonly #revokedClients = new Set<string>()
+  #verifier?: AccessTokenVerifier
+  #authServer?: AuthorizationServer
+  #pruneTimer?: NodeJS.Timeout
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
   #publicUrl: string
@@ -78,18 +100,30 @@ export class EdgeNode {
       })
       log.debug({ schemaVersion: this.#store.schemaVersion }, 'store open')
 
-      this.#http = this.#buildHttp()
+      this.#signingKey = await loadOrCreateSigningKey(this.#layout.signingKey)
+      this.#revocations = new RevocationList(this.#store.revocations)
+      await this.#revocations.load()
+      this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#store.audit }, (id) => this.#revokedClients.add(id))
+      for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
+
+      this.#http = await this.#buildHttp()
       const port = await this.#http.listen(c.host, c.port)
       if (c.port === 0) {
         // Defaults were derived from port 0 before the OS chose one; an explicit URL has no ':0'.
         this.#publicUrl = c.publicUrl.replace(/:0$/, `:${port}`)
         this.#issuer = c.oauth2Issuer.replace(/:0$/, `:${port}`)
       }
+      this.#buildAuth()
       this.#listening = true
       this.#startedAt = Date.now()
+      this.#pruneTimer = setInterval(() => { void this.#prune() }, PRUNE_INTERVAL_MS).unref()
 
       const summary = this.#summary(port)
-      this.#lock.update({ localUrl: summary.localUrl, ...(summary.fingerprint === undefined ? {} : { fingerprint: summary.fingerprint }) })
+      summary.firstClient = await this.#bootstrapOperatorClient()
+      this.#lock.update({
+        localUrl: summary.localUrl, issuer: this.#issuer, resource: this.#resource(),
+        ...(summary.fingerprint === undefined ? {} : { fingerprint: summary.fingerprint })
+      })
       await this.#store.audit.append({ actor: 'node', action: 'node.started', target: this.#identity.nodeId, outcome: 'success', detail: { version: VERSION, url: summary.baseUrl } })
       if (c.insecureHttp) {
         log.warn('serving PLAIN HTTP (--insecure-http): tokens and secrets cross the network in clear unless a TLS-terminating proxy is in front')
@@ -110,14 +144,85 @@ export class EdgeNode {
     return tls
   }
 
-  #buildHttp (): HttpServer {
-    const http = createHttpServer(this.#logger.child({ part: 'http' }), {
+  #resource (): string {
+    return `${this.#publicUrl}${MCP_PATH}`
+  }
+
+  async #buildHttp (): Promise<HttpServer> {
+    const c = this.config
+    const http = await createHttpServer(this.#logger.child({ part: 'http' }), {
       tls: this.#tls,
-      bodyLimit: this.config.bodyLimit
+      bodyLimit: c.bodyLimit,
+      corsOrigins: c.corsOrigins,
+      apiRateLimit: c.apiRateLimit
     })
+    // The auth parts are built once the server listens (the URLs need the port): requests
+    // cannot arrive before, so the routes reach them through the node.
+    registerBearerGuard(http.app, { verify: async (token) => await this.#verifier!.verify(token) },
+      { resourceMetadataUrl: () => `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}` })
     registerHealthRoutes(http.app, { ready: () => this.#ready() })
     registerNodeInfoRoutes(http.app, { nodeId: this.#identity!.nodeId, nodeInfo: () => this.info() })
+    await registerOAuthRoutes(http.app, { handleOAuth: async (req, res) => await this.#authServer!.handle(req, res) }, {
+      nodeId: this.#identity!.nodeId,
+      nodeName: c.nodeName,
+      issuer: () => this.#issuer,
+      resource: () => this.#resource(),
+      resourcePath: MCP_PATH,
+      scopes: SCOPES,
+      tokenPath: TOKEN_PATH,
+      metadataPath: AUTHORIZATION_SERVER_METADATA_PATH,
+      oauthPrefix: OAUTH_PATH_PREFIX,
+      tokenRateLimit: c.tokenRateLimit
+    })
+    registerAdminClientRoutes(http.app, { registry: this.#registry! })
     return http
+  }
+
+  #buildAuth (): void {
+    const issuer = new URL(this.#issuer)
+    if (issuer.pathname !== '/' && issuer.pathname !== '') {
+      throw new StartupError('ERR_ISSUER', `the OAuth issuer ${this.#issuer} has a path; an issuer must be an origin such as https://node.example:8080`)
+    }
+    this.#verifier = new AccessTokenVerifier(
+      { revocations: this.#revocations!, isClientRevoked: (id) => this.#revokedClients.has(id) },
+      { publicJwk: this.#signingKey!.publicJwk, issuer: this.#issuer, audience: this.#resource() })
+    this.#authServer = new AuthorizationServer({
+      clients: this.#store!.clients,
+      oauthPayloads: this.#store!.oauthPayloads,
+      audit: this.#store!.audit,
+      verifier: this.#verifier,
+      revocations: this.#revocations!,
+      logger: this.#logger.child({ part: 'auth' })
+    }, {
+      issuer: this.#issuer,
+      resource: this.#resource(),
+      signingKey: this.#signingKey!,
+      accessTokenTtlSeconds: Math.round(this.config.accessTokenTtl / 1000),
+      nodeId: this.#identity!.nodeId
+    })
+  }
+
+  /** On the very first start, one operator client with every scope, so the quick start needs no extra step. */
+  async #bootstrapOperatorClient (): Promise<NodeSummary['firstClient']> {
+    if (await this.#store!.clients.count() > 0) return undefined
+    const { client, secret } = await this.#registry!.add({ name: 'operator', scopes: [...SCOPES] }, 'node')
+    return { clientId: client.client_id, clientSecret: secret! }
+  }
+
+  async #prune (): Promise<void> {
+    const now = new Date()
+    this.#revocations?.prune(now.getTime())
+    try {
+      await this.#store?.revocations.purgeExpired(now)
+      await this.#store?.oauthPayloads.purgeExpired(now)
+    } catch (err) {
+      this.#logger.child({ part: 'node' }).warn({ err }, 'could not sweep expired OAuth records')
+    }
+  }
+
+  /** The admin API's registry, for tests and the CLI's in-process use. */
+  get registry (): ClientRegistry | undefined {
+    return this.#registry
   }
 
   async #ready (): Promise<boolean> {
@@ -137,7 +242,7 @@ export class EdgeNode {
       load: this.#load.read(),
       mcp: { enabled: c.mcpEnabled, protocolVersion: MCP_PROTOCOL_VERSION, endpoint: `${this.#publicUrl}/mcp`, tools: [], resources: [] },
       p2p: { enabled: false, protocols: [], listenAddrs: [] },
-      auth: { enabled: false, issuer: this.#issuer, tokenEndpoint: null, flows: [] }
+      auth: { enabled: true, issuer: this.#issuer, tokenEndpoint: `${this.#issuer}${TOKEN_PATH}`, flows: ['client_credentials'] }
     })
   }
 
@@ -155,7 +260,8 @@ export class EdgeNode {
       fingerprint: this.#tls?.fingerprint,
       dataDir: c.dataDir,
       identityCreated: this.#identity!.created,
-      certificateCreated: this.#tls?.created ?? false
+      certificateCreated: this.#tls?.created ?? false,
+      issuer: this.#issuer
     }
   }
 
@@ -170,6 +276,7 @@ export class EdgeNode {
 
   async #stop (): Promise<void> {
     const log = this.#logger.child({ part: 'node' })
+    clearInterval(this.#pruneTimer)
     if (this.#http !== undefined) {
       const { forced } = await this.#http.close(this.config.shutdownTimeout)
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')

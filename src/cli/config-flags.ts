@@ -6,7 +6,11 @@ export function addSettingFlags (cmd: Command, only?: SettingKey[]): Command {
   cmd.option('--config <file>', 'read settings from a JSON or YAML file (env: EDGE_HIVE_CONFIG)')
   for (const s of SETTINGS) {
     if (s.flag === undefined || (only !== undefined && !only.includes(s.key))) continue
-    cmd.option(s.flag.spec, `${s.description} (env: ${s.env})`)
+    if (s.flag.repeatable === true) {
+      cmd.option(s.flag.spec, `${s.description} (env: ${s.env})`, (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    } else {
+      cmd.option(s.flag.spec, `${s.description} (env: ${s.env})`)
+    }
   }
   return cmd
 }

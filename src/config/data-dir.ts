@@ -14,6 +14,10 @@ export interface DataDirLayout {
   lock: string
   /** Default embedded SurrealDB directory. */
   db: string
+  /** Ed25519 JWK the node signs access tokens with. Secret. */
+  signingKey: string
+  /** The first operator client's credentials, when no terminal was there to show them. Secret. */
+  operatorClient: string
 }
 
 export function dataDirLayout (root: string): DataDirLayout {
@@ -23,7 +27,9 @@ export function dataDirLayout (root: string): DataDirLayout {
     tlsCert: join(root, 'tls', 'cert.pem'),
     tlsKey: join(root, 'tls', 'key.pem'),
     lock: join(root, 'node.lock'),
-    db: join(root, 'db')
+    db: join(root, 'db'),
+    signingKey: join(root, 'oauth', 'signing-key.json'),
+    operatorClient: join(root, 'operator-client.json')
   }
 }
 
@@ -66,6 +72,9 @@ export interface LockInfo {
   localUrl?: string
   /** SHA-256 fingerprint of the certificate served, `AB:CD:...`; absent with --insecure-http. */
   fingerprint?: string
+  /** OAuth issuer and the resource tokens are for, so local tools can make admin tokens. */
+  issuer?: string
+  resource?: string
 }
 
 function isAlive (pid: number): boolean {

@@ -1,7 +1,7 @@
 import { homedir, hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { z } from 'zod'
-import { boolean, duration, host, integer, path, text, url } from './values.ts'
+import { boolean, duration, host, integer, list, path, text, url } from './values.ts'
 import { logLevel, type LogLevel } from './log-level.ts'
 
 /** The node's resolved configuration. Durations are in milliseconds, sizes in bytes. */
@@ -23,6 +23,10 @@ export interface Config {
   insecureHttp: boolean
   bodyLimit: number
   shutdownTimeout: number
+  accessTokenTtl: number
+  tokenRateLimit: number
+  apiRateLimit: number
+  corsOrigins: string[]
   logLevel: LogLevel
 }
 
@@ -34,6 +38,8 @@ export interface FlagSpec {
   spec: string
   /** commander's attribute name for it. */
   attr: string
+  /** The flag may be given more than once; the values form a list. */
+  repeatable?: boolean
 }
 
 export interface Setting {
@@ -157,6 +163,28 @@ export const SETTINGS: readonly Setting[] = [
     key: 'shutdownTimeout', env: 'EDGE_HIVE_SHUTDOWN_TIMEOUT', flag: { spec: '--shutdown-timeout <duration>', attr: 'shutdownTimeout' },
     description: 'How long a stop waits for in-flight requests before closing them.',
     allowed: 'a duration from 100ms to 10m, like 10s', schema: duration(100, 600_000), default: () => 10_000
+  },
+  {
+    key: 'accessTokenTtl', env: 'EDGE_HIVE_ACCESS_TOKEN_TTL', flag: { spec: '--access-token-ttl <duration>', attr: 'accessTokenTtl' },
+    description: 'Lifetime of the access tokens the node issues.',
+    allowed: 'a duration from 1m to 24h, like 1h', schema: duration(60_000, 86_400_000), default: () => 3_600_000
+  },
+  {
+    key: 'tokenRateLimit', env: 'EDGE_HIVE_TOKEN_RATE_LIMIT', flag: { spec: '--token-rate-limit <per-minute>', attr: 'tokenRateLimit' },
+    description: 'Token requests allowed per minute, per client id and per source address.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 100
+  },
+  {
+    key: 'apiRateLimit', env: 'EDGE_HIVE_API_RATE_LIMIT', flag: { spec: '--api-rate-limit <per-minute>', attr: 'apiRateLimit' },
+    description: 'API requests allowed per minute, per token subject (per source address without a token).',
+    allowed: 'a whole number from 1 to 1000000', schema: integer(1, 1_000_000), default: () => 1200
+  },
+  {
+    key: 'corsOrigins', env: 'EDGE_HIVE_CORS_ORIGINS', flag: { spec: '--cors-origin <origin>', attr: 'corsOrigin', repeatable: true },
+    description: 'Browser origins allowed to call the API cross-origin (repeat the flag; comma-separated in the environment). None by default.',
+    allowed: 'origins like https://app.example.com (scheme, host and optional port; no path, no *)',
+    schema: list(url(['https:', 'http:']).refine((o) => new URL(o).pathname === '/' || new URL(o).pathname === ''), 20),
+    default: () => []
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

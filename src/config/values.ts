@@ -63,3 +63,9 @@ export function host () {
 export function path () {
   return z.string().trim().min(1).max(4096)
 }
+
+/** A list: an array in a config file, repeated flags, or comma-separated text in the environment. */
+export function list (item: z.ZodType<string, string>, maxItems: number) {
+  return z.union([z.array(z.string()), z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))])
+    .pipe(z.array(item).max(maxItems))
+}

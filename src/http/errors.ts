@@ -48,6 +48,7 @@ export function toHttpAnswer (err: unknown): HttpAnswer {
     return { status: 400, body: { error: 'invalid_request', message: fe.message }, internal: false }
   }
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
+  if (status === 429) return { status, body: { error: 'rate_limited', message: 'Too many requests; try again after the time in Retry-After.' }, internal: false }
   if (status >= 400 && status < 500) {
     return { status, body: { error: 'invalid_request', message: fe.message }, internal: false }
   }

@@ -2,3 +2,6 @@ export { createHttpServer, type HttpServer, type HttpServerOptions } from './ser
 export { registerHealthRoutes, type HealthComponents } from './routes/health.ts'
 export { registerNodeInfoRoutes, type NodeInfoComponents } from './routes/node-info.ts'
 export { HttpError, toHttpAnswer, type ErrorBody } from './errors.ts'
+export { registerBearerGuard, type BearerComponents, type BearerOptions } from './bearer.ts'
+export { registerOAuthRoutes, type OAuthRouteComponents, type OAuthRouteOptions } from './routes/oauth.ts'
+export { registerAdminClientRoutes, type AdminClientComponents } from './routes/admin-clients.ts'

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import helmet from '@fastify/helmet'
+import cors from '@fastify/cors'
+import rateLimit from '@fastify/rate-limit'
 import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import type { Logger } from 'pino'
 import { toHttpAnswer, HttpError } from './errors.ts'
@@ -10,6 +12,10 @@ export interface HttpServerOptions {
   /** PEM certificate and key; absent means plain HTTP (`--insecure-http`). */
   tls?: { cert: string, key: string } | undefined
   bodyLimit: number
+  /** Origins allowed cross-origin; empty: none (no CORS headers at all). */
+  corsOrigins: string[]
+  /** Requests per minute per token subject (per address without a token). */
+  apiRateLimit: number
 }
 
 export interface HttpServer {
@@ -36,7 +42,7 @@ function pathOf (url: string): string {
  * everything, 404 and 405 for unknown routes and methods. Routes are added by the caller
  * before `listen`.
  */
-export function createHttpServer (logger: Logger, options: HttpServerOptions): HttpServer {
+export async function createHttpServer (logger: Logger, options: HttpServerOptions): Promise<HttpServer> {
   const base: FastifyServerOptions = {
     loggerInstance: logger,
     // Our own onResponse hook logs requests, without query strings.
@@ -77,10 +83,31 @@ export function createHttpServer (logger: Logger, options: HttpServerOptions): H
     }
   })
 
-  void app.register(helmet, {
+  // Awaited one by one: their hooks must be in place before the Bearer guard's (CORS preflights
+  // are answered before any token is asked for; rate limits count after the token is known).
+  await app.register(helmet, {
     // The API answers JSON: nothing on it should run, load or be framed.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     hsts: options.tls !== undefined ? { maxAge: 31_536_000, includeSubDomains: false } : false
+  })
+  await app.register(cors, {
+    // Off unless origins are listed; never `*`, and no credentials (tokens go in a header).
+    origin: options.corsOrigins.length > 0 ? options.corsOrigins : false,
+    credentials: false,
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'],
+    exposedHeaders: ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+    maxAge: 600
+  })
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: options.apiRateLimit,
+    timeWindow: '1 minute',
+    // Per caller, so a flood from one client does not use up another's allowance.
+    keyGenerator: (req) => req.identity === undefined ? `ip:${req.ip}` : `sub:${req.identity.subject}`,
+    enableDraftSpec: true,
+    errorResponseBuilder: (_req, ctx) => Object.assign(new HttpError(429, 'rate_limited', `Too many requests; try again in ${ctx.after}.`), { statusCode: 429 })
   })
 
   app.addHook('onRequest', async (req, reply) => {

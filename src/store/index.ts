@@ -1,3 +1,3 @@
-export type { Store, StoreOptions, AuditLog, AuditEntry, AuditQuery, AuditOutcome } from './types.ts'
+export type { Store, StoreOptions, AuditLog, AuditEntry, AuditQuery, AuditOutcome, ClientRecord, ClientRepository, ClientAuthMethod, OAuthPayloadStore, RevokedToken, RevocationRepository } from './types.ts'
 export { openSurrealStore as openStore } from './surreal/surreal-store.ts'
 export { StoreOpenError } from './errors.ts'

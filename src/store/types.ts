@@ -31,9 +31,73 @@ export interface AuditLog {
   list (query: AuditQuery): Promise<AuditEntry[]>
 }
 
+export type ClientAuthMethod = 'client_secret_basic' | 'private_key_jwt'
+
+/** A registered OAuth client (an agent). The secret is kept only as a hash. */
+export interface ClientRecord {
+  clientId: string
+  name: string
+  scopes: string[]
+  authMethod: ClientAuthMethod
+  /** `sha256$<base64url>` of the secret, for secret clients. */
+  secretHash?: string | undefined
+  /** Public keys, for private_key_jwt clients. */
+  jwks?: { keys: Array<Record<string, unknown>> } | undefined
+  agentType?: string | undefined
+  agentVersion?: string | undefined
+  createdAt: Date
+  createdBy?: string | undefined
+  revokedAt?: Date | undefined
+  secretRotatedAt?: Date | undefined
+}
+
+export interface ClientRepository {
+  /** Adds a client; refuses an id that exists. */
+  create (client: ClientRecord): Promise<void>
+  get (clientId: string): Promise<ClientRecord | undefined>
+  /** Every client, oldest first (at most `limit`). */
+  list (limit: number): Promise<ClientRecord[]>
+  count (): Promise<number>
+  /** Changes the given fields; undefined when there is no such client. */
+  update (clientId: string, patch: Partial<Pick<ClientRecord, 'secretHash' | 'revokedAt' | 'secretRotatedAt'>>): Promise<ClientRecord | undefined>
+}
+
+/**
+ * Storage for the authorization server's own records (oidc-provider's Adapter, one model
+ * name per kind: ReplayDetection, Grant, ...). Payloads are opaque JSON here.
+ */
+export interface OAuthPayloadStore {
+  upsert (model: string, id: string, payload: Record<string, unknown>, expiresInSeconds?: number): Promise<void>
+  find (model: string, id: string): Promise<Record<string, unknown> | undefined>
+  findByUserCode (model: string, userCode: string): Promise<Record<string, unknown> | undefined>
+  findByUid (model: string, uid: string): Promise<Record<string, unknown> | undefined>
+  consume (model: string, id: string): Promise<void>
+  destroy (model: string, id: string): Promise<void>
+  revokeByGrantId (model: string, grantId: string): Promise<void>
+  /** Removes every expired record; returns how many. */
+  purgeExpired (now: Date): Promise<number>
+}
+
+/** An access token withdrawn before its expiry, remembered until then. */
+export interface RevokedToken {
+  jti: string
+  clientId: string
+  expiresAt: Date
+}
+
+export interface RevocationRepository {
+  add (token: RevokedToken): Promise<void>
+  /** Revocations whose tokens have not expired by `now`. */
+  listActive (now: Date): Promise<RevokedToken[]>
+  purgeExpired (now: Date): Promise<number>
+}
+
 /** An open store. `close()` is idempotent. */
 export interface Store {
   readonly audit: AuditLog
+  readonly clients: ClientRepository
+  readonly oauthPayloads: OAuthPayloadStore
+  readonly revocations: RevocationRepository
   /** The schema version after migrations ran. */
   readonly schemaVersion: number
   /** True when the store answers a trivial query. */

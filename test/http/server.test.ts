@@ -6,8 +6,8 @@ import { EdgeError } from '../../src/shared/errors.ts'
 
 // The error handling of the real server, with a few routes of the test's own to provoke it
 // (fastify's inject: no sockets needed).
-function server () {
-  const http = createHttpServer(createLogger('off', { pretty: false }), { bodyLimit: 2048 })
+async function server () {
+  const http = await createHttpServer(createLogger('off', { pretty: false }), { bodyLimit: 2048, corsOrigins: [], apiRateLimit: 1000 })
   http.app.post('/echo', async (req) => req.body)
   http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
   http.app.get('/internal', async () => { throw new EdgeError('ERR_SECRET_DETAIL', 'do not show this', { status: 500 }) })
@@ -15,8 +15,8 @@ function server () {
   return http
 }
 
-describe('HTTP error answers', () => {
-  const http = server()
+describe('HTTP error answers', async () => {
+  const http = await server()
   after(async () => { await http.app.close() })
 
   it('answers a body over the limit with 413 payload_too_large', async () => {

@@ -4,6 +4,7 @@ import { createLogger } from '../../shared/logger.ts'
 import { VERSION } from '../../shared/version.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { EXIT_FAILURE, EXIT_OK, reportFatal } from '../exit.ts'
+import { dataDirLayout, writeFileAtomic } from '../../config/index.ts'
 
 /** The few lines a person sees when the node is up. */
 export function formatBanner (s: NodeSummary, version: string): string {
@@ -17,6 +18,19 @@ export function formatBanner (s: NodeSummary, version: string): string {
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   return [`Edge Hive ${version} is up`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''].join('\n')
+}
+
+/** The first start's operator credentials, shown once, with the command that uses them. */
+export function formatFirstClient (s: NodeSummary, clientId: string, clientSecret: string): string {
+  return [
+    '',
+    'First start: an operator client with every scope was created. The secret is shown only now:',
+    `  client id      ${clientId}`,
+    `  client secret  ${clientSecret}`,
+    'Get a token with:',
+    `  curl --cacert ${s.dataDir}/tls/cert.pem -u '${clientId}:${clientSecret}' -d grant_type=client_credentials ${s.issuer}/oauth/token`,
+    ''
+  ].join('\n')
 }
 
 export function registerServe (program: Command): void {
@@ -59,6 +73,17 @@ export function registerServe (program: Command): void {
     // A person at a terminal gets the banner; a log collector gets the same facts as one line.
     const tty = process.stdout.isTTY === true
     if (tty) process.stdout.write(formatBanner(summary, VERSION))
+    if (summary.firstClient !== undefined) {
+      const { clientId, clientSecret } = summary.firstClient
+      if (tty) {
+        process.stdout.write(formatFirstClient(summary, clientId, clientSecret))
+      } else {
+        // No person is watching: keep the secret out of the log, in a file only this user reads.
+        const file = dataDirLayout(summary.dataDir).operatorClient
+        writeFileAtomic(file, JSON.stringify({ client_id: clientId, client_secret: clientSecret, token_endpoint: `${summary.issuer}/oauth/token` }, null, 2) + '\n', 0o600)
+        logger.info({ file, client_id: clientId }, 'created the operator client; its secret is in this file (mode 0600)')
+      }
+    }
     logger[tty ? 'debug' : 'info']({
       node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
       local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null

@@ -9,8 +9,8 @@ export interface NodeInfoComponents {
 
 /** `GET /mcp/node/info` and the seed's `GET /mcp/node/{node_id}/info`. Public: it is what discovery shows. */
 export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeInfoComponents): void {
-  app.get('/mcp/node/info', async () => components.nodeInfo())
-  app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/info', async (req) => {
+  app.get('/mcp/node/info', { config: { public: true } }, async () => components.nodeInfo())
+  app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/info', { config: { public: true } }, async (req) => {
     // Only this node for now; the hive will answer for its members.
     if (req.params.node_id !== components.nodeId) {
       throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')

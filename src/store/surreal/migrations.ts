@@ -24,5 +24,40 @@ export const MIGRATIONS: readonly Migration[] = [
       DEFINE FIELD detail ON audit TYPE option<object> FLEXIBLE;
       DEFINE INDEX audit_at ON audit FIELDS at;
     `
+  },
+  {
+    version: 2,
+    name: 'oauth clients, provider payloads, revoked tokens',
+    surql: `
+      DEFINE TABLE oauth_client SCHEMAFULL;
+      DEFINE FIELD name ON oauth_client TYPE string;
+      DEFINE FIELD scopes ON oauth_client TYPE array<string>;
+      DEFINE FIELD auth_method ON oauth_client TYPE string ASSERT $value IN ['client_secret_basic', 'private_key_jwt'];
+      DEFINE FIELD secret_hash ON oauth_client TYPE option<string>;
+      DEFINE FIELD jwks ON oauth_client TYPE option<object> FLEXIBLE;
+      DEFINE FIELD agent_type ON oauth_client TYPE option<string>;
+      DEFINE FIELD agent_version ON oauth_client TYPE option<string>;
+      DEFINE FIELD created_at ON oauth_client TYPE datetime;
+      DEFINE FIELD created_by ON oauth_client TYPE option<string>;
+      DEFINE FIELD revoked_at ON oauth_client TYPE option<datetime>;
+      DEFINE FIELD secret_rotated_at ON oauth_client TYPE option<datetime>;
+
+      DEFINE TABLE oauth_payload SCHEMAFULL;
+      DEFINE FIELD model ON oauth_payload TYPE string;
+      DEFINE FIELD payload ON oauth_payload TYPE object FLEXIBLE;
+      DEFINE FIELD expires_at ON oauth_payload TYPE option<datetime>;
+      DEFINE FIELD grant_id ON oauth_payload TYPE option<string>;
+      DEFINE FIELD user_code ON oauth_payload TYPE option<string>;
+      DEFINE FIELD uid ON oauth_payload TYPE option<string>;
+      DEFINE INDEX oauth_payload_grant ON oauth_payload FIELDS grant_id;
+      DEFINE INDEX oauth_payload_user_code ON oauth_payload FIELDS user_code;
+      DEFINE INDEX oauth_payload_uid ON oauth_payload FIELDS uid;
+      DEFINE INDEX oauth_payload_expiry ON oauth_payload FIELDS expires_at;
+
+      DEFINE TABLE revoked_token SCHEMAFULL;
+      DEFINE FIELD client_id ON revoked_token TYPE string;
+      DEFINE FIELD expires_at ON revoked_token TYPE datetime;
+      DEFINE INDEX revoked_token_expiry ON revoked_token FIELDS expires_at;
+    `
   }
 ]

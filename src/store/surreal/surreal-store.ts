@@ -5,6 +5,9 @@ import { StoreOpenError } from '../errors.ts'
 import type { Store, StoreOptions } from '../types.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { SurrealAuditLog } from './audit-log.ts'
+import { SurrealClientRepository } from './clients.ts'
+import { SurrealOAuthPayloadStore } from './oauth-payloads.ts'
+import { SurrealRevocationRepository } from './revocations.ts'
 
 const OPEN_TIMEOUT_MS = 15_000
 const CLOSE_TIMEOUT_MS = 5_000
@@ -42,6 +45,9 @@ async function migrate (db: Surreal): Promise<number> {
 
 class SurrealStore implements Store {
   readonly audit: SurrealAuditLog
+  readonly clients: SurrealClientRepository
+  readonly oauthPayloads: SurrealOAuthPayloadStore
+  readonly revocations: SurrealRevocationRepository
   readonly schemaVersion: number
   readonly #db: Surreal
   #closed?: Promise<void>
@@ -50,6 +56,9 @@ class SurrealStore implements Store {
     this.#db = db
     this.schemaVersion = schemaVersion
     this.audit = new SurrealAuditLog(db)
+    this.clients = new SurrealClientRepository(db)
+    this.oauthPayloads = new SurrealOAuthPayloadStore(db)
+    this.revocations = new SurrealRevocationRepository(db)
   }
 
   async ping (): Promise<boolean> {

@@ -1,0 +1,11 @@
+export { SCOPES, SCOPE_DESCRIPTIONS, isScope, splitScopes, type Scope } from './scopes.ts'
+export { newClientId, newClientSecret, hashClientSecret, secretMatches } from './secrets.ts'
+export { loadOrCreateSigningKey, ACCESS_TOKEN_ALG, type SigningKey } from './signing-key.ts'
+export { ClientRegistry, viewOf, type ClientView, type NewClient } from './client-registry.ts'
+export { ClientRegistryError } from './errors.ts'
+export { RevocationList } from './revocation-list.ts'
+export { AccessTokenVerifier, type AccessIdentity, type VerifyResult } from './token-verifier.ts'
+export {
+  AuthorizationServer, OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, TOKEN_ENDPOINT_AUTH_METHODS,
+  type AuthorizationServerOptions
+} from './authorization-server.ts'
