@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { Config } from './config/index.ts'
-import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
+import { prepareDataDir, dataDirLayout, readLock, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, type Store } from './store/index.ts'
 import {
@@ -9,8 +9,10 @@ import {
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
-  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, type SigningKey
+  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, mintLocalAdminToken, type SigningKey, type ClientView, type NewClient
 } from './auth/index.ts'
+
+export type { ClientView, NewClient }
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION, PLATFORM } from './shared/version.ts'
@@ -154,7 +156,8 @@ export class EdgeNode {
       tls: this.#tls,
       bodyLimit: c.bodyLimit,
       corsOrigins: c.corsOrigins,
-      apiRateLimit: c.apiRateLimit
+      apiRateLimit: c.apiRateLimit,
+      rateLimitWindowMs: c.rateLimitWindow
     })
     // The auth parts are built once the server listens (the URLs need the port): requests
     // cannot arrive before, so the routes reach them through the node.
@@ -172,7 +175,8 @@ export class EdgeNode {
       tokenPath: TOKEN_PATH,
       metadataPath: AUTHORIZATION_SERVER_METADATA_PATH,
       oauthPrefix: OAUTH_PATH_PREFIX,
-      tokenRateLimit: c.tokenRateLimit
+      tokenRateLimit: c.tokenRateLimit,
+      rateLimitWindowMs: c.rateLimitWindow
     })
     registerAdminClientRoutes(http.app, { registry: this.#registry! })
     return http
@@ -290,5 +294,53 @@ export class EdgeNode {
       await this.#store.close()
     }
     this.#lock?.release()
+  }
+}
+
+/** What local admin tools need to call the running node's admin API. */
+export interface LocalAdminAccess {
+  url: string
+  fingerprint: string | undefined
+  token: string
+}
+
+/**
+ * For the CLI on the node's machine: the running node's URL and certificate fingerprint
+ * (from its lock file) and a one-minute admin token signed with the node's key. Undefined
+ * when no node holds the data dir.
+ */
+export async function localAdminAccess (dataDir: string): Promise<LocalAdminAccess | undefined> {
+  const layout = dataDirLayout(dataDir)
+  const lock = readLock(layout)
+  if (lock?.localUrl === undefined || lock.issuer === undefined || lock.resource === undefined) return undefined
+  const key = await loadOrCreateSigningKey(layout.signingKey)
+  return { url: lock.localUrl, fingerprint: lock.fingerprint, token: await mintLocalAdminToken(key, lock.issuer, lock.resource) }
+}
+
+/** A stopped node's state, opened by a local tool. `close()` releases it. */
+export interface OfflineNodeState {
+  registry: ClientRegistry
+  close (): Promise<void>
+}
+
+/**
+ * Opens a stopped node's store for a local admin tool, holding the data dir's lock meanwhile so
+ * that a node cannot start on it halfway through.
+ */
+export async function openOfflineState (config: Config): Promise<OfflineNodeState> {
+  if (config.store === 'mem://') {
+    throw new StartupError('ERR_STORE_OPEN', 'the node is not running and its store is mem:// (nothing is kept): start the node, or name its store with --store or EDGE_HIVE_STORE')
+  }
+  const layout = prepareDataDir(config.dataDir)
+  const lock = DataDirLock.acquire(layout)
+  try {
+    const store = await openStore({ url: config.store, namespace: config.storeNamespace, database: config.storeDatabase, username: config.storeUsername, password: config.storePassword })
+    return {
+      registry: new ClientRegistry({ clients: store.clients, audit: store.audit }),
+      async close () { await store.close(); lock.release() }
+    }
+  } catch (err) {
+    lock.release()
+    throw err
   }
 }

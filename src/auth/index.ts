@@ -9,3 +9,4 @@ export {
   AuthorizationServer, OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, TOKEN_ENDPOINT_AUTH_METHODS,
   type AuthorizationServerOptions
 } from './authorization-server.ts'
+export { mintLocalAdminToken, LOCAL_ADMIN_CLIENT_ID } from './local-admin-token.ts'

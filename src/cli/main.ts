@@ -4,6 +4,7 @@ import { VERSION } from '../shared/version.ts'
 import { EXIT_OK, EXIT_USAGE, reportFatal } from './exit.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerStatus } from './commands/status.ts'
+import { registerClients } from './commands/clients.ts'
 
 const program = new Command()
   .name('edge-hive')
@@ -14,6 +15,7 @@ const program = new Command()
 
 registerServe(program)
 registerStatus(program)
+registerClients(program)
 
 try {
   await program.parseAsync(process.argv)
@@ -25,3 +27,5 @@ try {
     process.exitCode = reportFatal(err)
   }
 }
+// The embedded store can keep the event loop alive after it closed; `serve` exits on its own.
+if (process.argv[2] !== 'serve') process.exit()

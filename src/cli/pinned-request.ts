@@ -15,6 +15,13 @@ const MAX_BODY = 1024 * 1024
  * The fingerprint is checked before a single byte of the request is sent.
  */
 export async function pinnedGet (url: string, fingerprint: string | undefined, timeoutMs: number): Promise<PinnedResponse> {
+  return await pinnedRequest('GET', url, { fingerprint, timeoutMs })
+}
+
+/** Any method, with an optional JSON body and extra headers, under the same pinning. */
+export async function pinnedRequest (method: string, url: string, options: { fingerprint: string | undefined, timeoutMs: number, json?: unknown, headers?: Record<string, string> }): Promise<PinnedResponse> {
+  const { fingerprint, timeoutMs } = options
+  const body = options.json === undefined ? undefined : Buffer.from(JSON.stringify(options.json))
   const u = new URL(url)
   const host = u.hostname.replace(/^\[|\]$/g, '')
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80))
@@ -43,8 +50,11 @@ export async function pinnedGet (url: string, fingerprint: string | undefined, t
 
   return await new Promise<PinnedResponse>((resolve, reject) => {
     const req = httpRequest({
-      host, port, path: `${u.pathname}${u.search}`, method: 'GET', signal,
-      headers: { accept: 'application/json', host: u.host },
+      host, port, path: `${u.pathname}${u.search}`, method, signal,
+      headers: {
+        accept: 'application/json', host: u.host, ...options.headers,
+        ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(body.length) })
+      },
       ...(socket === undefined ? {} : { createConnection: () => socket })
     }, (res) => {
       const chunks: Buffer[] = []
@@ -58,6 +68,6 @@ export async function pinnedGet (url: string, fingerprint: string | undefined, t
       res.on('error', reject)
     })
     req.once('error', reject)
-    req.end()
+    req.end(body)
   })
 }

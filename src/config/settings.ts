@@ -26,6 +26,7 @@ export interface Config {
   accessTokenTtl: number
   tokenRateLimit: number
   apiRateLimit: number
+  rateLimitWindow: number
   corsOrigins: string[]
   logLevel: LogLevel
 }
@@ -171,13 +172,18 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'tokenRateLimit', env: 'EDGE_HIVE_TOKEN_RATE_LIMIT', flag: { spec: '--token-rate-limit <per-minute>', attr: 'tokenRateLimit' },
-    description: 'Token requests allowed per minute, per client id and per source address.',
+    description: 'Token requests allowed per rate-limit window (a minute by default), per client id and per source address.',
     allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 100
   },
   {
     key: 'apiRateLimit', env: 'EDGE_HIVE_API_RATE_LIMIT', flag: { spec: '--api-rate-limit <per-minute>', attr: 'apiRateLimit' },
-    description: 'API requests allowed per minute, per token subject (per source address without a token).',
+    description: 'API requests allowed per rate-limit window, per token subject (per source address without a token).',
     allowed: 'a whole number from 1 to 1000000', schema: integer(1, 1_000_000), default: () => 1200
+  },
+  {
+    key: 'rateLimitWindow', env: 'EDGE_HIVE_RATE_LIMIT_WINDOW', flag: { spec: '--rate-limit-window <duration>', attr: 'rateLimitWindow' },
+    description: 'The window the token and API rate limits count in.',
+    allowed: 'a duration from 1s to 1h, like 1m', schema: duration(1000, 3_600_000), default: () => 60_000
   },
   {
     key: 'corsOrigins', env: 'EDGE_HIVE_CORS_ORIGINS', flag: { spec: '--cors-origin <origin>', attr: 'corsOrigin', repeatable: true },

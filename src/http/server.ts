@@ -14,8 +14,9 @@ export interface HttpServerOptions {
   bodyLimit: number
   /** Origins allowed cross-origin; empty: none (no CORS headers at all). */
   corsOrigins: string[]
-  /** Requests per minute per token subject (per address without a token). */
+  /** Requests per window per token subject (per address without a token). */
   apiRateLimit: number
+  rateLimitWindowMs: number
 }
 
 export interface HttpServer {
@@ -103,7 +104,7 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     global: true,
     hook: 'preHandler',
     max: options.apiRateLimit,
-    timeWindow: '1 minute',
+    timeWindow: options.rateLimitWindowMs,
     // Per caller, so a flood from one client does not use up another's allowance.
     keyGenerator: (req) => req.identity === undefined ? `ip:${req.ip}` : `sub:${req.identity.subject}`,
     enableDraftSpec: true,

@@ -22,8 +22,9 @@ export interface OAuthRouteOptions {
   tokenPath: string
   metadataPath: string
   oauthPrefix: string
-  /** Token requests per minute, per source address and per client id. */
+  /** Token requests per window, per source address and per client id. */
   tokenRateLimit: number
+  rateLimitWindowMs: number
 }
 
 const SEED_TOKEN_BODY_LIMIT = 64 * 1024
@@ -52,7 +53,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
   // request is counted once by the rate limits, not twice.
   const marker = randomBytes(16).toString('hex')
   const replayed = (req: FastifyRequest): boolean => req.headers['x-edge-hive-internal'] === marker
-  const window = '1 minute'
+  const window = opts.rateLimitWindowMs
   const byAddress = { max: opts.tokenRateLimit, timeWindow: window, keyGenerator: (req: FastifyRequest) => `token-ip:${req.ip}`, allowList: replayed }
   const perClient = (clientIdOf: (req: FastifyRequest) => string | undefined) => app.rateLimit({
     max: opts.tokenRateLimit,
