@@ -38,9 +38,11 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secre
 type RawRequest = IncomingMessage | Http2ServerRequest
 type RawResponse = ServerResponse | Http2ServerResponse
 
-// OpenID Connect fields that mean nothing for this OAuth-only server (RFC 8414 clients would be misled).
+// OpenID Connect fields that mean nothing for this OAuth-only server (RFC 8414 clients would be
+// misled). `authorization_endpoint` stays: RFC 8414 §2 requires it whenever the server has one,
+// and MCP SDK clients refuse metadata without it.
 const OIDC_ONLY_METADATA = [
-  'authorization_endpoint', 'claims_supported', 'claims_parameter_supported', 'claim_types_supported',
+  'claims_supported', 'claims_parameter_supported', 'claim_types_supported',
   'id_token_signing_alg_values_supported', 'subject_types_supported', 'response_modes_supported',
   'code_challenge_methods_supported', 'authorization_response_iss_parameter_supported',
   'request_uri_parameter_supported', 'request_parameter_supported', 'dpop_signing_alg_values_supported',
@@ -79,7 +81,7 @@ export class AuthorizationServer {
       clientAuthMethods: [...TOKEN_ENDPOINT_AUTH_METHODS],
       enabledJWA: { clientAuthSigningAlgValues: ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'PS256', 'RS256'] },
       extraClientMetadata: { properties: ['agent_type', 'agent_version'] },
-      routes: { token: TOKEN_PATH, jwks: '/oauth/jwks', revocation: '/oauth/revoke', introspection: '/oauth/introspect' },
+      routes: { authorization: '/oauth/authorize', token: TOKEN_PATH, jwks: '/oauth/jwks', revocation: '/oauth/revoke', introspection: '/oauth/introspect' },
       clockTolerance: 5,
       ttl: { ClientCredentials: () => ttl },
       renderError: async (ctx, out) => { ctx.type = 'json'; ctx.body = out },

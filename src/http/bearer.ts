@@ -53,19 +53,22 @@ export function registerBearerGuard (app: FastifyInstance, components: BearerCom
       return refuse(reply, 400, challenge(opts, { error: 'invalid_request', error_description: 'Send the access token in the Authorization header, never in the URL.' }),
         'invalid_request', 'Send the access token in the Authorization header, never in the URL.')
     }
+    // The route's scope goes into every 401 challenge: MCP clients request what the challenge
+    // names (MCP 2025-11-25, scope selection) instead of every scope the server supports.
+    const needed = config.scope
+    const scopeParam: Record<string, string> = needed === undefined ? {} : { scope: needed }
     const header = req.headers.authorization
     if (header === undefined || !/^Bearer\s/i.test(header)) {
       // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.
-      return refuse(reply, 401, challenge(opts, { realm: 'edge-hive' }), 'unauthorized', 'This endpoint needs an access token: Authorization: Bearer <token>.')
+      return refuse(reply, 401, challenge(opts, { realm: 'edge-hive', ...scopeParam }), 'unauthorized', 'This endpoint needs an access token: Authorization: Bearer <token>.')
     }
     const m = B64TOKEN.exec(header.replace(/^bearer/i, 'Bearer'))
     const result = m === null ? { ok: false as const } : await components.verify(m[1]!)
     if (!result.ok) {
       // Deliberately the same answer for every failed check: no hint of which one failed.
-      return refuse(reply, 401, challenge(opts, { realm: 'edge-hive', error: 'invalid_token', error_description: 'The access token is invalid.' }),
+      return refuse(reply, 401, challenge(opts, { realm: 'edge-hive', error: 'invalid_token', error_description: 'The access token is invalid.', ...scopeParam }),
         'invalid_token', 'The access token is missing, malformed, expired, revoked or not for this node.')
     }
-    const needed = config.scope
     if (needed !== undefined && !result.identity.scopes.includes(needed)) {
       return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: needed, error_description: `This needs the ${needed} scope.` }),
         'insufficient_scope', `This needs the ${needed} scope, which the token does not carry.`)
