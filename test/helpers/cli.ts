@@ -123,3 +123,16 @@ export class NodeProcess {
     }
   }
 }
+
+/** A TCP port free on 127.0.0.1 right now, for tests that must restart a node on the same port. */
+export async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
