@@ -2,10 +2,11 @@ import { hostname } from 'node:os'
 import type { Config } from './config/index.ts'
 import { prepareDataDir, dataDirLayout, readLock, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
-import { openStore, type Store } from './store/index.ts'
+import { openStore, AuditFeed, type Store } from './store/index.ts'
+import { Catalog, McpEndpoint, registerBuiltins, requiredScope, logUriFor, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  type HttpServer
+  registerMcpRoute, type HttpServer
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
@@ -71,6 +72,9 @@ export class EdgeNode {
   #verifier?: AccessTokenVerifier
   #authServer?: AuthorizationServer
   #pruneTimer?: NodeJS.Timeout
+  #audit?: AuditFeed
+  #catalog?: Catalog
+  #mcp?: McpEndpoint
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
   #publicUrl: string
@@ -102,10 +106,12 @@ export class EdgeNode {
       })
       log.debug({ schemaVersion: this.#store.schemaVersion }, 'store open')
 
+      this.#audit = new AuditFeed(this.#store.audit)
       this.#signingKey = await loadOrCreateSigningKey(this.#layout.signingKey)
       this.#revocations = new RevocationList(this.#store.revocations)
       await this.#revocations.load()
-      this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#store.audit }, (id) => this.#revokedClients.add(id))
+      this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => this.#revokedClients.add(id))
+      this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
       this.#http = await this.#buildHttp()
@@ -126,7 +132,7 @@ export class EdgeNode {
         localUrl: summary.localUrl, issuer: this.#issuer, resource: this.#resource(),
         ...(summary.fingerprint === undefined ? {} : { fingerprint: summary.fingerprint })
       })
-      await this.#store.audit.append({ actor: 'node', action: 'node.started', target: this.#identity.nodeId, outcome: 'success', detail: { version: VERSION, url: summary.baseUrl } })
+      await this.#audit.append({ actor: 'node', action: 'node.started', target: this.#identity.nodeId, outcome: 'success', detail: { version: VERSION, url: summary.baseUrl } })
       if (c.insecureHttp) {
         log.warn('serving PLAIN HTTP (--insecure-http): tokens and secrets cross the network in clear unless a TLS-terminating proxy is in front')
       }
@@ -171,7 +177,6 @@ export class EdgeNode {
       issuer: () => this.#issuer,
       resource: () => this.#resource(),
       resourcePath: MCP_PATH,
-      scopes: SCOPES,
       tokenPath: TOKEN_PATH,
       metadataPath: AUTHORIZATION_SERVER_METADATA_PATH,
       oauthPrefix: OAUTH_PATH_PREFIX,
@@ -179,7 +184,52 @@ export class EdgeNode {
       rateLimitWindowMs: c.rateLimitWindow
     })
     registerAdminClientRoutes(http.app, { registry: this.#registry! })
+    if (this.#mcp !== undefined) {
+      const mcp = this.#mcp
+      const loopback = ['127.0.0.1', 'localhost', '::1'].includes(c.host)
+      await registerMcpRoute(http.app, {
+        handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
+        requiredScope: (message) => requiredScope(message, this.#catalog!)
+      }, {
+        path: MCP_PATH,
+        bodyLimit: c.bodyLimit,
+        publicUrl: () => this.#publicUrl,
+        resource: () => this.#resource(),
+        resourceMetadataUrl: () => `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}`,
+        corsOrigins: c.corsOrigins,
+        // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
+        allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined
+      })
+    }
     return http
+  }
+
+  #buildMcp (): void {
+    const c = this.config
+    this.#catalog = new Catalog({ nodeId: this.#identity!.nodeId, name: c.nodeName })
+    registerBuiltins(this.#catalog, {
+      info: () => this.info(),
+      listeningUrls: () => [this.#publicUrl],
+      peers: () => [],
+      audit: this.#audit!,
+      provisionClient: async (input, actor) => {
+        const { client, secret } = await this.#registry!.add(input, actor)
+        return { clientId: client.client_id, secret }
+      }
+    })
+    if (!c.mcpEnabled) return
+    const mcp = new McpEndpoint(this.#catalog, {
+      info: { name: 'edge-hive', version: VERSION },
+      sessionIdleMs: c.mcpSessionIdle,
+      maxSessions: c.mcpMaxSessions,
+      maxRequestBodySize: c.bodyLimit
+    }, this.#logger.child({ part: 'mcp' }))
+    this.#mcp = mcp
+    // Log subscribers hear of every new entry.
+    this.#audit!.on('appended', (entry: { at: Date }) => {
+      mcp.resourceUpdated(LOGS_LATEST_URI)
+      mcp.resourceUpdated(logUriFor(entry.at))
+    })
   }
 
   #buildAuth (): void {
@@ -193,7 +243,7 @@ export class EdgeNode {
     this.#authServer = new AuthorizationServer({
       clients: this.#store!.clients,
       oauthPayloads: this.#store!.oauthPayloads,
-      audit: this.#store!.audit,
+      audit: this.#audit!,
       verifier: this.#verifier,
       revocations: this.#revocations!,
       logger: this.#logger.child({ part: 'auth' })
@@ -244,7 +294,13 @@ export class EdgeNode {
       platform: PLATFORM,
       startedAt: this.#startedAt,
       load: this.#load.read(),
-      mcp: { enabled: c.mcpEnabled, protocolVersion: MCP_PROTOCOL_VERSION, endpoint: `${this.#publicUrl}/mcp`, tools: [], resources: [] },
+      mcp: {
+        enabled: c.mcpEnabled,
+        protocolVersion: MCP_PROTOCOL_VERSION,
+        endpoint: `${this.#publicUrl}${MCP_PATH}`,
+        tools: [...(this.#catalog?.tools.keys() ?? [])],
+        resources: [...(this.#catalog?.resources.keys() ?? []), ...[...(this.#catalog?.templates.values() ?? [])].map((t) => t.uriTemplate)]
+      },
       p2p: { enabled: false, protocols: [], listenAddrs: [] },
       auth: { enabled: true, issuer: this.#issuer, tokenEndpoint: `${this.#issuer}${TOKEN_PATH}`, flows: ['client_credentials'] }
     })
@@ -281,6 +337,8 @@ export class EdgeNode {
   async #stop (): Promise<void> {
     const log = this.#logger.child({ part: 'node' })
     clearInterval(this.#pruneTimer)
+    // Open SSE streams would hold the HTTP drain: end the MCP sessions first.
+    await this.#mcp?.close()
     if (this.#http !== undefined) {
       const { forced } = await this.#http.close(this.config.shutdownTimeout)
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')
@@ -288,7 +346,7 @@ export class EdgeNode {
     }
     if (this.#store !== undefined) {
       if (this.#identity !== undefined && this.#http !== undefined) {
-        await this.#store.audit.append({ actor: 'node', action: 'node.stopped', target: this.#identity.nodeId, outcome: 'success' })
+        await (this.#audit ?? this.#store.audit).append({ actor: 'node', action: 'node.stopped', target: this.#identity.nodeId, outcome: 'success' })
           .catch((err: unknown) => log.error({ err }, 'could not record the stop'))
       }
       await this.#store.close()

@@ -28,6 +28,8 @@ export interface Config {
   apiRateLimit: number
   rateLimitWindow: number
   corsOrigins: string[]
+  mcpSessionIdle: number
+  mcpMaxSessions: number
   logLevel: LogLevel
 }
 
@@ -191,6 +193,16 @@ export const SETTINGS: readonly Setting[] = [
     allowed: 'origins like https://app.example.com (scheme, host and optional port; no path, no *)',
     schema: list(url(['https:', 'http:']).refine((o) => new URL(o).pathname === '/' || new URL(o).pathname === ''), 20),
     default: () => []
+  },
+  {
+    key: 'mcpSessionIdle', env: 'EDGE_HIVE_MCP_SESSION_IDLE', flag: { spec: '--mcp-session-idle <duration>', attr: 'mcpSessionIdle' },
+    description: 'An MCP session (2025-11-25 era) unused this long is closed; later requests on it get 404.',
+    allowed: 'a duration from 1s to 24h, like 30m', schema: duration(1000, 86_400_000), default: () => 1_800_000
+  },
+  {
+    key: 'mcpMaxSessions', env: 'EDGE_HIVE_MCP_MAX_SESSIONS', flag: { spec: '--mcp-max-sessions <number>', attr: 'mcpMaxSessions' },
+    description: 'MCP sessions open at once; more are refused with 503 until some close.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 1000
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

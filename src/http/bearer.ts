@@ -26,12 +26,13 @@ export interface BearerOptions {
 
 const B64TOKEN = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/
 
-function challenge (opts: BearerOptions, params: Record<string, string>): string {
+/** A `WWW-Authenticate: Bearer` value naming the resource metadata (RFC 9728 §5.1). */
+export function challenge (opts: BearerOptions, params: Record<string, string>): string {
   const all = { ...params, resource_metadata: opts.resourceMetadataUrl() }
   return 'Bearer ' + Object.entries(all).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(', ')
 }
 
-function refuse (reply: FastifyReply, status: number, header: string, error: string, message: string): FastifyReply {
+export function refuse (reply: FastifyReply, status: number, header: string, error: string, message: string): FastifyReply {
   return reply.code(status).header('www-authenticate', header).header('cache-control', 'no-store')
     .type('application/json; charset=utf-8').send({ error, message })
 }

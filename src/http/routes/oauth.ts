@@ -18,7 +18,6 @@ export interface OAuthRouteOptions {
   /** Path of the protected resource (`/mcp`), for the path-aware metadata URL (RFC 9728 §3.1). */
   resourcePath: string
   nodeName: string
-  scopes: readonly string[]
   tokenPath: string
   metadataPath: string
   oauthPrefix: string
@@ -118,13 +117,15 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     scope.post<{ Params: { node_id?: string } }>('/mcp/node/:node_id/auth/token', route, seedToken)
   })
 
-  // RFC 9728: where to get tokens for this node, and which scopes exist. The path-aware form
-  // (§3.1) is for the MCP endpoint; the root form answers the same, since the node has one
-  // protected resource and its API takes tokens for it.
+  // RFC 9728: where to get tokens for this node. The path-aware form (§3.1) is for the MCP
+  // endpoint; the root form answers the same, since the node has one protected resource and its
+  // API takes tokens for it. No `scopes_supported` here, on purpose: MCP clients that find no
+  // scope in the challenge ask for every scope listed there (MCP 2025-11-25 scope selection),
+  // which this node refuses for clients registered with fewer; with none listed they ask for
+  // none and get what they were registered with. The scopes are in the RFC 8414 metadata.
   const metadata = () => ({
     resource: opts.resource(),
     authorization_servers: [opts.issuer()],
-    scopes_supported: [...opts.scopes],
     bearer_methods_supported: ['header'],
     resource_name: `Edge Hive node ${opts.nodeName} (${opts.nodeId})`
   })

@@ -1,0 +1,89 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthInfo } from '@modelcontextprotocol/server'
+import { challenge, refuse, type BearerOptions } from '../bearer.ts'
+import type { Scope } from '../../auth/scopes.ts'
+
+export interface McpRouteComponents {
+  handle (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response>
+  requiredScope (message: unknown): Scope | undefined
+}
+
+export interface McpRouteOptions extends BearerOptions {
+  path: string
+  bodyLimit: number
+  /** The node's public base URL (the web Request's origin). */
+  publicUrl (): string
+  /** The resource tokens must be for (RFC 8707). */
+  resource (): string
+  /** Origins allowed to call from a browser, besides the node's own. */
+  corsOrigins: string[]
+  /** Host names allowed in the Host header; undefined: any (the node is not bound to loopback only). */
+  allowedHosts: string[] | undefined
+}
+
+function rpcError (reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send({ jsonrpc: '2.0', error: { code, message }, id: null })
+}
+
+/** The web-standard Request the SDK's handlers take, built from fastify's request. */
+function toWebRequest (req: FastifyRequest, reply: FastifyReply, base: string, body: string | undefined): Request {
+  const abort = new AbortController()
+  reply.raw.once('close', () => abort.abort())
+  const headers = new Headers()
+  for (const [k, v] of Object.entries(req.headers)) {
+    // HTTP/2 pseudo-headers (`:path`) are not headers; content-length is recomputed.
+    if (v === undefined || k.startsWith(':') || k === 'content-length' || k === 'host') continue
+    for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one)
+  }
+  return new Request(`${base}${req.url}`, { method: req.method, headers, body, signal: abort.signal })
+}
+
+/**
+ * `/mcp`: the checks that belong to HTTP (Origin and Host against DNS rebinding, JSON-RPC
+ * parse errors, scopes answered as OAuth 403s), then the SDK-backed endpoint.
+ */
+export async function registerMcpRoute (app: FastifyInstance, c: McpRouteComponents, opts: McpRouteOptions): Promise<void> {
+  await app.register(async (scope) => {
+    // Parse JSON here rather than in fastify, so a malformed body is a JSON-RPC parse error.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, text, done) => done(null, text))
+    scope.route({
+      method: ['GET', 'POST', 'DELETE'],
+      url: opts.path,
+      handler: async (req, reply) => {
+        const origin = req.headers.origin
+        if (origin !== undefined && origin !== new URL(opts.publicUrl()).origin && !opts.corsOrigins.includes(origin)) {
+          return rpcError(reply, 403, -32000, 'Forbidden: this origin may not use the MCP endpoint.')
+        }
+        const hostname = (req.headers.host ?? req.headers[':authority'] as string | undefined ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+        if (opts.allowedHosts !== undefined && !opts.allowedHosts.includes(hostname)) {
+          return rpcError(reply, 403, -32000, 'Forbidden: unexpected Host header.')
+        }
+        const text = typeof req.body === 'string' ? req.body : undefined
+        let parsed: unknown
+        if (text !== undefined && text.trim() !== '') {
+          try {
+            parsed = JSON.parse(text)
+          } catch {
+            return rpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON.')
+          }
+        }
+        const identity = req.identity!
+        const needed = req.method === 'POST' ? c.requiredScope(parsed) : undefined
+        if (needed !== undefined && !identity.scopes.includes(needed)) {
+          return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: needed, error_description: `This needs the ${needed} scope.` }),
+            'insufficient_scope', `This needs the ${needed} scope, which the token does not carry.`)
+        }
+        const authInfo: AuthInfo = {
+          token: req.headers.authorization!.slice(7),
+          clientId: identity.clientId,
+          scopes: identity.scopes,
+          expiresAt: Math.floor(identity.expiresAt.getTime() / 1000),
+          resource: new URL(opts.resource())
+        }
+        const response = await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo)
+        return await reply.send(response)
+      }
+    })
+  })
+}

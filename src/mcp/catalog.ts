@@ -1,0 +1,134 @@
+import { EventEmitter } from 'node:events'
+import type { z } from 'zod'
+import type { Scope } from '../auth/scopes.ts'
+
+/** Who is calling, as the verified token says. */
+export interface Caller {
+  clientId: string
+  scopes: string[]
+}
+
+/** What a tool handler may do besides returning: log to the caller (MCP `notifications/message`). */
+export interface ToolContext {
+  caller: Caller
+  log (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string): Promise<void>
+}
+
+export type ToolContent = Array<{ type: 'text', text: string }>
+
+export interface ToolResult {
+  content: ToolContent
+  structuredContent?: Record<string, unknown>
+  isError?: boolean
+}
+
+export interface ToolDefinition {
+  name: string
+  title?: string
+  description: string
+  /** The scope a caller needs to see and call the tool; `mcp:call` unless said otherwise. */
+  scope?: Scope
+  inputSchema?: z.ZodObject
+  outputSchema?: z.ZodObject
+  handler (args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>
+}
+
+export interface ResourceContents {
+  text: string
+  mimeType?: string
+}
+
+export interface ResourceDefinition {
+  name: string
+  uri: string
+  description?: string
+  mimeType: string
+  read (uri: string): Promise<ResourceContents>
+}
+
+export interface ResourceTemplateDefinition {
+  name: string
+  /** RFC 6570 level 1, e.g. `edge-hive://logs/{date}`. */
+  uriTemplate: string
+  description?: string
+  mimeType: string
+  /** Concrete resources to list under `resources/list`. */
+  list? (): Promise<Array<{ uri: string, name: string }>>
+  read (uri: string, variables: Record<string, string>): Promise<ResourceContents>
+}
+
+export interface PromptDefinition {
+  name: string
+  description: string
+  argsSchema?: z.ZodObject
+  get (args: Record<string, unknown>): Promise<{ messages: Array<{ role: 'user' | 'assistant', content: { type: 'text', text: string } }> }>
+}
+
+/**
+ * The API a plugin's `register(hive)` gets, and the one the built-in tools use: add tools,
+ * resources, resource templates and prompts; remove tools at run time.
+ */
+export interface HiveApi {
+  readonly node: { nodeId: string, name: string }
+  tool (def: ToolDefinition): void
+  removeTool (name: string): boolean
+  resource (def: ResourceDefinition): void
+  resourceTemplate (def: ResourceTemplateDefinition): void
+  prompt (def: PromptDefinition): void
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/
+const MAX_ENTRIES = 1000
+
+/** The node's MCP offering. Emits `toolsChanged` when tools come or go. */
+export class Catalog extends EventEmitter implements HiveApi {
+  readonly node: { nodeId: string, name: string }
+  readonly tools = new Map<string, ToolDefinition>()
+  readonly resources = new Map<string, ResourceDefinition>()
+  readonly templates = new Map<string, ResourceTemplateDefinition>()
+  readonly prompts = new Map<string, PromptDefinition>()
+
+  constructor (node: { nodeId: string, name: string }) {
+    super()
+    this.node = node
+  }
+
+  #check (kind: string, name: string, map: Map<string, unknown>): void {
+    if (!NAME.test(name)) throw new Error(`${kind} name ${JSON.stringify(name)} must be 1 to 64 letters, digits, _ . or -`)
+    if (map.has(name)) throw new Error(`a ${kind} named ${name} exists already`)
+    if (map.size >= MAX_ENTRIES) throw new Error(`too many ${kind}s (at most ${MAX_ENTRIES})`)
+  }
+
+  tool (def: ToolDefinition): void {
+    this.#check('tool', def.name, this.tools)
+    this.tools.set(def.name, def)
+    this.emit('toolsChanged')
+  }
+
+  removeTool (name: string): boolean {
+    const removed = this.tools.delete(name)
+    if (removed) this.emit('toolsChanged')
+    return removed
+  }
+
+  resource (def: ResourceDefinition): void {
+    if (this.resources.has(def.uri)) throw new Error(`a resource at ${def.uri} exists already`)
+    this.resources.set(def.uri, def)
+  }
+
+  resourceTemplate (def: ResourceTemplateDefinition): void {
+    this.#check('resource template', def.name, this.templates)
+    this.templates.set(def.name, def)
+  }
+
+  prompt (def: PromptDefinition): void {
+    this.#check('prompt', def.name, this.prompts)
+    this.prompts.set(def.name, def)
+  }
+
+  /** The scope needed to call a tool; undefined for a tool that does not exist. */
+  toolScope (name: string): Scope | undefined {
+    const t = this.tools.get(name)
+    return t === undefined ? undefined : t.scope ?? 'mcp:call'
+  }
+}
