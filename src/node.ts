@@ -3,10 +3,10 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, dataDirLayout, readLock, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
-import { Catalog, McpEndpoint, registerBuiltins, requiredScope, logUriFor, LOGS_LATEST_URI } from './mcp/index.ts'
+import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, type HttpServer
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
@@ -75,6 +75,7 @@ export class EdgeNode {
   #audit?: AuditFeed
   #catalog?: Catalog
   #mcp?: McpEndpoint
+  readonly #notifications = new NotificationStream()
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
   #publicUrl: string
@@ -111,7 +112,7 @@ export class EdgeNode {
       this.#revocations = new RevocationList(this.#store.revocations)
       await this.#revocations.load()
       this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => this.#revokedClients.add(id))
-      this.#buildMcp()
+      await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
       this.#http = await this.#buildHttp()
@@ -184,6 +185,15 @@ export class EdgeNode {
       rateLimitWindowMs: c.rateLimitWindow
     })
     registerAdminClientRoutes(http.app, { registry: this.#registry! })
+    registerMcpRestRoutes(http.app, {
+      invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
+      read: async (uri) => await readCatalogResource(this.#catalog!, uri),
+      stream: this.#notifications
+    }, {
+      nodeId: this.#identity!.nodeId,
+      maxStreams: 100,
+      resourceMetadataUrl: () => `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}`
+    })
     if (this.#mcp !== undefined) {
       const mcp = this.#mcp
       const loopback = ['127.0.0.1', 'localhost', '::1'].includes(c.host)
@@ -204,7 +214,7 @@ export class EdgeNode {
     return http
   }
 
-  #buildMcp (): void {
+  async #buildMcp (): Promise<void> {
     const c = this.config
     this.#catalog = new Catalog({ nodeId: this.#identity!.nodeId, name: c.nodeName })
     registerBuiltins(this.#catalog, {
@@ -217,6 +227,12 @@ export class EdgeNode {
         return { clientId: client.client_id, secret }
       }
     })
+    const plugins = await loadPlugins(c.plugins, this.#catalog)
+    if (plugins.length > 0) this.#logger.child({ part: 'mcp' }).info({ plugins }, 'plugins loaded')
+    // Everything audited is also a notification on the REST stream.
+    this.#audit!.on('appended', (entry: Record<string, unknown> & { at: Date }) => {
+      this.#notifications.publish('log', { ...entry, at: entry.at.toISOString() })
+    })
     if (!c.mcpEnabled) return
     const mcp = new McpEndpoint(this.#catalog, {
       info: { name: 'edge-hive', version: VERSION },
@@ -227,8 +243,10 @@ export class EdgeNode {
     this.#mcp = mcp
     // Log subscribers hear of every new entry.
     this.#audit!.on('appended', (entry: { at: Date }) => {
-      mcp.resourceUpdated(LOGS_LATEST_URI)
-      mcp.resourceUpdated(logUriFor(entry.at))
+      for (const uri of [LOGS_LATEST_URI, logUriFor(entry.at)]) {
+        mcp.resourceUpdated(uri)
+        this.#notifications.publish('resource_updated', { uri })
+      }
     })
   }
 
@@ -337,8 +355,9 @@ export class EdgeNode {
   async #stop (): Promise<void> {
     const log = this.#logger.child({ part: 'node' })
     clearInterval(this.#pruneTimer)
-    // Open SSE streams would hold the HTTP drain: end the MCP sessions first.
+    // Open SSE streams would hold the HTTP drain: end the MCP sessions and streams first.
     await this.#mcp?.close()
+    this.#notifications.end()
     if (this.#http !== undefined) {
       const { forced } = await this.#http.close(this.config.shutdownTimeout)
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')

@@ -30,6 +30,7 @@ export interface Config {
   corsOrigins: string[]
   mcpSessionIdle: number
   mcpMaxSessions: number
+  plugins: string[]
   logLevel: LogLevel
 }
 
@@ -203,6 +204,11 @@ export const SETTINGS: readonly Setting[] = [
     key: 'mcpMaxSessions', env: 'EDGE_HIVE_MCP_MAX_SESSIONS', flag: { spec: '--mcp-max-sessions <number>', attr: 'mcpMaxSessions' },
     description: 'MCP sessions open at once; more are refused with 503 until some close.',
     allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 1000
+  },
+  {
+    key: 'plugins', env: 'EDGE_HIVE_PLUGINS', flag: { spec: '--plugin <module>', attr: 'plugin', repeatable: true },
+    description: 'ES modules exporting register(hive) that add MCP tools, resources and prompts (repeat the flag; comma-separated in the environment).',
+    allowed: 'module paths or package names', schema: list(text(1024), 50), default: () => []
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

@@ -2,3 +2,6 @@ export { Catalog, type HiveApi, type Caller, type ToolDefinition, type ToolConte
 export { McpEndpoint, type McpEndpointOptions } from './endpoint.ts'
 export { requiredScope } from './scopes.ts'
 export { registerBuiltins, logUriFor, LOGS_LATEST_URI, NODE_INFO_URI, type BuiltinComponents, type PeerView } from './builtins.ts'
+export { loadPlugins, type EdgeHivePlugin } from './plugins.ts'
+export { invokeTool, readCatalogResource, type InvokeOutcome } from './invoke.ts'
+export { NotificationStream, type StreamEvent } from './notification-stream.ts'

@@ -1,0 +1,70 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { InvokeOutcome, NotificationStream, Caller } from '../../mcp/index.ts'
+import { challenge, refuse, type BearerOptions } from '../bearer.ts'
+import { HttpError } from '../errors.ts'
+
+export interface McpRestComponents {
+  invoke (name: string, args: unknown, caller: Caller): Promise<InvokeOutcome>
+  read (uri: string): Promise<{ text: string, mimeType: string } | undefined>
+  stream: NotificationStream
+}
+
+export interface McpRestOptions extends BearerOptions {
+  nodeId: string
+  maxStreams: number
+}
+
+const KEEPALIVE_MS = 15_000
+
+function checkNode (nodeId: string | undefined, own: string): void {
+  // Only this node for now; the hive will route other ids to the peer.
+  if (nodeId !== undefined && nodeId !== own) throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
+}
+
+/**
+ * The seed's REST face of the MCP tools and resources, for scripts without an MCP client:
+ * the same catalog code, the same scopes.
+ */
+export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponents, opts: McpRestOptions): void {
+  const body = {
+    type: 'object',
+    required: ['name'],
+    properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, arguments: { type: 'object' } }
+  } as const
+  const callTool = async (req: FastifyRequest<{ Params: { node_id?: string }, Body: { name: string, arguments?: Record<string, unknown> } }>, reply: FastifyReply): Promise<FastifyReply> => {
+    checkNode(req.params.node_id, opts.nodeId)
+    const identity = req.identity!
+    const outcome = await c.invoke(req.body.name, req.body.arguments ?? {}, { clientId: identity.clientId, scopes: identity.scopes })
+    if (outcome.ok) return await reply.send(outcome.result)
+    if (outcome.code === 'insufficient_scope') {
+      return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: outcome.scope!, error_description: outcome.message }), 'insufficient_scope', outcome.message)
+    }
+    throw new HttpError(outcome.code === 'unknown_tool' ? 404 : 400, outcome.code, outcome.message)
+  }
+  app.post('/mcp/tools/call', { schema: { body } }, callTool)
+  app.post('/mcp/node/:node_id/tools/call', { schema: { body } }, callTool)
+
+  app.get<{ Params: { node_id: string, uri: string } }>('/mcp/node/:node_id/resources/:uri', { config: { scope: 'mcp:resources' } }, async (req, reply) => {
+    checkNode(req.params.node_id, opts.nodeId)
+    const contents = await c.read(req.params.uri).catch((err: unknown) => { throw new HttpError(400, 'invalid_resource', String((err as Error).message)) })
+    if (contents === undefined) throw new HttpError(404, 'unknown_resource', `There is no resource ${req.params.uri}.`)
+    return await reply.type(contents.mimeType).send(contents.text)
+  })
+
+  app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/stream', { config: { scope: 'mcp:read' } }, async (req, reply) => {
+    checkNode(req.params.node_id, opts.nodeId)
+    if (c.stream.listenerCount >= opts.maxStreams) throw new HttpError(503, 'too_many_streams', 'Too many open streams; try again later.')
+    const last = Number(req.headers['last-event-id'] ?? 0)
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-request-id': String(req.id), ...(req.raw.httpVersionMajor === 1 ? { connection: 'keep-alive' } : {}) })
+    const send = (e: { id: number, event: string, data: unknown }): void => { res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`) }
+    res.write(': edge-hive notifications\n\n')
+    if (Number.isInteger(last) && last > 0) for (const e of c.stream.since(last)) send(e)
+    const unsubscribe = c.stream.subscribe(send, () => res.end())
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
+    await new Promise<void>((resolve) => res.once('close', resolve))
+    clearInterval(keepalive)
+    unsubscribe()
+  })
+}

@@ -1,0 +1,62 @@
+import type { Catalog, Caller, ResourceContents, ToolResult } from './catalog.ts'
+import { messageOf } from '../shared/errors.ts'
+
+interface StandardSchema {
+  '~standard': {
+    validate (value: unknown): { value?: unknown, issues?: ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> } | Promise<{ value?: unknown, issues?: ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> }>
+  }
+}
+
+export type InvokeOutcome =
+  | { ok: true, result: ToolResult }
+  | { ok: false, code: 'unknown_tool' | 'invalid_arguments' | 'insufficient_scope', message: string, scope?: string }
+
+/**
+ * Calls a catalog tool outside MCP (the seed's REST route), with the same scope rule, argument
+ * validation and error-to-result behaviour as MCP `tools/call`.
+ */
+export async function invokeTool (catalog: Catalog, name: string, args: unknown, caller: Caller): Promise<InvokeOutcome> {
+  const def = catalog.tools.get(name)
+  if (def === undefined) return { ok: false, code: 'unknown_tool', message: `There is no tool ${name}.` }
+  const scope = def.scope ?? 'mcp:call'
+  if (!caller.scopes.includes(scope)) return { ok: false, code: 'insufficient_scope', message: `${name} needs the ${scope} scope.`, scope }
+  let input: Record<string, unknown> = {}
+  if (def.inputSchema !== undefined) {
+    // Through the Standard Schema interface, as the MCP SDK does: a plugin may bring its own zod.
+    const std = (def.inputSchema as unknown as StandardSchema)['~standard']
+    const r = await std.validate(args ?? {})
+    if (r.issues !== undefined) {
+      return { ok: false, code: 'invalid_arguments', message: `Invalid arguments for ${name}: ${r.issues.map((i) => `${(i.path ?? []).map((p) => typeof p === 'object' ? String(p.key) : String(p)).join('.') || '(root)'}: ${i.message}`).join('; ')}` }
+    }
+    input = r.value as Record<string, unknown>
+  }
+  try {
+    return { ok: true, result: await def.handler(input, { caller, log: async () => undefined }) }
+  } catch (err) {
+    return { ok: true, result: { isError: true, content: [{ type: 'text', text: `${name} failed: ${messageOf(err)}` }] } }
+  }
+}
+
+function matchTemplate (template: string, uri: string): Record<string, string> | undefined {
+  const names: string[] = []
+  const pattern = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, n: string) => { names.push(n); return '([^/]+)' })
+  const m = new RegExp(`^${pattern}$`).exec(uri)
+  if (m === null) return undefined
+  return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]))
+}
+
+/** Reads a resource by URI from the catalog: a fixed resource, or one a template matches. */
+export async function readCatalogResource (catalog: Catalog, uri: string): Promise<ResourceContents & { mimeType: string } | undefined> {
+  const fixed = catalog.resources.get(uri)
+  if (fixed !== undefined) {
+    const c = await fixed.read(uri)
+    return { text: c.text, mimeType: c.mimeType ?? fixed.mimeType }
+  }
+  for (const t of catalog.templates.values()) {
+    const vars = matchTemplate(t.uriTemplate, uri)
+    if (vars === undefined) continue
+    const c = await t.read(uri, vars)
+    return { text: c.text, mimeType: c.mimeType ?? t.mimeType }
+  }
+  return undefined
+}
