@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { z } from 'zod'
+import type { ContentBlock, CreateMessageRequest, CreateMessageResult, ElicitRequestFormParams, ElicitResult } from '@modelcontextprotocol/server'
 import type { Scope } from '../auth/scopes.ts'
 
 /** Who is calling, as the verified token says. */
@@ -8,13 +9,24 @@ export interface Caller {
   scopes: string[]
 }
 
-/** What a tool handler may do besides returning: log to the caller (MCP `notifications/message`). */
+/**
+ * What a tool handler may do besides returning: log to the caller (`notifications/message`),
+ * report progress when the caller asked for it, and ask the caller's client to sample a model
+ * or the user to answer a form (2025-11-25 sessions; elsewhere these reject).
+ */
 export interface ToolContext {
   caller: Caller
   log (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string): Promise<void>
+  /** Sends `notifications/progress` if the request carried a progress token; otherwise nothing. */
+  progress (progress: number, total?: number, message?: string): Promise<void>
+  /** `sampling/createMessage` to the caller's client. */
+  sample (params: CreateMessageRequest['params']): Promise<CreateMessageResult>
+  /** `elicitation/create` (form mode) to the caller's client. */
+  elicit (params: ElicitRequestFormParams): Promise<ElicitResult>
 }
 
-export type ToolContent = Array<{ type: 'text', text: string }>
+/** Any MCP content block: text, image, audio, embedded resource, resource link. */
+export type ToolContent = ContentBlock[]
 
 export interface ToolResult {
   content: ToolContent
@@ -33,10 +45,11 @@ export interface ToolDefinition {
   handler (args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>
 }
 
-export interface ResourceContents {
-  text: string
-  mimeType?: string
-}
+/** A resource's contents: text, or binary as base64 (`blob`). */
+export type ResourceContents = { text: string, mimeType?: string } | { blob: string, mimeType?: string }
+
+/** Completion for one argument or template variable: the values that start with what was typed. */
+export type Completer = (value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>
 
 export interface ResourceDefinition {
   name: string
@@ -54,6 +67,8 @@ export interface ResourceTemplateDefinition {
   mimeType: string
   /** Concrete resources to list under `resources/list`. */
   list? (): Promise<Array<{ uri: string, name: string }>>
+  /** Completions for template variables (`completion/complete`). */
+  complete?: Record<string, Completer>
   read (uri: string, variables: Record<string, string>): Promise<ResourceContents>
 }
 
@@ -61,7 +76,9 @@ export interface PromptDefinition {
   name: string
   description: string
   argsSchema?: z.ZodObject
-  get (args: Record<string, unknown>): Promise<{ messages: Array<{ role: 'user' | 'assistant', content: { type: 'text', text: string } }> }>
+  /** Completions for arguments (`completion/complete`), by argument name. */
+  complete?: Record<string, Completer>
+  get (args: Record<string, unknown>): Promise<{ messages: Array<{ role: 'user' | 'assistant', content: ContentBlock }> }>
 }
 
 /**

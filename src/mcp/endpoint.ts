@@ -23,6 +23,8 @@ interface Session {
   clientId: string
   subscriptions: Set<string>
   lastSeen: number
+  /** GET streams open now: a client listening for notifications is using its session. */
+  openStreams: number
 }
 
 function jsonRpcError (status: number, code: number, message: string): Response {
@@ -77,6 +79,10 @@ export class McpEndpoint {
       // Another client's session is not found, rather than forbidden: its id tells nothing.
       if (session === undefined || session.clientId !== authInfo.clientId) return jsonRpcError(404, -32001, 'Session not found; start a new one with initialize.')
       session.lastSeen = Date.now()
+      if (request.method === 'GET') {
+        session.openStreams++
+        request.signal.addEventListener('abort', () => { session.openStreams--; session.lastSeen = Date.now() }, { once: true })
+      }
       return await session.transport.handleRequest(request, { parsedBody, authInfo })
     }
     if (request.method === 'POST' && isInitializeRequest(parsedBody)) {
@@ -98,7 +104,7 @@ export class McpEndpoint {
       sessionIdGenerator: () => randomUUID(),
       eventStore: new SessionEventStore(),
       onsessioninitialized: (id) => {
-        this.#sessions.set(id, { transport, server, dispose, clientId: authInfo.clientId, subscriptions, lastSeen: Date.now() })
+        this.#sessions.set(id, { transport, server, dispose, clientId: authInfo.clientId, subscriptions, lastSeen: Date.now(), openStreams: 0 })
         this.#log.debug({ session: id, client_id: authInfo.clientId }, 'mcp session opened')
       },
       onsessionclosed: (id) => { this.#forget(id) }
@@ -117,7 +123,7 @@ export class McpEndpoint {
 
   async #sweep (now = Date.now()): Promise<void> {
     for (const [id, s] of this.#sessions) {
-      if (now - s.lastSeen < this.#options.sessionIdleMs) continue
+      if (s.openStreams > 0 || now - s.lastSeen < this.#options.sessionIdleMs) continue
       this.#forget(id)
       await s.transport.close().catch(() => undefined)
     }

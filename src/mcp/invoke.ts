@@ -31,7 +31,9 @@ export async function invokeTool (catalog: Catalog, name: string, args: unknown,
     input = r.value as Record<string, unknown>
   }
   try {
-    return { ok: true, result: await def.handler(input, { caller, log: async () => undefined }) }
+    // Outside MCP there is no client to log to, report progress to, or ask.
+    const noClient = async (): Promise<never> => { throw new Error('this tool needs an MCP client (it asks the client a question); call it over MCP') }
+    return { ok: true, result: await def.handler(input, { caller, log: async () => undefined, progress: async () => undefined, sample: noClient, elicit: noClient }) }
   } catch (err) {
     return { ok: true, result: { isError: true, content: [{ type: 'text', text: `${name} failed: ${messageOf(err)}` }] } }
   }
@@ -46,17 +48,15 @@ function matchTemplate (template: string, uri: string): Record<string, string> |
 }
 
 /** Reads a resource by URI from the catalog: a fixed resource, or one a template matches. */
-export async function readCatalogResource (catalog: Catalog, uri: string): Promise<ResourceContents & { mimeType: string } | undefined> {
+export async function readCatalogResource (catalog: Catalog, uri: string): Promise<{ body: string | Buffer, mimeType: string } | undefined> {
+  const as = (c: ResourceContents, mimeType: string): { body: string | Buffer, mimeType: string } =>
+    ({ body: 'blob' in c ? Buffer.from(c.blob, 'base64') : c.text, mimeType: c.mimeType ?? mimeType })
   const fixed = catalog.resources.get(uri)
-  if (fixed !== undefined) {
-    const c = await fixed.read(uri)
-    return { text: c.text, mimeType: c.mimeType ?? fixed.mimeType }
-  }
+  if (fixed !== undefined) return as(await fixed.read(uri), fixed.mimeType)
   for (const t of catalog.templates.values()) {
     const vars = matchTemplate(t.uriTemplate, uri)
     if (vars === undefined) continue
-    const c = await t.read(uri, vars)
-    return { text: c.text, mimeType: c.mimeType ?? t.mimeType }
+    return as(await t.read(uri, vars), t.mimeType)
   }
   return undefined
 }

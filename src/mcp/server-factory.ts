@@ -1,6 +1,6 @@
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/server'
+import { McpServer, ResourceTemplate, completable, type ServerContext } from '@modelcontextprotocol/server'
 import { messageOf } from '../shared/errors.ts'
-import type { Catalog, Caller, ToolDefinition, ToolResult } from './catalog.ts'
+import type { Catalog, Caller, PromptDefinition, ResourceContents, ToolContext, ToolDefinition, ToolResult } from './catalog.ts'
 
 /** Callbacks a session gives its server, for the subscriptions the caller makes. */
 export interface SessionHooks {
@@ -19,11 +19,58 @@ function mayUse (caller: Caller, def: ToolDefinition): boolean {
   return caller.scopes.includes(def.scope ?? 'mcp:call')
 }
 
+/** The tool context for one MCP request, over the SDK's request context. */
+function contextFor (caller: Caller, sdk: ServerContext | undefined): ToolContext & { logQuietly (level: string, msg: string): Promise<void> } {
+  const req = sdk?.mcpReq
+  const logQuietly = async (level: string, msg: string): Promise<void> => { await req?.log(level as never, msg)?.catch(() => undefined) }
+  return {
+    caller,
+    logQuietly,
+    log: logQuietly,
+    progress: async (progress, total, message) => {
+      const token = req?._meta?.progressToken
+      if (token === undefined || req === undefined) return
+      await req.notify({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total === undefined ? {} : { total }), ...(message === undefined ? {} : { message }) } })
+    },
+    sample: async (params) => {
+      if (req === undefined) throw new Error('sampling needs an MCP client')
+      return await req.requestSampling(params) as Awaited<ReturnType<ToolContext['sample']>>
+    },
+    elicit: async (params) => {
+      if (req === undefined) throw new Error('elicitation needs an MCP client')
+      return await req.elicitInput(params)
+    }
+  }
+}
+
+/** The SDK's shape of resource contents, text or blob. */
+function contentsOf (uri: string, c: ResourceContents, mimeType: string): { uri: string, mimeType: string, text: string } | { uri: string, mimeType: string, blob: string } {
+  return 'blob' in c ? { uri, mimeType: c.mimeType ?? mimeType, blob: c.blob } : { uri, mimeType: c.mimeType ?? mimeType, text: c.text }
+}
+
+// completable() marks the schema object itself and refuses to mark it twice, so each prompt's
+// schema is wrapped once, not once per session.
+const wrappedArgs = new WeakMap<PromptDefinition, PromptDefinition['argsSchema']>()
+
+/** A prompt's argument schema, with the arguments that have a completer made completable. */
+function promptArgs (p: PromptDefinition): PromptDefinition['argsSchema'] {
+  if (p.argsSchema === undefined || p.complete === undefined) return p.argsSchema
+  let schema = wrappedArgs.get(p)
+  if (schema === undefined) {
+    const shape = p.argsSchema.shape as Record<string, never>
+    const wrapped = Object.fromEntries(Object.entries(p.complete).filter(([k]) => k in shape).map(([k, fn]) => [k, completable(shape[k] as never, fn as never)]))
+    schema = p.argsSchema.extend(wrapped as never)
+    wrappedArgs.set(p, schema)
+  }
+  return schema
+}
+
 /** Runs a tool; a tool that throws becomes an `isError` result and the node keeps serving. */
-async function runTool (def: ToolDefinition, args: Record<string, unknown>, caller: Caller, log: (level: string, msg: string) => Promise<void>): Promise<ToolResult> {
+async function runTool (def: ToolDefinition, args: Record<string, unknown>, ctx: ReturnType<typeof contextFor>): Promise<ToolResult> {
+  const log = ctx.logQuietly
   await log('debug', `calling ${def.name}`)
   try {
-    const result = await def.handler(args, { caller, log: async (level, message) => await log(level, message) })
+    const result = await def.handler(args, ctx)
     await log('info', `${def.name} ${result.isError === true ? 'returned an error' : 'done'}`)
     return result
   } catch (err) {
@@ -62,9 +109,8 @@ export function buildMcpServer (info: ServerInfo, catalog: Catalog, caller: Call
     const tool = server.registerTool(def.name, config as never, (async (...params: unknown[]) => {
       // The SDK passes (args, ctx) with an input schema and (ctx) without one.
       const args = (def.inputSchema === undefined ? {} : params[0]) as Record<string, unknown>
-      const ctx = params[def.inputSchema === undefined ? 0 : 1] as { mcpReq?: { log?: (level: string, data: string) => Promise<void> } }
-      const log = async (level: string, msg: string): Promise<void> => { await ctx?.mcpReq?.log?.(level, msg)?.catch(() => undefined) }
-      return await runTool(def, args, caller, log)
+      const sdk = params[def.inputSchema === undefined ? 0 : 1] as ServerContext | undefined
+      return await runTool(def, args, contextFor(caller, sdk))
     }) as never)
     registered.set(def.name, tool)
   }
@@ -72,24 +118,22 @@ export function buildMcpServer (info: ServerInfo, catalog: Catalog, caller: Call
 
   for (const r of catalog.resources.values()) {
     server.registerResource(r.name, r.uri, { mimeType: r.mimeType, ...(r.description === undefined ? {} : { description: r.description }) },
-      async (uri: URL) => {
-        const c = await r.read(uri.href)
-        return { contents: [{ uri: uri.href, mimeType: c.mimeType ?? r.mimeType, text: c.text }] }
-      })
+      async (uri: URL) => ({ contents: [contentsOf(uri.href, await r.read(uri.href), r.mimeType)] }))
   }
   for (const t of catalog.templates.values()) {
     const list = t.list
     server.registerResource(t.name, new ResourceTemplate(t.uriTemplate, {
-      list: list === undefined ? undefined : async () => ({ resources: (await list()).map((r) => ({ ...r, mimeType: t.mimeType })) })
+      list: list === undefined ? undefined : async () => ({ resources: (await list()).map((r) => ({ ...r, mimeType: t.mimeType })) }),
+      ...(t.complete === undefined ? {} : { complete: t.complete })
     }), { mimeType: t.mimeType, ...(t.description === undefined ? {} : { description: t.description }) },
     async (uri: URL, variables: Record<string, string | string[]>) => {
       const vars = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]))
-      const c = await t.read(uri.href, vars)
-      return { contents: [{ uri: uri.href, mimeType: c.mimeType ?? t.mimeType, text: c.text }] }
+      return { contents: [contentsOf(uri.href, await t.read(uri.href, vars), t.mimeType)] }
     })
   }
   for (const p of catalog.prompts.values()) {
-    server.registerPrompt(p.name, { description: p.description, ...(p.argsSchema === undefined ? {} : { argsSchema: p.argsSchema }) } as never,
+    const argsSchema = promptArgs(p)
+    server.registerPrompt(p.name, { description: p.description, ...(argsSchema === undefined ? {} : { argsSchema }) } as never,
       (async (args: Record<string, unknown>) => await p.get(args ?? {})) as never)
   }
 

@@ -20,21 +20,7 @@ const PROMPT_CONTENT = 'PromptDefinition.get (src/mcp/catalog.ts) returns text-o
  * test/fixtures/plugins/conformance.mjs does not register their fixtures. A scenario listed
  * here that passes fails the test too, so the list stays true.
  */
-const KNOWN_FAILURES: Record<string, string> = {
-  'completion-complete': 'PromptDefinition has no completion hook, so the node never answers completion/complete (-32601 Method not found)',
-  'tools-call-image': `${TOOL_CONTENT} (test_image_content)`,
-  'tools-call-audio': `${TOOL_CONTENT} (test_audio_content)`,
-  'tools-call-embedded-resource': `${TOOL_CONTENT} (test_embedded_resource)`,
-  'tools-call-mixed-content': `${TOOL_CONTENT} (test_multiple_content_types)`,
-  'tools-call-with-progress': 'ToolContext has no progress(); server-factory.ts drops the request\'s _meta.progressToken (test_tool_with_progress)',
-  'tools-call-sampling': `${CLIENT_REQUESTS} (sampling/createMessage, test_sampling)`,
-  'tools-call-elicitation': `${CLIENT_REQUESTS} (elicitation/create, test_elicitation)`,
-  'elicitation-sep1034-defaults': `${CLIENT_REQUESTS} (elicitation/create, test_elicitation_sep1034_defaults)`,
-  'elicitation-sep1330-enums': `${CLIENT_REQUESTS} (elicitation/create, test_elicitation_sep1330_enums)`,
-  'resources-read-binary': 'ResourceContents is { text } only and server-factory.ts always answers text, so no resource can be read as a base64 blob (test://static-binary)',
-  'prompts-get-embedded-resource': `${PROMPT_CONTENT} (test_prompt_with_embedded_resource needs a resource block)`,
-  'prompts-get-with-image': `${PROMPT_CONTENT} (test_prompt_with_image needs an image block)`
-}
+const KNOWN_FAILURES: Record<string, string> = {}
 
 /** The suite's environment: ours, without proxies, so nothing leaves 127.0.0.1. */
 function suiteEnv (): Record<string, string> {

@@ -5,7 +5,7 @@ import { HttpError } from '../errors.ts'
 
 export interface McpRestComponents {
   invoke (name: string, args: unknown, caller: Caller): Promise<InvokeOutcome>
-  read (uri: string): Promise<{ text: string, mimeType: string } | undefined>
+  read (uri: string): Promise<{ body: string | Buffer, mimeType: string } | undefined>
   stream: NotificationStream
 }
 
@@ -48,7 +48,7 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     checkNode(req.params.node_id, opts.nodeId)
     const contents = await c.read(req.params.uri).catch((err: unknown) => { throw new HttpError(400, 'invalid_resource', String((err as Error).message)) })
     if (contents === undefined) throw new HttpError(404, 'unknown_resource', `There is no resource ${req.params.uri}.`)
-    return await reply.type(contents.mimeType).send(contents.text)
+    return await reply.type(contents.mimeType).send(contents.body)
   })
 
   app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/stream', { config: { scope: 'mcp:read' } }, async (req, reply) => {

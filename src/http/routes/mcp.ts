@@ -38,6 +38,19 @@ function toWebRequest (req: FastifyRequest, reply: FastifyReply, base: string, b
   return new Request(`${base}${req.url}`, { method: req.method, headers, body, signal: abort.signal })
 }
 
+const OPENED = new TextEncoder().encode(': stream open\n\n')
+
+/**
+ * A GET stream's status and headers would otherwise wait for its first event (the SDK writes
+ * none until there is a notification or a 15 s keepalive), and clients and proxies with a
+ * shorter header timeout give up. An SSE comment first sends them at once.
+ */
+function openedAtOnce (response: Response): Response {
+  if (response.body === null || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response
+  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ start: (ctrl) => { ctrl.enqueue(OPENED) } }))
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
+}
+
 /**
  * `/mcp`: the checks that belong to HTTP (Origin and Host against DNS rebinding, JSON-RPC
  * parse errors, scopes answered as OAuth 403s), then the SDK-backed endpoint.
@@ -82,7 +95,7 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
           resource: new URL(opts.resource())
         }
         const response = await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo)
-        return await reply.send(response)
+        return await reply.send(req.method === 'GET' ? openedAtOnce(response) : response)
       }
     })
   })
