@@ -34,11 +34,13 @@ function contextFor (caller: Caller, sdk: ServerContext | undefined): ToolContex
     },
     sample: async (params) => {
       if (req === undefined) throw new Error('sampling needs an MCP client')
-      return await req.requestSampling(params) as Awaited<ReturnType<ToolContext['sample']>>
+      // On this call's own stream: without relatedRequestId the SDK uses the session's GET
+      // stream, and a request sent before the client opened it is never delivered.
+      return await req.requestSampling(params, { relatedRequestId: req.id }) as Awaited<ReturnType<ToolContext['sample']>>
     },
     elicit: async (params) => {
       if (req === undefined) throw new Error('elicitation needs an MCP client')
-      return await req.elicitInput(params)
+      return await req.elicitInput(params, { relatedRequestId: req.id })
     }
   }
 }
