@@ -91,6 +91,28 @@ describe('plugins and the seed REST routes', () => {
     assert.equal(none.status, 401)
   })
 
+  it('provision_node: dry_run makes nothing; a real run returns a working secret; no scope beyond the caller\'s; other nodes refused', async () => {
+    const op = operatorClient(node.dataDir)
+    const adminRead = (await getToken(node.url, op.client_id, op.client_secret, { scope: 'mcp:admin mcp:read' })).json<{ access_token: string }>().access_token
+    const countClients = async (): Promise<number> => (await get('/admin/clients')).json<{ clients: unknown[] }>().clients.length
+    const before = await countClients()
+    const dry = await post('/mcp/tools/call', { name: 'provision_node', arguments: { name: 'planned', scopes: ['mcp:read'], dry_run: true } }, adminRead)
+    assert.deepEqual(dry.json<{ structuredContent: Record<string, unknown> }>().structuredContent.would_create, { node_id: node.ready.node_id, name: 'planned', scopes: ['mcp:read'], agent_type: null })
+    assert.equal(await countClients(), before, 'a dry run creates nothing')
+    const beyond = await post('/mcp/tools/call', { name: 'provision_node', arguments: { name: 'greedy', scopes: ['mcp:read', 'mcp:call'] } }, adminRead)
+    assert.equal(beyond.json().isError, true)
+    assert.match(String(beyond.json<{ content: Array<{ text: string }> }>().content[0]!.text), /cannot grant mcp:call/)
+    const elsewhere = await post('/mcp/tools/call', { name: 'provision_node', arguments: { name: 'x', scopes: ['mcp:read'], node_id: 'brave-otter-000000' } }, adminRead)
+    assert.equal(elsewhere.json().isError, true)
+    assert.equal(await countClients(), before, 'refusals create nothing')
+    const made = await post('/mcp/tools/call', { name: 'provision_node', arguments: { name: 'sensor-agent', scopes: ['mcp:read'], agent_type: 'claude' } }, adminRead)
+    const out = made.json<{ structuredContent: { client_id: string, client_secret: string, token_endpoint: string } }>().structuredContent
+    assert.equal(out.token_endpoint, `${node.ready.url}/oauth/token`)
+    const token = await getToken(node.url, out.client_id, out.client_secret)
+    assert.equal(token.status, 200)
+    assert.equal(token.json().scope, 'mcp:read')
+  })
+
   it('reads a resource through GET /mcp/node/{node_id}/resources/{uri}, needing mcp:resources', async () => {
     const id = node.ready.node_id
     const cfg = await get(`/mcp/node/${id}/resources/${encodeURIComponent('sensor://config')}`)
