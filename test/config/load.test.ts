@@ -1,10 +1,13 @@
-import { describe, it } from 'node:test'
+import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { homedir } from 'node:os'
 import { loadConfig, ConfigError, parseLogLevel, parseDuration } from '../../src/config/index.ts'
-import { tempDir } from '../helpers/cli.ts'
+import { Fleet } from '../helpers/cli.ts'
+
+const fleet = new Fleet()
+after(async () => { await fleet.cleanup() })
 
 function problemsOf (fn: () => unknown): ConfigError['problems'] {
   try {
@@ -33,7 +36,7 @@ describe('configuration', () => {
   })
 
   it('resolves defaults < config file < environment < flags', () => {
-    const dir = tempDir()
+    const dir = fleet.tempDir()
     const file = join(dir, 'edge-hive.yaml')
     writeFileSync(file, 'port: 9001\nnodeName: from-file\nhost: 127.0.0.2\nlogLevel: warn\n')
     const { config, sources } = loadConfig({
@@ -53,7 +56,7 @@ describe('configuration', () => {
   })
 
   it('reads JSON config files and EDGE_HIVE_CONFIG', () => {
-    const dir = tempDir()
+    const dir = fleet.tempDir()
     const file = join(dir, 'c.json')
     writeFileSync(file, JSON.stringify({ port: 7000, mcpEnabled: false, dataDir: dir }))
     const { config } = loadConfig({ env: { EDGE_HIVE_CONFIG: file } })
@@ -70,7 +73,7 @@ describe('configuration', () => {
   })
 
   it('lists every problem at once, from every source', () => {
-    const dir = tempDir()
+    const dir = fleet.tempDir()
     const file = join(dir, 'c.yaml')
     writeFileSync(file, 'bodyLimit: 5\nnoSuchSetting: 1\n')
     const problems = problemsOf(() => loadConfig({ configFile: file, env: { EDGE_HIVE_MCP_ENABLED: 'maybe' }, flags: { port: '70000' } }))
@@ -101,7 +104,7 @@ describe('configuration', () => {
   it('refuses unreadable or malformed config files', () => {
     const [missing] = problemsOf(() => loadConfig({ configFile: '/no/such/file.yaml', env: {} }))
     assert.match(missing!.message, /cannot be read: ENOENT/)
-    const dir = tempDir()
+    const dir = fleet.tempDir()
     const bad = join(dir, 'bad.yaml')
     writeFileSync(bad, 'port: [1, 2\n')
     const [p] = problemsOf(() => loadConfig({ configFile: bad, env: {} }))

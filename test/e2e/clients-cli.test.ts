@@ -4,24 +4,11 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
-import { NodeProcess, runCli, tempDir, removeDir, type RunResult } from '../helpers/cli.ts'
+import type { ClientView } from '../../src/auth/index.ts'
+import { Fleet, NodeProcess, runCli, tempDir, type RunResult } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { decodePayload, getToken } from '../helpers/tokens.ts'
 
-/** A client as `edge-hive clients ... --json` prints it. */
-interface ClientView {
-  client_id: string
-  name: string
-  scopes: string[]
-  auth_method: 'client_secret_basic' | 'private_key_jwt'
-  agent_type?: string
-  agent_version?: string
-  created_at: string
-  created_by?: string
-  revoked_at?: string
-  secret_rotated_at?: string
-  status: 'active' | 'revoked'
-}
 
 const STACK_TRACE = /\n\s+at /
 
@@ -54,7 +41,7 @@ async function accessToken (url: string, id: string, secret: string, params: Rec
 describe('edge-hive clients through a running node', () => {
   let node: NodeProcess
   let ca: string
-  const dirs: string[] = []
+  const fleet = new Fleet()
 
   const cli = async (args: string[]): Promise<RunResult> => await clients(node.dataDir, args)
   const adminList = async (token: string): Promise<Answer> =>
@@ -62,14 +49,10 @@ describe('edge-hive clients through a running node', () => {
 
   before(async () => {
     // mem:// keeps clients only inside the node process: whatever the CLI adds, it added there.
-    node = await NodeProcess.start({ args: ['--name', 'clients-cli-test'] })
-    dirs.push(node.dataDir)
+    node = await fleet.start({ args: ['--name', 'clients-cli-test'] })
     ca = readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
   })
-  after(async () => {
-    await node.kill()
-    for (const d of dirs) removeDir(d)
-  })
+  after(async () => { await fleet.cleanup() })
 
   it('adds, lists and shows a client via the node\'s admin API, recorded as created by edge-hive-cli', async () => {
     const added = printed<{ client: ClientView, client_secret?: string }>(await cli(['add', '--name', 'online-agent', '--scopes', 'mcp:read mcp:call', '--agent-type', 'claude', '--agent-version', '4.1', '--json']))
@@ -174,7 +157,7 @@ describe('edge-hive clients through a running node', () => {
 
   it('registers a --jwks-file public key for private_key_jwt, which gets a token with a signed assertion (RFC 7523)', async () => {
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const file = join(dir, 'agent-public.jwk')
     writeFileSync(file, JSON.stringify(await exportJWK(publicKey)))
 
@@ -204,7 +187,7 @@ describe('edge-hive clients through a running node', () => {
 
   it('refuses a --jwks-file that holds a private key, and registers nothing', async () => {
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const file = join(dir, 'agent-private.jwk')
     const jwk = await exportJWK(privateKey)
     assert.equal(typeof jwk.d, 'string', 'the fixture really is a private key')
@@ -229,20 +212,12 @@ describe('edge-hive clients through a running node', () => {
 })
 
 describe('edge-hive clients with the node stopped', () => {
-  const dirs: string[] = []
-  const nodes: NodeProcess[] = []
-  after(async () => {
-    for (const n of nodes) await n.kill()
-    for (const d of dirs) removeDir(d)
-  })
-  const start = async (options: Parameters<typeof NodeProcess.start>[0]): Promise<NodeProcess> => {
-    const n = await NodeProcess.start(options)
-    nodes.push(n)
-    return n
-  }
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
+  const start = async (options: Parameters<typeof NodeProcess.start>[0]): Promise<NodeProcess> => await fleet.start(options)
 
   it('adds, lists, shows and revokes in the store directly, and the node sees the changes when it starts again', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const store = ['--store', `surrealkv://${join(dir, 'db')}`]
     const first = await start({ dataDir: dir, args: store })
     assert.equal((await first.stop()).code, 0)
@@ -273,7 +248,7 @@ describe('edge-hive clients with the node stopped', () => {
   })
 
   it('refuses an unknown scope and an unknown client with exit 1 and a clear message, no stack trace', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const store = ['--store', `surrealkv://${join(dir, 'db')}`]
     assertRefused(await clients(dir, ['add', '--name', 'greedy-agent', '--scopes', 'mcp:everything'], store), /[Uu]nknown scope mcp:everything/)
     for (const cmd of ['show', 'revoke', 'rotate-secret']) {
@@ -283,7 +258,7 @@ describe('edge-hive clients with the node stopped', () => {
   })
 
   it('refuses to work offline on a mem:// store, which keeps nothing', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     for (const args of [['list'], ['add', '--name', 'nowhere-agent', '--scopes', 'mcp:read']]) {
       assertRefused(await clients(dir, args, ['--store', 'mem://']), /mem:\/\//)
     }

@@ -4,21 +4,17 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { NodeProcess, runCli, cleanEnv, tempDir, removeDir } from '../helpers/cli.ts'
+import { Fleet, runCli, cleanEnv } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 
 const exec = promisify(execFile)
 
 describe('serve configuration from the command line', () => {
-  const dirs: string[] = []
-  const nodes: NodeProcess[] = []
-  after(async () => {
-    for (const n of nodes) await n.kill()
-    for (const d of dirs) removeDir(d)
-  })
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
 
   it('exits 2 on a bad environment value, naming it, before creating or binding anything', async () => {
-    const dir = join(tempDir(), 'never-made')
+    const dir = join(fleet.tempDir(), 'never-made')
     const r = await runCli(['serve', '--data-dir', dir], { env: cleanEnv({ EDGE_HIVE_PORT: 'eighty' }) })
     assert.equal(r.code, 2)
     assert.match(r.stderr, /port \(from environment variable EDGE_HIVE_PORT\): "eighty" is not allowed; expected a whole number from 0 to 65535/)
@@ -29,7 +25,7 @@ describe('serve configuration from the command line', () => {
     const flag = await runCli(['serve', '--port', '99999'])
     assert.equal(flag.code, 2)
     assert.match(flag.stderr, /port \(from flag --port\)/)
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const file = join(dir, 'edge.yaml')
     writeFileSync(file, 'logLevel: shouting\n')
     const fromFile = await runCli(['serve', '--config', file])
@@ -39,7 +35,7 @@ describe('serve configuration from the command line', () => {
   })
 
   it('reports a data dir that cannot be created, without a stack trace', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const file = join(dir, 'a-file')
     writeFileSync(file, '')
     const r = await runCli(['serve', '--data-dir', join(file, 'sub'), '--port', '0'])
@@ -49,18 +45,16 @@ describe('serve configuration from the command line', () => {
   })
 
   it('reports a port in use', async () => {
-    const node = await NodeProcess.start({})
-    nodes.push(node); dirs.push(node.dataDir)
+    const node = await fleet.start({})
     const port = new URL(node.url).port
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const r = await runCli(['serve', '--data-dir', dir, '--port', port, '--store', 'mem://'])
     assert.equal(r.code, 1)
     assert.match(r.stderr, /already in use/)
   })
 
   it('serves plain HTTP with --insecure-http and says so loudly', async () => {
-    const node = await NodeProcess.start({ args: ['--insecure-http'] })
-    nodes.push(node); dirs.push(node.dataDir)
+    const node = await fleet.start({ args: ['--insecure-http'] })
     assert.match(node.url, /^http:\/\//)
     assert.equal(node.ready.tls_fingerprint, null)
     const res = await fetch(`${node.url}/healthz`)
@@ -72,14 +66,13 @@ describe('serve configuration from the command line', () => {
   })
 
   it('serves an operator certificate given with --tls-cert and --tls-key', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     const cert = join(dir, 'cert.pem')
     const key = join(dir, 'key.pem')
     await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert])
     const { stdout } = await exec('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'])
-    const node = await NodeProcess.start({ args: ['--tls-cert', cert, '--tls-key', key] })
-    nodes.push(node); dirs.push(node.dataDir)
+    const node = await fleet.start({ args: ['--tls-cert', cert, '--tls-key', key] })
     assert.equal(node.ready.tls_fingerprint, stdout.trim().split('=')[1])
     const { readFileSync } = await import('node:fs')
     const res = await request1(`${node.url}/healthz`, { ca: readFileSync(cert, 'utf8') })
@@ -88,7 +81,7 @@ describe('serve configuration from the command line', () => {
   })
 
   it('refuses a key that does not belong to the certificate', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     for (const n of ['a', 'b']) {
       await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=x', '-keyout', join(dir, `${n}.key`), '-out', join(dir, `${n}.pem`)])
     }

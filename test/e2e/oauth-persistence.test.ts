@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { NodeProcess, freePort, removeDir, tempDir } from '../helpers/cli.ts'
+import { Fleet, NodeProcess, freePort, tempDir } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
@@ -24,20 +24,14 @@ function filesUnder (dir: string): Buffer[] {
 }
 
 describe('OAuth state across restarts', () => {
-  const dirs: string[] = []
-  const nodes: NodeProcess[] = []
-  after(async () => {
-    for (const n of nodes) await n.kill()
-    for (const d of dirs) removeDir(d)
-  })
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
   const start = async (dir: string, args: string[] = []): Promise<NodeProcess> => {
-    const n = await NodeProcess.start({ dataDir: dir, args: ['--store', `surrealkv://${join(dir, 'db')}`, ...args] })
-    nodes.push(n)
-    return n
+    return await fleet.start({ dataDir: dir, args: ['--store', `surrealkv://${join(dir, 'db')}`, ...args] })
   }
 
   it('keeps clients and revocations, stores no secret in clear, and audits tokens and client changes', async () => {
-    const dir = tempDir(); dirs.push(dir)
+    const dir = fleet.tempDir()
     // The same port after the restart: the issuer and the tokens' audience are URLs with it.
     const port = String(await freePort())
     let node = await start(dir, ['--port', port])
@@ -87,16 +81,11 @@ describe('OAuth state across restarts', () => {
 })
 
 describe('rate limits', () => {
-  const dirs: string[] = []
-  const nodes: NodeProcess[] = []
-  after(async () => {
-    for (const n of nodes) await n.kill()
-    for (const d of dirs) removeDir(d)
-  })
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
 
   it('answers a token flood with 429, Retry-After and RateLimit headers, leaves the API alone, and recovers after the window', async () => {
-    const node = await NodeProcess.start({ args: ['--token-rate-limit', '3', '--rate-limit-window', '2s'] })
-    nodes.push(node); dirs.push(node.dataDir)
+    const node = await fleet.start({ args: ['--token-rate-limit', '3', '--rate-limit-window', '2s'] })
     const op = operatorClient(node.dataDir)
     const statuses: number[] = []
     let last: Answer | undefined
@@ -117,8 +106,7 @@ describe('rate limits', () => {
   })
 
   it('limits token requests per client id, across source addresses', async () => {
-    const node = await NodeProcess.start({ args: ['--token-rate-limit', '2', '--rate-limit-window', '1m'] })
-    nodes.push(node); dirs.push(node.dataDir)
+    const node = await fleet.start({ args: ['--token-rate-limit', '2', '--rate-limit-window', '1m'] })
     const op = operatorClient(node.dataDir)
     const from = async (address: string): Promise<number> => (await request1(`${node.url}/oauth/token`, {
       method: 'POST', tls: { localAddress: address },
@@ -137,8 +125,7 @@ describe('rate limits', () => {
   })
 
   it('limits API calls per token subject', async () => {
-    const node = await NodeProcess.start({ args: ['--api-rate-limit', '3', '--rate-limit-window', '1m'] })
-    nodes.push(node); dirs.push(node.dataDir)
+    const node = await fleet.start({ args: ['--api-rate-limit', '3', '--rate-limit-window', '1m'] })
     const op = operatorClient(node.dataDir)
     const t = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
     const statuses: number[] = []

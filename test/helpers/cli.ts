@@ -136,3 +136,30 @@ export async function freePort (): Promise<number> {
     })
   })
 }
+
+/**
+ * The nodes and temp dirs one test file makes, so that they are all gone afterwards, also when
+ * a test fails: `const fleet = new Fleet(); after(() => fleet.cleanup())`.
+ */
+export class Fleet {
+  readonly #nodes: NodeProcess[] = []
+  readonly #dirs: string[] = []
+
+  async start (options: Parameters<typeof NodeProcess.start>[0] = {}): Promise<NodeProcess> {
+    const n = await NodeProcess.start(options)
+    this.#nodes.push(n)
+    if (options.dataDir === undefined) this.#dirs.push(n.dataDir)
+    return n
+  }
+
+  tempDir (): string {
+    const d = tempDir()
+    this.#dirs.push(d)
+    return d
+  }
+
+  async cleanup (): Promise<void> {
+    for (const n of this.#nodes) await n.kill()
+    for (const d of this.#dirs) removeDir(d)
+  }
+}

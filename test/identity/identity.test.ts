@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test'
+import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
 import { statSync, writeFileSync } from 'node:fs'
@@ -6,11 +6,14 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, nodeIdFromPublicKey, NODE_ID_PATTERN } from '../../src/identity/index.ts'
 import { StartupError } from '../../src/shared/errors.ts'
-import { tempDir } from '../helpers/cli.ts'
+import { Fleet } from '../helpers/cli.ts'
+
+const fleet = new Fleet()
+after(async () => { await fleet.cleanup() })
 
 describe('node identity', () => {
   it('makes an Ed25519 key on first start, 0600, and loads the same identity after', async () => {
-    const file = join(tempDir(), 'identity.key')
+    const file = join(fleet.tempDir(), 'identity.key')
     const made = await loadOrCreateIdentity(file)
     assert.equal(made.created, true)
     assert.equal(made.privateKey.type, 'Ed25519')
@@ -34,7 +37,7 @@ describe('node identity', () => {
   })
 
   it('refuses a damaged key file with a clear error instead of making a new identity', async () => {
-    const file = join(tempDir(), 'identity.key')
+    const file = join(fleet.tempDir(), 'identity.key')
     writeFileSync(file, 'not a key')
     await assert.rejects(loadOrCreateIdentity(file), (err: unknown) => err instanceof StartupError && err.code === 'ERR_IDENTITY' && /cannot be read/.test(err.message))
   })
@@ -44,7 +47,7 @@ describe('self-signed TLS certificate', () => {
   const names = ['localhost', '127.0.0.1', '::1', 'brave-otter-abcdef']
 
   it('is ECDSA P-256, names every host, and its key is 0600', async () => {
-    const dir = tempDir()
+    const dir = fleet.tempDir()
     const tls = await loadOrCreateSelfSigned(join(dir, 'cert.pem'), join(dir, 'key.pem'), names)
     assert.equal(tls.created, true)
     const cert = new X509Certificate(tls.cert)
@@ -59,7 +62,7 @@ describe('self-signed TLS certificate', () => {
   })
 
   it('is reused on restart, and made anew when it no longer names the node', async () => {
-    const dir = tempDir()
+    const dir = fleet.tempDir()
     const first = await loadOrCreateSelfSigned(join(dir, 'cert.pem'), join(dir, 'key.pem'), names)
     const again = await loadOrCreateSelfSigned(join(dir, 'cert.pem'), join(dir, 'key.pem'), names)
     assert.equal(again.created, false)
