@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { NodeProcess } from '../helpers/cli.ts'
+import { Fleet, type NodeProcess } from '../helpers/cli.ts'
 import { request1, request2 } from '../helpers/https.ts'
 
 const exec = promisify(execFile)
@@ -12,12 +12,13 @@ const exec = promisify(execFile)
 describe('edge-hive serve over HTTPS', () => {
   let node: NodeProcess
   let ca: string
+  const fleet = new Fleet()
 
   before(async () => {
-    node = await NodeProcess.start({ args: ['--name', 'test-node'] })
+    node = await fleet.start({ args: ['--name', 'test-node'] })
     ca = readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
   })
-  after(async () => { await node.kill() })
+  after(async () => { await fleet.cleanup() })
 
   it('answers /healthz and /readyz with JSON', async () => {
     const health = await request1(`${node.url}/healthz`, { ca })
