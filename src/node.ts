@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { Config } from './config/index.ts'
-import { prepareDataDir, dataDirLayout, readLock, DataDirLock, type DataDirLayout } from './config/index.ts'
+import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
@@ -10,10 +10,8 @@ import {
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
-  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, mintLocalAdminToken, type SigningKey, type ClientView, type NewClient
+  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, type SigningKey
 } from './auth/index.ts'
-
-export type { ClientView, NewClient }
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION, PLATFORM } from './shared/version.ts'
@@ -157,6 +155,11 @@ export class EdgeNode {
     return `${this.#publicUrl}${MCP_PATH}`
   }
 
+  /** RFC 9728 §3.1: the path-aware metadata URL of the MCP resource, named in every challenge. */
+  #resourceMetadataUrl (): string {
+    return `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}`
+  }
+
   async #buildHttp (): Promise<HttpServer> {
     const c = this.config
     const http = await createHttpServer(this.#logger.child({ part: 'http' }), {
@@ -169,7 +172,7 @@ export class EdgeNode {
     // The auth parts are built once the server listens (the URLs need the port): requests
     // cannot arrive before, so the routes reach them through the node.
     registerBearerGuard(http.app, { verify: async (token) => await this.#verifier!.verify(token) },
-      { resourceMetadataUrl: () => `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}` })
+      { resourceMetadataUrl: () => this.#resourceMetadataUrl() })
     registerHealthRoutes(http.app, { ready: () => this.#ready() })
     registerNodeInfoRoutes(http.app, { nodeId: this.#identity!.nodeId, nodeInfo: () => this.info() })
     await registerOAuthRoutes(http.app, { handleOAuth: async (req, res) => await this.#authServer!.handle(req, res) }, {
@@ -192,7 +195,7 @@ export class EdgeNode {
     }, {
       nodeId: this.#identity!.nodeId,
       maxStreams: 100,
-      resourceMetadataUrl: () => `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}`
+      resourceMetadataUrl: () => this.#resourceMetadataUrl()
     })
     if (this.#mcp !== undefined) {
       const mcp = this.#mcp
@@ -205,7 +208,7 @@ export class EdgeNode {
         bodyLimit: c.bodyLimit,
         publicUrl: () => this.#publicUrl,
         resource: () => this.#resource(),
-        resourceMetadataUrl: () => `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}`,
+        resourceMetadataUrl: () => this.#resourceMetadataUrl(),
         corsOrigins: c.corsOrigins,
         // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
         allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined
@@ -292,10 +295,6 @@ export class EdgeNode {
     }
   }
 
-  /** The admin API's registry, for tests and the CLI's in-process use. */
-  get registry (): ClientRegistry | undefined {
-    return this.#registry
-  }
 
   async #ready (): Promise<boolean> {
     return this.#listening && this.#stopping === undefined && this.#store !== undefined && await this.#store.ping()
@@ -374,50 +373,3 @@ export class EdgeNode {
   }
 }
 
-/** What local admin tools need to call the running node's admin API. */
-export interface LocalAdminAccess {
-  url: string
-  fingerprint: string | undefined
-  token: string
-}
-
-/**
- * For the CLI on the node's machine: the running node's URL and certificate fingerprint
- * (from its lock file) and a one-minute admin token signed with the node's key. Undefined
- * when no node holds the data dir.
- */
-export async function localAdminAccess (dataDir: string): Promise<LocalAdminAccess | undefined> {
-  const layout = dataDirLayout(dataDir)
-  const lock = readLock(layout)
-  if (lock?.localUrl === undefined || lock.issuer === undefined || lock.resource === undefined) return undefined
-  const key = await loadOrCreateSigningKey(layout.signingKey)
-  return { url: lock.localUrl, fingerprint: lock.fingerprint, token: await mintLocalAdminToken(key, lock.issuer, lock.resource) }
-}
-
-/** A stopped node's state, opened by a local tool. `close()` releases it. */
-export interface OfflineNodeState {
-  registry: ClientRegistry
-  close (): Promise<void>
-}
-
-/**
- * Opens a stopped node's store for a local admin tool, holding the data dir's lock meanwhile so
- * that a node cannot start on it halfway through.
- */
-export async function openOfflineState (config: Config): Promise<OfflineNodeState> {
-  if (config.store === 'mem://') {
-    throw new StartupError('ERR_STORE_OPEN', 'the node is not running and its store is mem:// (nothing is kept): start the node, or name its store with --store or EDGE_HIVE_STORE')
-  }
-  const layout = prepareDataDir(config.dataDir)
-  const lock = DataDirLock.acquire(layout)
-  try {
-    const store = await openStore({ url: config.store, namespace: config.storeNamespace, database: config.storeDatabase, username: config.storeUsername, password: config.storePassword })
-    return {
-      registry: new ClientRegistry({ clients: store.clients, audit: store.audit }),
-      async close () { await store.close(); lock.release() }
-    }
-  } catch (err) {
-    lock.release()
-    throw err
-  }
-}

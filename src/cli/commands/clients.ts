@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { localAdminAccess, openOfflineState, type ClientView, type NewClient } from '../../node.ts'
+import { localAdminAccess, openOfflineState, type ClientView, type NewClient } from '../../local-admin.ts'
 import { EdgeError, UsageError, messageOf } from '../../shared/errors.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { pinnedRequest } from '../pinned-request.ts'

@@ -1,0 +1,59 @@
+import type { Config } from './config/index.ts'
+import { prepareDataDir, dataDirLayout, readLock, DataDirLock } from './config/index.ts'
+import { ClientRegistry, loadOrCreateSigningKey, mintLocalAdminToken, type ClientView, type NewClient } from './auth/index.ts'
+import { openStore } from './store/index.ts'
+import { StartupError } from './shared/errors.ts'
+
+// What the CLI's local admin commands need besides a running node: a way to reach the running
+// node's admin API, or the stopped node's store. Kept beside the composition root, which
+// builds the same parts for a running node.
+
+export type { ClientView, NewClient }
+
+/** What local admin tools need to call the running node's admin API. */
+export interface LocalAdminAccess {
+  url: string
+  fingerprint: string | undefined
+  token: string
+}
+
+/**
+ * For the CLI on the node's machine: the running node's URL and certificate fingerprint
+ * (from its lock file) and a one-minute admin token signed with the node's key. Undefined
+ * when no node holds the data dir.
+ */
+export async function localAdminAccess (dataDir: string): Promise<LocalAdminAccess | undefined> {
+  const layout = dataDirLayout(dataDir)
+  const lock = readLock(layout)
+  if (lock?.localUrl === undefined || lock.issuer === undefined || lock.resource === undefined) return undefined
+  const key = await loadOrCreateSigningKey(layout.signingKey)
+  return { url: lock.localUrl, fingerprint: lock.fingerprint, token: await mintLocalAdminToken(key, lock.issuer, lock.resource) }
+}
+
+/** A stopped node's state, opened by a local tool. `close()` releases it. */
+export interface OfflineNodeState {
+  registry: ClientRegistry
+  close (): Promise<void>
+}
+
+/**
+ * Opens a stopped node's store for a local admin tool, holding the data dir's lock meanwhile so
+ * that a node cannot start on it halfway through.
+ */
+export async function openOfflineState (config: Config): Promise<OfflineNodeState> {
+  if (config.store === 'mem://') {
+    throw new StartupError('ERR_STORE_OPEN', 'the node is not running and its store is mem:// (nothing is kept): start the node, or name its store with --store or EDGE_HIVE_STORE')
+  }
+  const layout = prepareDataDir(config.dataDir)
+  const lock = DataDirLock.acquire(layout)
+  try {
+    const store = await openStore({ url: config.store, namespace: config.storeNamespace, database: config.storeDatabase, username: config.storeUsername, password: config.storePassword })
+    return {
+      registry: new ClientRegistry({ clients: store.clients, audit: store.audit }),
+      async close () { await store.close(); lock.release() }
+    }
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}
