@@ -3,6 +3,7 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
+import { P2PHost } from './hive/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
@@ -35,6 +36,8 @@ export interface NodeSummary {
   /** URL that reaches the node from this machine. */
   localUrl: string
   fingerprint: string | undefined
+  /** libp2p addresses other nodes dial (`.../p2p/<peer id>`); empty with --no-p2p. */
+  p2pAddrs: string[]
   dataDir: string
   identityCreated: boolean
   certificateCreated: boolean
@@ -74,6 +77,7 @@ export class EdgeNode {
   #catalog?: Catalog
   #mcp?: McpEndpoint
   readonly #notifications = new NotificationStream()
+  #p2p?: P2PHost
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
   #publicUrl: string
@@ -112,6 +116,13 @@ export class EdgeNode {
       this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => this.#revokedClients.add(id))
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
+
+      if (c.p2pEnabled) {
+        this.#p2p = new P2PHost({ privateKey: this.#identity.privateKey, logger: this.#logger.child({ part: 'hive' }) },
+          { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections })
+        await this.#p2p.start()
+        log.info({ listen: this.#p2p.listenAddrs() }, 'libp2p host listening')
+      }
 
       this.#http = await this.#buildHttp()
       const port = await this.#http.listen(c.host, c.port)
@@ -223,7 +234,8 @@ export class EdgeNode {
     registerBuiltins(this.#catalog, {
       info: () => this.info(),
       listeningUrls: () => [this.#publicUrl],
-      peers: () => [],
+      // Connected, but not proven members yet: membership (challenge-response) comes next.
+      peers: () => (this.#p2p?.connectedPeers() ?? []).map((p) => ({ peer_id: p.peerId, status: 'untrusted' as const, trust: 0, addresses: p.addresses })),
       audit: this.#audit!,
       provisionClient: async (input, actor) => {
         const { client, secret } = await this.#registry!.add(input, actor)
@@ -318,7 +330,7 @@ export class EdgeNode {
         tools: [...(this.#catalog?.tools.keys() ?? [])],
         resources: [...(this.#catalog?.resources.keys() ?? []), ...[...(this.#catalog?.templates.values() ?? [])].map((t) => t.uriTemplate)]
       },
-      p2p: { enabled: false, protocols: [], listenAddrs: [] },
+      p2p: { enabled: this.#p2p !== undefined, protocols: this.#p2p?.protocols() ?? [], listenAddrs: this.#p2p?.listenAddrs() ?? [] },
       auth: { enabled: true, issuer: this.#issuer, tokenEndpoint: `${this.#issuer}${TOKEN_PATH}`, flows: ['client_credentials'] }
     })
   }
@@ -335,6 +347,7 @@ export class EdgeNode {
       mcpUrl: `${baseUrl}/mcp`,
       localUrl: `${scheme}://${loopbackFor(c.host)}:${port}`,
       fingerprint: this.#tls?.fingerprint,
+      p2pAddrs: this.#p2p?.listenAddrs() ?? [],
       dataDir: c.dataDir,
       identityCreated: this.#identity!.created,
       certificateCreated: this.#tls?.created ?? false,
@@ -362,6 +375,7 @@ export class EdgeNode {
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')
       this.#listening = false
     }
+    await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
     if (this.#store !== undefined) {
       if (this.#identity !== undefined && this.#http !== undefined) {
         await (this.#audit ?? this.#store.audit).append({ actor: 'node', action: 'node.stopped', target: this.#identity.nodeId, outcome: 'success' })

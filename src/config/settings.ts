@@ -1,6 +1,7 @@
 import { homedir, hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { z } from 'zod'
+import { multiaddr } from '@multiformats/multiaddr'
 import { boolean, duration, host, integer, list, path, text, url } from './values.ts'
 import { logLevel, type LogLevel } from './log-level.ts'
 
@@ -31,6 +32,10 @@ export interface Config {
   mcpSessionIdle: number
   mcpMaxSessions: number
   plugins: string[]
+  p2pEnabled: boolean
+  p2pListen: string[]
+  bootstrap: string[]
+  p2pMaxConnections: number
   logLevel: LogLevel
 }
 
@@ -58,6 +63,22 @@ export interface Setting {
   default?: (c: Partial<Config>) => unknown
   /** Never printed, never given as a flag (a flag is visible in `ps`). */
   secret?: boolean
+}
+
+function parses (text: string): ReturnType<typeof multiaddr> | undefined {
+  try { return multiaddr(text) } catch { return undefined }
+}
+
+/** `/ip4|ip6|dns.../tcp/<port>`: what the host can listen on. */
+function isTcpListenAddr (text: string): boolean {
+  const names = parses(text)?.getComponents().map((c) => c.name) ?? []
+  return names.length === 2 && ['ip4', 'ip6'].includes(names[0]!) && names[1] === 'tcp'
+}
+
+/** A dialable multiaddr that names its peer: `.../tcp/<port>/p2p/<peer id>`. */
+function isDialAddr (text: string): boolean {
+  const names = parses(text)?.getComponents().map((c) => c.name) ?? []
+  return names.includes('tcp') && names.at(-1) === 'p2p'
 }
 
 function isWildcard (h: string | undefined): boolean {
@@ -209,6 +230,27 @@ export const SETTINGS: readonly Setting[] = [
     key: 'plugins', env: 'EDGE_HIVE_PLUGINS', flag: { spec: '--plugin <module>', attr: 'plugin', repeatable: true },
     description: 'ES modules exporting register(hive) that add MCP tools, resources and prompts (repeat the flag; comma-separated in the environment).',
     allowed: 'module paths or package names', schema: list(text(1024), 50), default: () => []
+  },
+  {
+    key: 'p2pEnabled', env: 'EDGE_HIVE_P2P_ENABLED', flag: { spec: '--no-p2p', attr: 'p2p' },
+    description: 'Run the libp2p host that joins the hive.',
+    allowed: 'true or false', schema: boolean(), default: () => true
+  },
+  {
+    key: 'p2pListen', env: 'EDGE_HIVE_P2P_LISTEN', flag: { spec: '--p2p-listen <multiaddr>', attr: 'p2pListen', repeatable: true },
+    description: 'Multiaddrs the libp2p host listens on (repeat the flag; comma-separated in the environment).',
+    allowed: 'TCP multiaddrs like /ip4/0.0.0.0/tcp/4001', schema: list(text(256).refine(isTcpListenAddr), 16),
+    default: () => ['/ip4/0.0.0.0/tcp/4001']
+  },
+  {
+    key: 'bootstrap', env: 'EDGE_HIVE_BOOTSTRAP', flag: { spec: '--bootstrap <multiaddr>', attr: 'bootstrap', repeatable: true },
+    description: 'Peers to dial at start and while they are not connected, e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW... (repeatable).',
+    allowed: 'multiaddrs ending in /p2p/<peer id>', schema: list(text(512).refine(isDialAddr), 32), default: () => []
+  },
+  {
+    key: 'p2pMaxConnections', env: 'EDGE_HIVE_P2P_MAX_CONNECTIONS', flag: { spec: '--p2p-max-connections <number>', attr: 'p2pMaxConnections' },
+    description: 'Open libp2p connections at most.',
+    allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 300
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

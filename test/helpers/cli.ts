@@ -54,6 +54,7 @@ export interface ReadyLine {
   local_url: string
   mcp_url: string
   tls_fingerprint: string | null
+  p2p_addrs: string[]
 }
 
 /** A node started as a child process of the real CLI. */
@@ -79,7 +80,8 @@ export class NodeProcess {
    */
   static async start (options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number } = {}): Promise<NodeProcess> {
     const dataDir = options.dataDir ?? tempDir()
-    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--store', 'mem://', ...(options.args ?? [])]
+    // Loopback only, free ports: tests never listen on the machine's other interfaces.
+    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
     const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     const node = new NodeProcess(child, dataDir)
     await new Promise<void>((resolve, reject) => {

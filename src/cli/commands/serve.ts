@@ -14,6 +14,7 @@ export function formatBanner (s: NodeSummary, version: string): string {
     ['https', s.baseUrl],
     ['mcp', s.mcpUrl],
     ['tls sha-256', s.fingerprint ?? 'none: plain HTTP (--insecure-http)'],
+    ['p2p', s.p2pAddrs.length > 0 ? s.p2pAddrs.join('\n' + ' '.repeat(15)) : 'off (--no-p2p)'],
     ['data dir', s.dataDir]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
@@ -86,7 +87,7 @@ export function registerServe (program: Command): void {
     }
     logger[tty ? 'debug' : 'info']({
       node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
-      local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null
+      local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs
     }, 'node ready')
   })
 }

@@ -1,0 +1,117 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Logger } from '../shared/logger.ts'
+import { messageOf } from '../shared/errors.ts'
+
+/** The hive's own Kademlia protocol id, so Edge Hive DHTs do not mix with the public IPFS one. */
+export const KAD_PROTOCOL = '/edge-hive/kad/1.0.0'
+const BOOTSTRAP_RETRY_MS = 10_000
+const DIAL_TIMEOUT_MS = 10_000
+
+export interface P2PHostComponents {
+  /** The node's identity key: the libp2p peer id is the node's. */
+  privateKey: PrivateKey
+  logger: Logger
+}
+
+export interface P2PHostOptions {
+  listen: string[]
+  bootstrap: string[]
+  maxConnections: number
+}
+
+/** A peer connected at the transport level, before it has proven anything. */
+export interface ConnectedPeer {
+  peerId: string
+  addresses: string[]
+}
+
+/**
+ * The node's libp2p host: TCP, Noise, Yamux, identify, ping and a Kademlia DHT that keeps LAN
+ * and loopback addresses (the default mapper drops them, which would leave a LAN hive empty).
+ * It listens and dials; it sends no multicast. Bootstrap peers are dialled at start and again
+ * while they are not connected.
+ */
+export class P2PHost {
+  readonly #c: P2PHostComponents
+  readonly #options: P2PHostOptions
+  #node?: Libp2p
+  #bootstrapTimer?: NodeJS.Timeout
+
+  constructor (components: P2PHostComponents, options: P2PHostOptions) {
+    this.#c = components
+    this.#options = options
+  }
+
+  async start (): Promise<void> {
+    const log = this.#c.logger
+    this.#node = await createLibp2p({
+      privateKey: this.#c.privateKey,
+      addresses: { listen: this.#options.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: { maxConnections: this.#options.maxConnections },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        dht: kadDHT({ protocol: KAD_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper })
+      }
+    })
+    this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
+    this.#node.addEventListener('peer:disconnect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer disconnected'))
+    if (this.#options.bootstrap.length > 0) {
+      void this.#dialBootstrap()
+      this.#bootstrapTimer = setInterval(() => { void this.#dialBootstrap() }, BOOTSTRAP_RETRY_MS).unref()
+    }
+  }
+
+  async #dialBootstrap (): Promise<void> {
+    const node = this.#node
+    if (node === undefined) return
+    for (const text of this.#options.bootstrap) {
+      const ma = multiaddr(text)
+      const peer = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      if (peer !== undefined && node.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
+      try {
+        await node.dial(ma, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      } catch (err) {
+        this.#c.logger.debug({ address: text, err: messageOf(err) }, 'bootstrap peer not reachable yet')
+      }
+    }
+  }
+
+  /** Where other peers can dial this node, each ending in `/p2p/<peer id>`. */
+  listenAddrs (): string[] {
+    return this.#node?.getMultiaddrs().map((m) => m.toString()) ?? []
+  }
+
+  protocols (): string[] {
+    return this.#node?.getProtocols() ?? []
+  }
+
+  connectedPeers (): ConnectedPeer[] {
+    const node = this.#node
+    if (node === undefined) return []
+    const byPeer = new Map<string, Set<string>>()
+    for (const c of node.getConnections()) {
+      const id = c.remotePeer.toString()
+      const set = byPeer.get(id) ?? new Set<string>()
+      set.add(c.remoteAddr.toString())
+      byPeer.set(id, set)
+    }
+    return [...byPeer].map(([peerId, addrs]) => ({ peerId, addresses: [...addrs] }))
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#bootstrapTimer)
+    await this.#node?.stop()
+  }
+}

@@ -1,0 +1,90 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Fleet, runCli, type NodeProcess } from '../helpers/cli.ts'
+import { request1 } from '../helpers/https.ts'
+import { getToken, operatorClient } from '../helpers/tokens.ts'
+
+// Two nodes on loopback (TCP only, no multicast): the libp2p host and bootstrap. Membership,
+// discovery and the multi-host tests in network namespaces come with the rest of the hive.
+
+interface PeerList { peers: Array<{ peer_id: string, status: string, trust: number, addresses: string[] }> }
+
+async function callTool<T> (node: NodeProcess, name: string): Promise<T> {
+  const op = operatorClient(node.dataDir)
+  const token = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
+  const res = await request1(`${node.url}/mcp/tools/call`, {
+    ca: readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8'), method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name })
+  })
+  assert.equal(res.status, 200, res.body)
+  return res.json<{ structuredContent: T }>().structuredContent
+}
+
+async function eventually<T> (read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let v = await read()
+  while (!done(v) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    v = await read()
+  }
+  return v
+}
+
+describe('the libp2p host', () => {
+  const fleet = new Fleet()
+  let a: NodeProcess
+  let b: NodeProcess
+  before(async () => {
+    a = await fleet.start({ args: ['--name', 'p2p-a'] })
+    b = await fleet.start({ args: ['--name', 'p2p-b', '--bootstrap', a.ready.p2p_addrs[0]!] })
+  })
+  after(async () => { await fleet.cleanup() })
+
+  it('listens with the node\'s own identity: the peer id in its addresses is the node\'s', async () => {
+    assert.ok(a.ready.p2p_addrs.length > 0)
+    for (const addr of a.ready.p2p_addrs) {
+      assert.match(addr, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+      assert.ok(addr.endsWith(`/p2p/${a.ready.peer_id}`))
+    }
+    const info = (await request1(`${a.url}/mcp/node/info`)).json<{ capabilities: { p2p: { enabled: boolean, protocols: string[], listen_addrs: string[] } } }>()
+    assert.equal(info.capabilities.p2p.enabled, true)
+    assert.deepEqual(info.capabilities.p2p.listen_addrs, a.ready.p2p_addrs)
+    assert.ok(info.capabilities.p2p.protocols.includes('/edge-hive/kad/1.0.0'))
+    assert.ok(info.capabilities.p2p.protocols.includes('/ipfs/id/1.0.0'))
+  })
+
+  it('joins a bootstrap peer, and each side lists the other as untrusted until membership is proven', async () => {
+    const seenByA = await eventually(async () => await callTool<PeerList>(a, 'list_peers'), (l) => l.peers.length > 0)
+    assert.deepEqual(seenByA.peers.map((p) => p.peer_id), [b.ready.peer_id])
+    assert.equal(seenByA.peers[0]!.status, 'untrusted')
+    assert.equal(seenByA.peers[0]!.trust, 0)
+    const seenByB = await callTool<PeerList>(b, 'list_peers')
+    assert.deepEqual(seenByB.peers.map((p) => p.peer_id), [a.ready.peer_id])
+    const status = await callTool<{ peers: { total: number, online: number } }>(a, 'get_status')
+    assert.deepEqual(status.peers, { total: 1, online: 0 })
+  })
+})
+
+describe('p2p settings', () => {
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
+
+  it('runs no libp2p host with --no-p2p', async () => {
+    const node = await fleet.start({ args: ['--no-p2p'] })
+    assert.deepEqual(node.ready.p2p_addrs, [])
+    const info = (await request1(`${node.url}/mcp/node/info`)).json<{ capabilities: { p2p: { enabled: boolean, listen_addrs: string[] } } }>()
+    assert.equal(info.capabilities.p2p.enabled, false)
+    assert.deepEqual(info.capabilities.p2p.listen_addrs, [])
+  })
+
+  it('refuses a listen address that is not TCP, and a bootstrap address without a peer id, with exit 2', async () => {
+    const listen = await runCli(['serve', '--p2p-listen', '/ip4/127.0.0.1/udp/4001'])
+    assert.equal(listen.code, 2)
+    assert.match(listen.stderr, /p2pListen \(from flag --p2p-listen\)/)
+    const boot = await runCli(['serve', '--bootstrap', '/ip4/127.0.0.1/tcp/4001'])
+    assert.equal(boot.code, 2)
+    assert.match(boot.stderr, /bootstrap \(from flag --bootstrap\).*ending in \/p2p\/<peer id>/)
+  })
+})
