@@ -3,7 +3,7 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
-import { P2PHost } from './hive/index.ts'
+import { P2PHost, DnsSdAdvertiser } from './hive/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
@@ -78,6 +78,7 @@ export class EdgeNode {
   #mcp?: McpEndpoint
   readonly #notifications = new NotificationStream()
   #p2p?: P2PHost
+  #dnsSd?: DnsSdAdvertiser
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
   #publicUrl: string
@@ -119,7 +120,7 @@ export class EdgeNode {
 
       if (c.p2pEnabled) {
         this.#p2p = new P2PHost({ privateKey: this.#identity.privateKey, logger: this.#logger.child({ part: 'hive' }) },
-          { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections })
+          { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, discovery: c.discovery })
         await this.#p2p.start()
         log.info({ listen: this.#p2p.listenAddrs() }, 'libp2p host listening')
       }
@@ -135,6 +136,15 @@ export class EdgeNode {
       this.#listening = true
       this.#startedAt = Date.now()
       this.#pruneTimer = setInterval(() => { void this.#prune() }, PRUNE_INTERVAL_MS).unref()
+
+      if (c.discovery) {
+        this.#dnsSd = new DnsSdAdvertiser({
+          nodeId: this.#identity.nodeId,
+          port,
+          txt: { node_id: this.#identity.nodeId, peer_id: this.#identity.peerId.toString(), version: VERSION, mcp_enabled: String(c.mcpEnabled), oauth2_enabled: 'true' }
+        }, this.#logger.child({ part: 'hive' }))
+        this.#dnsSd.start()
+      }
 
       const summary = this.#summary(port)
       summary.firstClient = await this.#bootstrapOperatorClient()
@@ -375,6 +385,7 @@ export class EdgeNode {
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')
       this.#listening = false
     }
+    await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
     if (this.#store !== undefined) {
       if (this.#identity !== undefined && this.#http !== undefined) {

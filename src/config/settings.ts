@@ -36,6 +36,7 @@ export interface Config {
   p2pListen: string[]
   bootstrap: string[]
   p2pMaxConnections: number
+  discovery: boolean
   logLevel: LogLevel
 }
 
@@ -251,6 +252,11 @@ export const SETTINGS: readonly Setting[] = [
     key: 'p2pMaxConnections', env: 'EDGE_HIVE_P2P_MAX_CONNECTIONS', flag: { spec: '--p2p-max-connections <number>', attr: 'p2pMaxConnections' },
     description: 'Open libp2p connections at most.',
     allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 300
+  },
+  {
+    key: 'discovery', env: 'EDGE_HIVE_DISCOVERY', flag: { spec: '--discovery', attr: 'discovery' },
+    description: 'Find peers on the LAN (mDNS) and announce the node as the DNS-SD service _edge-hive._tcp. Without it the node sends no multicast.',
+    allowed: 'true or false', schema: boolean(), default: () => false
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

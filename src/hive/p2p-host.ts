@@ -5,6 +5,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from '../shared/logger.ts'
@@ -12,6 +13,8 @@ import { messageOf } from '../shared/errors.ts'
 
 /** The hive's own Kademlia protocol id, so Edge Hive DHTs do not mix with the public IPFS one. */
 export const KAD_PROTOCOL = '/edge-hive/kad/1.0.0'
+/** The mDNS service libp2p peers of a hive announce (not libp2p's default, so only Edge Hive nodes answer). */
+export const MDNS_SERVICE_TAG = '_edge-hive-p2p._udp.local'
 const BOOTSTRAP_RETRY_MS = 10_000
 const DIAL_TIMEOUT_MS = 10_000
 
@@ -25,6 +28,8 @@ export interface P2PHostOptions {
   listen: string[]
   bootstrap: string[]
   maxConnections: number
+  /** mDNS peer discovery on the LAN; the only thing that makes the host send multicast. */
+  discovery: boolean
 }
 
 /** A peer connected at the transport level, before it has proven anything. */
@@ -59,6 +64,7 @@ export class P2PHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
+      peerDiscovery: this.#options.discovery ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: 5000 })] : [],
       services: {
         identify: identify(),
         ping: ping(),
@@ -66,6 +72,13 @@ export class P2PHost {
       }
     })
     this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
+    // mDNS only reports peers; dialling them is ours to do.
+    this.#node.addEventListener('peer:discovery', (evt) => {
+      const node = this.#node
+      if (node === undefined || node.getConnections(evt.detail.id).length > 0) return
+      log.debug({ peer_id: evt.detail.id.toString() }, 'peer discovered')
+      node.dial(evt.detail.id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => log.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
+    })
     this.#node.addEventListener('peer:disconnect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer disconnected'))
     if (this.#options.bootstrap.length > 0) {
       void this.#dialBootstrap()

@@ -78,11 +78,14 @@ export class NodeProcess {
    * Starts `edge-hive serve` on a free loopback port (`--port 0`) and waits for its ready line.
    * Rejects with the node's stderr when it exits first.
    */
-  static async start (options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number } = {}): Promise<NodeProcess> {
+  static async start (options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number, wrap?: (argv: string[]) => { cmd: string, args: string[] } } = {}): Promise<NodeProcess> {
     const dataDir = options.dataDir ?? tempDir()
     // Loopback only, free ports: tests never listen on the machine's other interfaces.
     const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
-    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    // `wrap` runs the node elsewhere, e.g. inside a test network namespace.
+    const argv = [process.execPath, CLI, ...args]
+    const { cmd, args: cmdArgs } = options.wrap?.(argv) ?? { cmd: argv[0]!, args: argv.slice(1) }
+    const child = spawn(cmd, cmdArgs, { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     const node = new NodeProcess(child, dataDir)
     await new Promise<void>((resolve, reject) => {
       let buffered = ''
