@@ -4,10 +4,11 @@ import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
 import { P2PHost, DnsSdAdvertiser } from './hive/index.ts'
+import type { PeerView } from './mcp/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, type HttpServer
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
@@ -172,6 +173,11 @@ export class EdgeNode {
     return tls
   }
 
+  /** The peers this node knows. Connected, but none proven a member yet (membership comes next). */
+  #peers (): PeerView[] {
+    return (this.#p2p?.connectedPeers() ?? []).map((p) => ({ peer_id: p.peerId, status: 'untrusted' as const, trust: 0, addresses: p.addresses }))
+  }
+
   #resource (): string {
     return `${this.#publicUrl}${MCP_PATH}`
   }
@@ -209,6 +215,11 @@ export class EdgeNode {
       rateLimitWindowMs: c.rateLimitWindow
     })
     registerAdminClientRoutes(http.app, { registry: this.#registry! })
+    registerDiscoveryRoutes(http.app, {
+      peers: () => this.#peers(),
+      connect: async (peerId, addrs) => await this.#p2p!.connect(peerId, addrs),
+      enabled: () => this.#p2p !== undefined
+    })
     registerMcpRestRoutes(http.app, {
       invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
       read: async (uri) => await readCatalogResource(this.#catalog!, uri),
@@ -244,8 +255,7 @@ export class EdgeNode {
     registerBuiltins(this.#catalog, {
       info: () => this.info(),
       listeningUrls: () => [this.#publicUrl],
-      // Connected, but not proven members yet: membership (challenge-response) comes next.
-      peers: () => (this.#p2p?.connectedPeers() ?? []).map((p) => ({ peer_id: p.peerId, status: 'untrusted' as const, trust: 0, addresses: p.addresses })),
+      peers: () => this.#peers(),
       audit: this.#audit!,
       provisionClient: async (input, actor) => {
         const { client, secret } = await this.#registry!.add(input, actor)

@@ -5,6 +5,7 @@ import { EXIT_OK, EXIT_USAGE, reportFatal } from './exit.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerClients } from './commands/clients.ts'
+import { registerPeers } from './commands/peers.ts'
 
 const program = new Command()
   .name('edge-hive')
@@ -16,6 +17,7 @@ const program = new Command()
 registerServe(program)
 registerStatus(program)
 registerClients(program)
+registerPeers(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -8,6 +8,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
@@ -30,6 +31,11 @@ export interface P2PHostOptions {
   maxConnections: number
   /** mDNS peer discovery on the LAN; the only thing that makes the host send multicast. */
   discovery: boolean
+}
+
+/** No address of the peer is known, or none answered. */
+export class PeerNotFound extends Error {
+  readonly code = 'ERR_PEER_NOT_FOUND'
 }
 
 /** A peer connected at the transport level, before it has proven anything. */
@@ -99,6 +105,31 @@ export class P2PHost {
         this.#c.logger.debug({ address: text, err: messageOf(err) }, 'bootstrap peer not reachable yet')
       }
     }
+  }
+
+  /**
+   * Connects to a peer: at the addresses given, else at those the peer store knows, else where the
+   * DHT says it is. Resolves with the peer's addresses once connected; throws PeerNotFound when
+   * no address is known or none answers in time.
+   */
+  async connect (peerId: string, addrs: string[] = []): Promise<string[]> {
+    const node = this.#node
+    if (node === undefined) throw new PeerNotFound('the libp2p host is not running')
+    const id = peerIdFromString(peerId)
+    const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
+    try {
+      if (addrs.length > 0) {
+        await node.dial(addrs.map((a) => multiaddr(a)), { signal })
+      } else if ((await node.peerStore.has(id)) && (await node.peerStore.get(id)).addresses.length > 0) {
+        await node.dial(id, { signal })
+      } else {
+        const found = await node.peerRouting.findPeer(id, { signal })
+        await node.dial(found.multiaddrs, { signal })
+      }
+    } catch (err) {
+      throw new PeerNotFound(`could not reach ${peerId}: ${messageOf(err)}`)
+    }
+    return node.getConnections(id).map((c) => c.remoteAddr.toString())
   }
 
   /** Where other peers can dial this node, each ending in `/p2p/<peer id>`. */

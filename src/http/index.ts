@@ -7,3 +7,4 @@ export { registerOAuthRoutes, type OAuthRouteComponents, type OAuthRouteOptions 
 export { registerAdminClientRoutes, type AdminClientComponents } from './routes/admin-clients.ts'
 export { registerMcpRoute, type McpRouteComponents, type McpRouteOptions } from './routes/mcp.ts'
 export { registerMcpRestRoutes, type McpRestComponents, type McpRestOptions } from './routes/mcp-rest.ts'
+export { registerDiscoveryRoutes, type DiscoveryComponents } from './routes/discovery.ts'

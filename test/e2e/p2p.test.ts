@@ -88,3 +88,55 @@ describe('p2p settings', () => {
     assert.match(boot.stderr, /bootstrap \(from flag --bootstrap\).*ending in \/p2p\/<peer id>/)
   })
 })
+
+describe('peers: the discovery routes and the CLI', () => {
+  const fleet = new Fleet()
+  let a: NodeProcess
+  let b: NodeProcess
+  const token = async (node: NodeProcess, scope: string): Promise<string> => {
+    const op = operatorClient(node.dataDir)
+    return (await getToken(node.url, op.client_id, op.client_secret, { scope })).json<{ access_token: string }>().access_token
+  }
+  before(async () => {
+    [a, b] = await Promise.all([fleet.start({ args: ['--name', 'peers-a'] }), fleet.start({ args: ['--name', 'peers-b'] })])
+  })
+  after(async () => { await fleet.cleanup() })
+
+  it('edge-hive peers connect <multiaddr> connects the running node, and peers list shows the peer', async () => {
+    const before = await runCli(['peers', 'list', '--json', '--data-dir', a.dataDir])
+    assert.equal(before.code, 0, before.stderr)
+    assert.deepEqual(JSON.parse(before.stdout), { peers: [] })
+    const c = await runCli(['peers', 'connect', b.ready.p2p_addrs[0]!, '--json', '--data-dir', a.dataDir])
+    assert.equal(c.code, 0, c.stderr)
+    assert.equal(JSON.parse(c.stdout).peer_id, b.ready.peer_id)
+    const after = await runCli(['peers', 'list', '--data-dir', a.dataDir])
+    assert.match(after.stdout, new RegExp(`^${b.ready.peer_id}\\s+untrusted`))
+    // By id alone, once the address is known.
+    const again = await runCli(['peers', 'connect', b.ready.peer_id, '--data-dir', a.dataDir])
+    assert.equal(again.code, 0, again.stderr)
+  })
+
+  it('GET /discovery/peers needs mcp:read; POST /discovery/connect needs mcp:admin and answers 404 unknown_peer for a peer it cannot find', async () => {
+    const ca = readFileSync(join(a.dataDir, 'tls', 'cert.pem'), 'utf8')
+    const read = await token(a, 'mcp:read')
+    const peers = await request1(`${a.url}/discovery/peers`, { ca, headers: { authorization: `Bearer ${read}` } })
+    assert.equal(peers.status, 200)
+    assert.ok(Array.isArray(peers.json<{ peers: unknown[] }>().peers))
+    const denied = await request1(`${a.url}/discovery/connect/${b.ready.peer_id}`, { ca, method: 'POST', headers: { authorization: `Bearer ${read}`, 'content-type': 'application/json' }, body: '{}' })
+    assert.equal(denied.status, 403)
+    const admin = await token(a, 'mcp:admin')
+    // A well-formed peer id nobody knows: no address, and the DHT (a and b only) has none.
+    const stranger = 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'
+    const lost = await request1(`${a.url}/discovery/connect/${stranger}`, { ca, method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' })
+    assert.equal(lost.status, 404, lost.body)
+    assert.equal(lost.json().error, 'unknown_peer')
+    const malformed = await request1(`${a.url}/discovery/connect/not-a-peer`, { ca, method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' })
+    assert.equal(malformed.status, 400)
+  })
+
+  it('peers refuses clearly when no node runs on the data dir', async () => {
+    const r = await runCli(['peers', 'list', '--data-dir', fleet.tempDir()])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /no running node holds/)
+  })
+})

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { localAdminAccess, openOfflineState, type ClientView, type NewClient } from '../../local-admin.ts'
-import { EdgeError, UsageError, messageOf } from '../../shared/errors.ts'
+import { UsageError, messageOf } from '../../shared/errors.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
-import { pinnedRequest } from '../pinned-request.ts'
+import { callNode } from '../admin-api.ts'
 
-const TIMEOUT_MS = 10_000
 
 /** The client registry, reached through the running node or, when it is stopped, its store. */
 interface Registry {
@@ -17,23 +16,8 @@ interface Registry {
   close (): Promise<void>
 }
 
-/** An answer of the admin API that is not a success, as the error the CLI reports. */
-class AdminApiError extends EdgeError {
-  constructor (status: number, code: string, message: string) {
-    super(code, message, { status, expose: true })
-  }
-}
-
 async function remote (access: NonNullable<Awaited<ReturnType<typeof localAdminAccess>>>): Promise<Registry> {
-  const call = async <T>(method: string, path: string, json?: unknown): Promise<T> => {
-    const res = await pinnedRequest(method, `${access.url}${path}`, {
-      fingerprint: access.fingerprint, timeoutMs: TIMEOUT_MS, json, headers: { authorization: `Bearer ${access.token}` }
-    })
-    let body: Record<string, unknown>
-    try { body = JSON.parse(res.body) as Record<string, unknown> } catch { throw new AdminApiError(res.status, 'bad_answer', `the node answered ${res.status} with something that is not JSON`) }
-    if (res.status >= 400) throw new AdminApiError(res.status, String(body.error ?? 'error'), String(body.message ?? `the node answered ${res.status}`))
-    return body as T
-  }
+  const call = async <T>(method: string, path: string, json?: unknown): Promise<T> => await callNode<T>(access, method, path, json)
   return {
     add: async (c) => {
       const r = await call<{ client: ClientView, client_secret?: string }>('POST', '/admin/clients', {

@@ -1,0 +1,23 @@
+import { EdgeError } from '../shared/errors.ts'
+import type { LocalAdminAccess } from '../local-admin.ts'
+import { pinnedRequest } from './pinned-request.ts'
+
+const TIMEOUT_MS = 15_000
+
+/** An answer of the admin API that is not a success, as the error the CLI reports. */
+export class AdminApiError extends EdgeError {
+  constructor (status: number, code: string, message: string) {
+    super(code, message, { status, expose: true })
+  }
+}
+
+/** Calls the running node's API as the local operator (pinned certificate, one-minute admin token). */
+export async function callNode<T> (access: LocalAdminAccess, method: string, path: string, json?: unknown): Promise<T> {
+  const res = await pinnedRequest(method, `${access.url}${path}`, {
+    fingerprint: access.fingerprint, timeoutMs: TIMEOUT_MS, json, headers: { authorization: `Bearer ${access.token}` }
+  })
+  let body: Record<string, unknown>
+  try { body = JSON.parse(res.body) as Record<string, unknown> } catch { throw new AdminApiError(res.status, 'bad_answer', `the node answered ${res.status} with something that is not JSON`) }
+  if (res.status >= 400) throw new AdminApiError(res.status, String(body.error ?? 'error'), String(body.message ?? `the node answered ${res.status}`))
+  return body as T
+}

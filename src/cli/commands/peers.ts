@@ -1,0 +1,42 @@
+import type { Command } from 'commander'
+import { localAdminAccess } from '../../local-admin.ts'
+import { StartupError, UsageError } from '../../shared/errors.ts'
+import { addSettingFlags, configFromCommand } from '../config-flags.ts'
+import { callNode } from '../admin-api.ts'
+
+interface PeerView { peer_id: string, node_id?: string, status: string, trust: number, addresses: string[] }
+
+async function access (cmd: Command): Promise<NonNullable<Awaited<ReturnType<typeof localAdminAccess>>>> {
+  const { config } = configFromCommand(cmd)
+  const a = await localAdminAccess(config.dataDir)
+  if (a === undefined) throw new StartupError('ERR_NOT_RUNNING', `no running node holds ${config.dataDir}; peers are known only to a running node`)
+  return a
+}
+
+/** A peer id, or a multiaddr ending in /p2p/<peer id> to dial at that address. */
+function target (text: string): { peerId: string, addrs: string[] } {
+  if (!text.startsWith('/')) return { peerId: text, addrs: [] }
+  const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(text)
+  if (m === null) throw new UsageError('ERR_PEER_ADDRESS', `${text} does not end in /p2p/<peer id>`)
+  return { peerId: m[1]!, addrs: [text] }
+}
+
+export function registerPeers (program: Command): void {
+  const peers = program.command('peers').description('the hive peers a running node knows')
+  const list = peers.command('list').description('list the peers with status and trust').option('--json', 'print JSON')
+  addSettingFlags(list, ['dataDir'])
+  list.action(async () => {
+    const { peers: all } = await callNode<{ peers: PeerView[] }>(await access(list), 'GET', '/discovery/peers')
+    if (list.opts().json === true) { process.stdout.write(JSON.stringify({ peers: all }) + '\n'); return }
+    process.stdout.write(all.length === 0 ? 'no peers\n' : all.map((p) => `${p.peer_id}  ${p.status.padEnd(9)}  trust ${p.trust.toFixed(2)}  ${p.addresses.join(' ')}`).join('\n') + '\n')
+  })
+
+  const connect = peers.command('connect').description('connect to a peer by id (known addresses or the DHT) or by multiaddr')
+    .argument('<peer>', 'a peer id, or a multiaddr ending in /p2p/<peer id>').option('--json', 'print JSON')
+  addSettingFlags(connect, ['dataDir'])
+  connect.action(async () => {
+    const { peerId, addrs } = target(connect.args[0]!)
+    const r = await callNode<{ peer_id: string, addresses: string[] }>(await access(connect), 'POST', `/discovery/connect/${peerId}`, addrs.length > 0 ? { addrs } : {})
+    process.stdout.write(connect.opts().json === true ? JSON.stringify(r) + '\n' : `connected to ${r.peer_id} at ${r.addresses.join(' ')}\n`)
+  })
+}

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify'
+import type { PeerView } from '../../mcp/index.ts'
+import { HttpError } from '../errors.ts'
+
+export interface DiscoveryComponents {
+  /** The peers this node knows, as `list_peers` shows them. */
+  peers (): PeerView[]
+  /** Connects to a peer; throws an error with code ERR_PEER_NOT_FOUND when it cannot be reached. */
+  connect (peerId: string, addrs: string[]): Promise<string[]>
+  /** False with --no-p2p. */
+  enabled (): boolean
+}
+
+const PEER_ID = '^[1-9A-HJ-NP-Za-km-z]{46,60}$'
+
+/** The seed's discovery routes: who this node knows (`mcp:read`), and connecting to a peer (`mcp:admin`). */
+export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryComponents): void {
+  app.get('/discovery/peers', { config: { scope: 'mcp:read' } }, async () => ({ peers: c.peers() }))
+
+  app.post<{ Params: { peer_id: string }, Body: { addrs?: string[] } | undefined }>('/discovery/connect/:peer_id', {
+    config: { scope: 'mcp:admin' },
+    schema: {
+      params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] },
+      body: { type: ['object', 'null'], additionalProperties: false, properties: { addrs: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 512 } } } }
+    }
+  }, async (req) => {
+    if (!c.enabled()) throw new HttpError(409, 'p2p_disabled', 'This node runs without its libp2p host (--no-p2p).')
+    try {
+      const addrs = await c.connect(req.params.peer_id, req.body?.addrs ?? [])
+      return { peer_id: req.params.peer_id, connected: true, addresses: addrs }
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_PEER_NOT_FOUND') throw new HttpError(404, 'unknown_peer', (err as Error).message)
+      throw err
+    }
+  })
+}
