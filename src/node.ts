@@ -264,25 +264,22 @@ export class EdgeNode {
     })
     const plugins = await loadPlugins(c.plugins, this.#catalog)
     if (plugins.length > 0) this.#logger.child({ part: 'mcp' }).info({ plugins }, 'plugins loaded')
-    // Everything audited is also a notification on the REST stream.
+    // Everything audited is a log notification, and changes the log resources, for MCP
+    // subscribers (when MCP is on) and on the REST stream (always).
     this.#audit!.on('appended', (entry: Record<string, unknown> & { at: Date }) => {
       this.#notifications.publish('log', { ...entry, at: entry.at.toISOString() })
+      for (const uri of [LOGS_LATEST_URI, logUriFor(entry.at)]) {
+        this.#mcp?.resourceUpdated(uri)
+        this.#notifications.publish('resource_updated', { uri })
+      }
     })
     if (!c.mcpEnabled) return
-    const mcp = new McpEndpoint(this.#catalog, {
+    this.#mcp = new McpEndpoint(this.#catalog, {
       info: { name: 'edge-hive', version: VERSION },
       sessionIdleMs: c.mcpSessionIdle,
       maxSessions: c.mcpMaxSessions,
       maxRequestBodySize: c.bodyLimit
     }, this.#logger.child({ part: 'mcp' }))
-    this.#mcp = mcp
-    // Log subscribers hear of every new entry.
-    this.#audit!.on('appended', (entry: { at: Date }) => {
-      for (const uri of [LOGS_LATEST_URI, logUriFor(entry.at)]) {
-        mcp.resourceUpdated(uri)
-        this.#notifications.publish('resource_updated', { uri })
-      }
-    })
   }
 
   #buildAuth (): void {

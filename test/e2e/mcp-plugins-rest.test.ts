@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect as h2connect } from 'node:http2'
-import { NodeProcess, cleanEnv, removeDir, runCli, tempDir } from '../helpers/cli.ts'
+import { Fleet, NodeProcess, cleanEnv, removeDir, runCli, tempDir } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
@@ -170,6 +170,37 @@ describe('plugins and the seed REST routes', () => {
       const replayed = events.filter((e) => e.event === 'log' && (e.data.detail as { name?: string } | undefined)?.name === 'streamed-2')
       assert.equal(replayed.length, 1, 'the missed entry is replayed once')
       assert.ok(events.every((e) => e.id > lastSeen), 'nothing seen before is sent again')
+    } finally {
+      session.destroy()
+    }
+  })
+})
+
+describe('the REST face without MCP (--no-mcp)', () => {
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
+
+  it('has no /mcp, but the SSE stream still reports log entries and log resource updates', async () => {
+    const node = await fleet.start({ args: ['--no-mcp'] })
+    const ca = readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
+    const op = operatorClient(node.dataDir)
+    const token = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
+    const mcp = await request1(`${node.url}/mcp`, { ca, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' })
+    assert.equal(mcp.status, 404)
+    const session = h2connect(node.url, { ca })
+    try {
+      const events: string[] = []
+      const req = session.request({ ':path': `/mcp/node/${node.ready.node_id}/stream`, authorization: `Bearer ${token}` })
+      req.setEncoding('utf8')
+      req.on('data', (chunk: string) => { for (const m of chunk.matchAll(/^event: (\S+)$/gm)) events.push(m[1]!) })
+      req.on('error', () => undefined)
+      await new Promise((resolve) => req.once('response', resolve))
+      // A token request is audited.
+      await getToken(node.url, op.client_id, op.client_secret)
+      const deadline = Date.now() + 3000
+      while (!(events.includes('log') && events.includes('resource_updated')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.ok(events.includes('log'), `saw ${JSON.stringify(events)}`)
+      assert.ok(events.includes('resource_updated'), `saw ${JSON.stringify(events)}`)
     } finally {
       session.destroy()
     }
