@@ -40,8 +40,6 @@ export interface NodeSummary {
   /** libp2p addresses other nodes dial (`.../p2p/<peer id>`); empty with --no-p2p. */
   p2pAddrs: string[]
   dataDir: string
-  identityCreated: boolean
-  certificateCreated: boolean
   issuer: string
   /** The operator client made on the very first start; its secret is shown once. */
   firstClient?: { clientId: string, clientSecret: string } | undefined
@@ -366,8 +364,6 @@ export class EdgeNode {
       fingerprint: this.#tls?.fingerprint,
       p2pAddrs: this.#p2p?.listenAddrs() ?? [],
       dataDir: c.dataDir,
-      identityCreated: this.#identity!.created,
-      certificateCreated: this.#tls?.created ?? false,
       issuer: this.#issuer
     }
   }

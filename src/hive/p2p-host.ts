@@ -47,8 +47,8 @@ export interface ConnectedPeer {
 /**
  * The node's libp2p host: TCP, Noise, Yamux, identify, ping and a Kademlia DHT that keeps LAN
  * and loopback addresses (the default mapper drops them, which would leave a LAN hive empty).
- * It listens and dials; it sends no multicast. Bootstrap peers are dialled at start and again
- * while they are not connected.
+ * It listens and dials, and sends multicast only for mDNS discovery (`discovery`, from
+ * `--discovery`). Bootstrap peers are dialled at start and again while they are not connected.
  */
 export class P2PHost {
   readonly #c: P2PHostComponents

@@ -214,12 +214,11 @@ describe('edge-hive clients through a running node', () => {
 describe('edge-hive clients with the node stopped', () => {
   const fleet = new Fleet()
   after(async () => { await fleet.cleanup() })
-  const start = async (options: Parameters<typeof NodeProcess.start>[0]): Promise<NodeProcess> => await fleet.start(options)
 
   it('adds, lists, shows and revokes in the store directly, and the node sees the changes when it starts again', async () => {
     const dir = fleet.tempDir()
     const store = ['--store', `surrealkv://${join(dir, 'db')}`]
-    const first = await start({ dataDir: dir, args: store })
+    const first = await fleet.start({ dataDir: dir, args: store })
     assert.equal((await first.stop()).code, 0)
 
     const kept = printed<{ client: ClientView, client_secret: string }>(await clients(dir, ['add', '--name', 'offline-agent', '--scopes', 'mcp:read mcp:call', '--json'], store))
@@ -233,7 +232,7 @@ describe('edge-hive clients with the node stopped', () => {
     assert.deepEqual(printed<{ client: ClientView }>(await clients(dir, ['show', kept.client.client_id, '--json'], store)).client, kept.client)
     assert.equal(printed<{ client: ClientView }>(await clients(dir, ['revoke', dropped.client.client_id, '--json'], store)).client.status, 'revoked')
 
-    const second = await start({ dataDir: dir, args: store })
+    const second = await fleet.start({ dataDir: dir, args: store })
     const token = await getToken(second.url, kept.client.client_id, kept.client_secret)
     assert.equal(token.status, 200, token.body)
     assert.equal(token.json<{ scope: string }>().scope, 'mcp:read mcp:call')

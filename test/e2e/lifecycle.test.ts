@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect as h2connect } from 'node:http2'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Fleet, NodeProcess, runCli, cleanEnv } from '../helpers/cli.ts'
+import { Fleet, runCli, cleanEnv } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 
 const exec = promisify(execFile)
@@ -20,14 +20,13 @@ async function readAudit (storeUrl: string): Promise<Array<{ action: string, act
 describe('node lifecycle', () => {
   const fleet = new Fleet()
   after(async () => { await fleet.cleanup() })
-  const start = async (options: Parameters<typeof NodeProcess.start>[0]): Promise<NodeProcess> => await fleet.start(options)
 
   it('keeps its identity and certificate across a restart (separate processes)', async () => {
     const dir = fleet.tempDir()
     const store = ['--store', `surrealkv://${join(dir, 'db')}`]
-    const first = await start({ dataDir: dir, args: store })
+    const first = await fleet.start({ dataDir: dir, args: store })
     assert.equal((await first.stop()).code, 0)
-    const second = await start({ dataDir: dir, args: store })
+    const second = await fleet.start({ dataDir: dir, args: store })
     assert.equal(second.ready.node_id, first.ready.node_id)
     assert.equal(second.ready.peer_id, first.ready.peer_id)
     assert.equal(second.ready.tls_fingerprint, first.ready.tls_fingerprint)
@@ -38,7 +37,7 @@ describe('node lifecycle', () => {
   })
 
   it('refuses a second node on the same data dir, naming the holder', async () => {
-    const first = await start({})
+    const first = await fleet.start({})
     const second = await runCli(['serve', '--data-dir', first.dataDir, '--port', '0', '--store', 'mem://'])
     assert.equal(second.code, 1)
     assert.match(second.stderr, new RegExp(`in use by another node \\(pid ${first.child.pid}\\)`))
@@ -52,12 +51,12 @@ describe('node lifecycle', () => {
     const dead = spawn(process.execPath, ['-e', '0'])
     await new Promise((resolve) => dead.on('close', resolve))
     writeFileSync(join(dir, 'node.lock'), JSON.stringify({ pid: dead.pid, startedAt: new Date().toISOString() }), { mode: 0o600 })
-    const node = await start({ dataDir: dir })
+    const node = await fleet.start({ dataDir: dir })
     assert.equal(JSON.parse(readFileSync(join(dir, 'node.lock'), 'utf8')).pid, node.child.pid)
   })
 
   it('status --json says healthy while up and exits 1 with the reason after stop', async () => {
-    const node = await start({})
+    const node = await fleet.start({})
     const up = await runCli(['status', '--json', '--data-dir', node.dataDir])
     assert.equal(up.code, 0, up.stderr)
     const report = JSON.parse(up.stdout)
@@ -77,7 +76,7 @@ describe('node lifecycle', () => {
   })
 
   it('status refuses a server whose certificate is not the one in the data dir', async () => {
-    const node = await start({})
+    const node = await fleet.start({})
     const lock = JSON.parse(readFileSync(join(node.dataDir, 'node.lock'), 'utf8'))
     writeFileSync(join(node.dataDir, 'node.lock'), JSON.stringify({ ...lock, fingerprint: lock.fingerprint.replace(/^../, '00') }))
     const res = await runCli(['status', '--json', '--data-dir', node.dataDir])
@@ -91,7 +90,7 @@ describe('node lifecycle', () => {
     const dir = fleet.tempDir()
     const storeUrl = `surrealkv://${join(dir, 'db')}`
     // A long bound: if open sessions were not drained, the stop would wait it out and the test time out.
-    const node = await start({ dataDir: dir, args: ['--store', storeUrl, '--shutdown-timeout', '10m'] })
+    const node = await fleet.start({ dataDir: dir, args: ['--store', storeUrl, '--shutdown-timeout', '10m'] })
     const session = h2connect(node.url, { rejectUnauthorized: false })
     await new Promise<void>((resolve, reject) => {
       const req = session.request({ ':path': '/healthz' })
@@ -109,13 +108,13 @@ describe('node lifecycle', () => {
   })
 
   it('exits 0 on SIGINT as well', async () => {
-    const node = await start({})
+    const node = await fleet.start({})
     node.child.kill('SIGINT')
     assert.equal((await node.exited).code, 0)
   })
 
   it('answers every request already in flight when SIGTERM arrives', async () => {
-    const node = await start({ args: ['--shutdown-timeout', '10m'] })
+    const node = await fleet.start({ args: ['--shutdown-timeout', '10m'] })
     const session = h2connect(node.url, { rejectUnauthorized: false })
     await new Promise<void>((resolve, reject) => session.once('connect', () => resolve()).once('error', reject))
     // 20 requests on one connection; the signal goes when the first answer arrives, so the
