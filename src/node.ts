@@ -3,12 +3,12 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
-import { P2PHost, DnsSdAdvertiser } from './hive/index.ts'
+import { P2PHost, DnsSdAdvertiser, Hive } from './hive/index.ts'
 import type { PeerView } from './mcp/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, type HttpServer
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
@@ -77,6 +77,7 @@ export class EdgeNode {
   #mcp?: McpEndpoint
   readonly #notifications = new NotificationStream()
   #p2p?: P2PHost
+  #hive?: Hive
   #dnsSd?: DnsSdAdvertiser
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
@@ -117,13 +118,6 @@ export class EdgeNode {
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
-      if (c.p2pEnabled) {
-        this.#p2p = new P2PHost({ privateKey: this.#identity.privateKey, logger: this.#logger.child({ part: 'hive' }) },
-          { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, discovery: c.discovery })
-        await this.#p2p.start()
-        log.info({ listen: this.#p2p.listenAddrs() }, 'libp2p host listening')
-      }
-
       this.#http = await this.#buildHttp()
       const port = await this.#http.listen(c.host, c.port)
       if (c.port === 0) {
@@ -135,6 +129,9 @@ export class EdgeNode {
       this.#listening = true
       this.#startedAt = Date.now()
       this.#pruneTimer = setInterval(() => { void this.#prune() }, PRUNE_INTERVAL_MS).unref()
+
+      // The hive starts once the HTTPS URL is known: its advert names the node's endpoints.
+      if (c.p2pEnabled) await this.#startHive(log)
 
       if (c.discovery) {
         this.#dnsSd = new DnsSdAdvertiser({
@@ -162,6 +159,35 @@ export class EdgeNode {
     }
   }
 
+  async #startHive (log: Logger): Promise<void> {
+    const c = this.config
+    const hiveLog = this.#logger.child({ part: 'hive' })
+    this.#p2p = new P2PHost({ privateKey: this.#identity!.privateKey, logger: hiveLog },
+      { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, discovery: c.discovery })
+    this.#hive = new Hive({
+      host: this.#p2p,
+      privateKey: this.#identity!.privateKey,
+      peerId: this.#identity!.peerId.toString(),
+      nodeId: this.#identity!.nodeId,
+      hive: this.#store!.hive,
+      peers: this.#store!.peers,
+      logger: hiveLog,
+      advert: () => this.info() as unknown as Record<string, unknown>,
+      audit: (action, target, detail) => {
+        this.#audit!.append({ actor: 'node', action, target, outcome: 'success', detail }).catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a hive event'))
+      }
+    }, { offlineAfterMs: c.peerOfflineAfter, advertRefreshMs: c.advertRefresh, joinToken: c.joinToken })
+    // Handlers must be in place before the first connection: a peer's challenge must not find them missing.
+    await this.#p2p.start({ beforeStart: async () => { await this.#hive!.start() } })
+    this.#hive.begin()
+    this.#hive.on('peer', (e) => {
+      this.#notifications.publish('peer', { type: e.type, peer_id: e.peerId, node_id: e.nodeId, trust: e.trust })
+      this.#audit!.append({ actor: e.peerId, action: `peer.${e.type}`, target: e.nodeId, outcome: 'success', detail: { trust: e.trust } })
+        .catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a peer event'))
+    })
+    log.info({ listen: this.#p2p.listenAddrs(), hive_id: this.#hive.hiveId ?? null }, 'libp2p host listening')
+  }
+
   async #loadTls (nodeId: string, log: Logger): Promise<TlsMaterial> {
     const c = this.config
     if (c.tlsCert !== undefined && c.tlsKey !== undefined) return loadProvidedCertificate(c.tlsCert, c.tlsKey)
@@ -171,9 +197,19 @@ export class EdgeNode {
     return tls
   }
 
-  /** The peers this node knows. Connected, but none proven a member yet (membership comes next). */
+  /** The peers this node knows (its peer table), most recently seen first. */
   #peers (): PeerView[] {
-    return (this.#p2p?.connectedPeers() ?? []).map((p) => ({ peer_id: p.peerId, status: 'untrusted' as const, trust: 0, addresses: p.addresses }))
+    return (this.#hive?.directory.list() ?? []).map((p) => ({
+      peer_id: p.peerId,
+      ...(p.nodeId === undefined ? {} : { node_id: p.nodeId }),
+      status: p.status,
+      member: p.member,
+      trust: p.trust,
+      addresses: p.addresses,
+      first_seen: p.firstSeen.toISOString(),
+      last_seen: p.lastSeen.toISOString(),
+      ...(p.capabilities === undefined ? {} : { capabilities: p.capabilities })
+    }))
   }
 
   #resource (): string {
@@ -218,6 +254,7 @@ export class EdgeNode {
       connect: async (peerId, addrs) => await this.#p2p!.connect(peerId, addrs),
       enabled: () => this.#p2p !== undefined
     })
+    registerHiveRoutes(http.app, { hive: () => this.#hive, peerId: this.#identity!.peerId.toString() })
     registerMcpRestRoutes(http.app, {
       invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
       read: async (uri) => await readCatalogResource(this.#catalog!, uri),
@@ -389,6 +426,7 @@ export class EdgeNode {
       this.#listening = false
     }
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
+    await this.#hive?.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
     await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
     if (this.#store !== undefined) {
       if (this.#identity !== undefined && this.#http !== undefined) {

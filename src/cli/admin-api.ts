@@ -12,9 +12,9 @@ export class AdminApiError extends EdgeError {
 }
 
 /** Calls the running node's API as the local operator (pinned certificate, one-minute admin token). */
-export async function callNode<T> (access: LocalAdminAccess, method: string, path: string, json?: unknown): Promise<T> {
+export async function callNode<T> (access: LocalAdminAccess, method: string, path: string, json?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
   const res = await pinnedRequest(method, `${access.url}${path}`, {
-    fingerprint: access.fingerprint, timeoutMs: TIMEOUT_MS, json, headers: { authorization: `Bearer ${access.token}` }
+    fingerprint: access.fingerprint, timeoutMs, json, headers: { authorization: `Bearer ${access.token}` }
   })
   let body: Record<string, unknown>
   try { body = JSON.parse(res.body) as Record<string, unknown> } catch { throw new AdminApiError(res.status, 'bad_answer', `the node answered ${res.status} with something that is not JSON`) }

@@ -6,6 +6,7 @@ import { registerServe } from './commands/serve.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerClients } from './commands/clients.ts'
 import { registerPeers } from './commands/peers.ts'
+import { registerHive, registerDiscovery } from './commands/hive.ts'
 
 const program = new Command()
   .name('edge-hive')
@@ -18,6 +19,8 @@ registerServe(program)
 registerStatus(program)
 registerClients(program)
 registerPeers(program)
+registerHive(program)
+registerDiscovery(program)
 
 try {
   await program.parseAsync(process.argv)

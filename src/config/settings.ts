@@ -37,6 +37,9 @@ export interface Config {
   bootstrap: string[]
   p2pMaxConnections: number
   discovery: boolean
+  peerOfflineAfter: number
+  advertRefresh: number
+  joinToken: string | undefined
   logLevel: LogLevel
 }
 
@@ -71,15 +74,17 @@ function parses (text: string): ReturnType<typeof multiaddr> | undefined {
 }
 
 /** `/ip4|ip6|dns.../tcp/<port>`: what the host can listen on. */
-function isTcpListenAddr (text: string): boolean {
+/** `/ip4|ip6/<address>/tcp/<port>` or `/ip4|ip6/<address>/udp/<port>/quic-v1`. */
+function isListenAddr (text: string): boolean {
   const names = parses(text)?.getComponents().map((c) => c.name) ?? []
-  return names.length === 2 && ['ip4', 'ip6'].includes(names[0]!) && names[1] === 'tcp'
+  if (!['ip4', 'ip6'].includes(names[0]!)) return false
+  return (names.length === 2 && names[1] === 'tcp') || (names.length === 3 && names[1] === 'udp' && names[2] === 'quic-v1')
 }
 
 /** A dialable multiaddr that names its peer: `.../tcp/<port>/p2p/<peer id>`. */
 function isDialAddr (text: string): boolean {
   const names = parses(text)?.getComponents().map((c) => c.name) ?? []
-  return names.includes('tcp') && names.at(-1) === 'p2p'
+  return (names.includes('tcp') || names.includes('quic-v1')) && names.at(-1) === 'p2p'
 }
 
 function isWildcard (h: string | undefined): boolean {
@@ -240,8 +245,8 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'p2pListen', env: 'EDGE_HIVE_P2P_LISTEN', flag: { spec: '--p2p-listen <multiaddr>', attr: 'p2pListen', repeatable: true },
     description: 'Multiaddrs the libp2p host listens on (repeat the flag; comma-separated in the environment).',
-    allowed: 'TCP multiaddrs like /ip4/0.0.0.0/tcp/4001', schema: list(text(256).refine(isTcpListenAddr), 16),
-    default: () => ['/ip4/0.0.0.0/tcp/4001']
+    allowed: 'TCP or QUIC multiaddrs like /ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/udp/4001/quic-v1', schema: list(text(256).refine(isListenAddr), 16),
+    default: () => ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/udp/4001/quic-v1']
   },
   {
     key: 'bootstrap', env: 'EDGE_HIVE_BOOTSTRAP', flag: { spec: '--bootstrap <multiaddr>', attr: 'bootstrap', repeatable: true },
@@ -257,6 +262,21 @@ export const SETTINGS: readonly Setting[] = [
     key: 'discovery', env: 'EDGE_HIVE_DISCOVERY', flag: { spec: '--discovery', attr: 'discovery' },
     description: 'Find peers on the LAN (mDNS) and announce the node as the DNS-SD service _edge-hive._tcp. Without it the node sends no multicast.',
     allowed: 'true or false', schema: boolean(), default: () => false
+  },
+  {
+    key: 'peerOfflineAfter', env: 'EDGE_HIVE_PEER_OFFLINE_AFTER', flag: { spec: '--peer-offline-after <duration>', attr: 'peerOfflineAfter' },
+    description: 'A member that answers no ping for this long is shown offline (pings run three times in this span).',
+    allowed: 'a duration from 3s to 10m, like 15s', schema: duration(3000, 600_000), default: () => 15_000
+  },
+  {
+    key: 'advertRefresh', env: 'EDGE_HIVE_ADVERT_REFRESH', flag: { spec: '--advert-refresh <duration>', attr: 'advertRefresh' },
+    description: 'How often the node signs a fresh capability advert (uptime, load) and sends it to members and the DHT.',
+    allowed: 'a duration from 1s to 1h, like 30s', schema: duration(1000, 3_600_000), default: () => 30_000
+  },
+  {
+    key: 'joinToken', env: 'EDGE_HIVE_JOIN_TOKEN', secret: true,
+    description: 'An invitation (from `edge-hive hive invite`) to join with at start when the node is not yet a member; for containers. Environment or config file only.',
+    allowed: 'an invitation token starting with ehi_', schema: text(8192)
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

@@ -9,6 +9,8 @@ import { mdns } from '@libp2p/mdns'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { quic } from '@chainsafe/libp2p-quic'
+import { CAPS_DHT_NAMESPACE, validateCapabilityRecord, selectCapabilityRecord } from './dht-records.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
@@ -45,7 +47,21 @@ export interface ConnectedPeer {
 }
 
 /**
- * The node's libp2p host: TCP, Noise, Yamux, identify, ping and a Kademlia DHT that keeps LAN
+ * QUIC comes from a native module (@chainsafe/libp2p-quic); where it does not load (another
+ * platform or libc), the host runs on TCP alone and says so, rather than failing to start.
+ */
+async function loadQuic (log: Logger): Promise<ReturnType<typeof quic> | undefined> {
+  try {
+    const { quic } = await import('@chainsafe/libp2p-quic')
+    return quic()
+  } catch (err) {
+    log.warn({ err: messageOf(err) }, 'QUIC is not available on this platform; listening on TCP only')
+    return undefined
+  }
+}
+
+/**
+ * The node's libp2p host: TCP and QUIC, Noise, Yamux, identify, ping and a Kademlia DHT that keeps LAN
  * and loopback addresses (the default mapper drops them, which would leave a LAN hive empty).
  * It listens and dials, and sends multicast only for mDNS discovery (`discovery`, from
  * `--discovery`). Bootstrap peers are dialled at start and again while they are not connected.
@@ -61,12 +77,19 @@ export class P2PHost {
     this.#options = options
   }
 
-  async start (): Promise<void> {
+  /**
+   * Starts listening and dialling. `beforeStart` runs once the node exists but before it listens
+   * or dials, so protocol handlers are in place before any peer can reach the node.
+   */
+  async start (hooks: { beforeStart?: () => Promise<void> } = {}): Promise<void> {
     const log = this.#c.logger
+    const quicTransport = await loadQuic(log)
+    const listen = quicTransport === undefined ? this.#options.listen.filter((a) => !a.includes('/quic-v1')) : this.#options.listen
     this.#node = await createLibp2p({
+      start: false,
       privateKey: this.#c.privateKey,
-      addresses: { listen: this.#options.listen },
-      transports: [tcp()],
+      addresses: { listen },
+      transports: quicTransport === undefined ? [tcp()] : [tcp(), quicTransport],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
@@ -74,9 +97,17 @@ export class P2PHost {
       services: {
         identify: identify(),
         ping: ping(),
-        dht: kadDHT({ protocol: KAD_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper })
+        dht: kadDHT({
+          protocol: KAD_PROTOCOL,
+          clientMode: false,
+          peerInfoMapper: passthroughMapper,
+          validators: { [CAPS_DHT_NAMESPACE]: validateCapabilityRecord },
+          selectors: { [CAPS_DHT_NAMESPACE]: selectCapabilityRecord }
+        })
       }
     })
+    await hooks.beforeStart?.()
+    await this.#node.start()
     this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
     // mDNS only reports peers; dialling them is ours to do.
     this.#node.addEventListener('peer:discovery', (evt) => {
@@ -130,6 +161,11 @@ export class P2PHost {
       throw new PeerNotFound(`could not reach ${peerId}: ${messageOf(err)}`)
     }
     return node.getConnections(id).map((c) => c.remoteAddr.toString())
+  }
+
+  /** The running libp2p node, for the hive's own protocols; undefined before start and after stop. */
+  get libp2p (): Libp2p | undefined {
+    return this.#node
   }
 
   /** Where other peers can dial this node, each ending in `/p2p/<peer id>`. */

@@ -8,3 +8,4 @@ export { registerAdminClientRoutes, type AdminClientComponents } from './routes/
 export { registerMcpRoute, type McpRouteComponents, type McpRouteOptions } from './routes/mcp.ts'
 export { registerMcpRestRoutes, type McpRestComponents, type McpRestOptions } from './routes/mcp-rest.ts'
 export { registerDiscoveryRoutes, type DiscoveryComponents } from './routes/discovery.ts'
+export { registerHiveRoutes, type HiveRouteComponents } from './routes/hive.ts'

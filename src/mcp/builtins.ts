@@ -7,10 +7,16 @@ import type { Catalog, Caller } from './catalog.ts'
 /** A peer as the MCP surface shows it (filled in by the hive). */
 export interface PeerView {
   peer_id: string
-  node_id?: string
+  node_id?: string | undefined
   status: 'online' | 'offline' | 'untrusted'
+  /** Proven a member of this node's hive (a removed member is not). */
+  member: boolean
   trust: number
   addresses: string[]
+  first_seen: string
+  last_seen: string
+  /** The peer's last signed capability advert, when it sent one. */
+  capabilities?: Record<string, unknown> | undefined
 }
 
 export interface BuiltinComponents {
@@ -42,7 +48,7 @@ const statusOutput = z.object({
   uptime_seconds: z.number(),
   load: z.object({ cpu: z.number(), memory: z.number() }),
   listening: z.array(z.string()),
-  peers: z.object({ total: z.number(), online: z.number() })
+  peers: z.object({ total: z.number(), online: z.number(), members: z.number() })
 })
 
 /** The node's own tools and resources: get_status, list_peers, provision_node, node info and logs. */
@@ -57,7 +63,7 @@ export function registerBuiltins (catalog: Catalog, c: BuiltinComponents): void 
       const peers = c.peers()
       const status = {
         node_id: info.node_id, name: info.name, version: info.version, uptime_seconds: info.uptime, load: info.load,
-        listening: c.listeningUrls(), peers: { total: peers.length, online: peers.filter((p) => p.status === 'online').length }
+        listening: c.listeningUrls(), peers: { total: peers.length, online: peers.filter((p) => p.status === 'online').length, members: peers.filter((p) => p.member).length }
       }
       return { content: [{ type: 'text', text: JSON.stringify(status) }], structuredContent: status }
     }
@@ -67,7 +73,12 @@ export function registerBuiltins (catalog: Catalog, c: BuiltinComponents): void 
     name: 'list_peers',
     title: 'Hive peers',
     description: 'The peers this node knows in its hive, with status (online, offline, untrusted) and trust score.',
-    outputSchema: z.object({ peers: z.array(z.object({ peer_id: z.string(), node_id: z.string().optional(), status: z.string(), trust: z.number(), addresses: z.array(z.string()) })) }),
+    outputSchema: z.object({
+      peers: z.array(z.object({
+        peer_id: z.string(), node_id: z.string().optional(), status: z.string(), member: z.boolean(), trust: z.number(), addresses: z.array(z.string()),
+        first_seen: z.string(), last_seen: z.string(), capabilities: z.record(z.string(), z.unknown()).optional()
+      }))
+    }),
     handler: async () => {
       const peers = c.peers()
       return { content: [{ type: 'text', text: JSON.stringify({ peers }) }], structuredContent: { peers } }

@@ -92,12 +92,92 @@ export interface RevocationRepository {
   purgeExpired (now: Date): Promise<number>
 }
 
+/** This node's place in a hive: the hive's id and the credential chain that proves membership. */
+export interface HiveMembership {
+  hiveId: string
+  /** Signed credentials (base64url envelopes): this node's first, the founder's self-issued one last. */
+  chain: string[]
+  joinedAt: Date
+}
+
+/** An invitation this node issued. Only a hash of its secret is kept. */
+export interface InvitationRecord {
+  id: string
+  secretHash: string
+  usesLeft: number
+  expiresAt: Date
+  createdAt: Date
+}
+
+/** Why an invitation was not taken: `accepted` is the only outcome that used it up. */
+export type InvitationUse = 'accepted' | 'unknown' | 'expired' | 'used'
+
+/** A member removed from the hive, with the signed removal that spreads to other members. */
+export interface MemberRemoval {
+  peerId: string
+  removedBy: string
+  removedAt: Date
+  /** The signed removal record (base64url envelope), as it travels between members. */
+  record: string
+}
+
+export interface HiveRepository {
+  membership (): Promise<HiveMembership | undefined>
+  setMembership (m: HiveMembership): Promise<void>
+  /** Forgets this node's membership (it was removed from the hive). */
+  clearMembership (): Promise<void>
+  addInvitation (i: InvitationRecord): Promise<void>
+  /** Takes one use of an invitation, atomically: two joins cannot both take its last use. */
+  useInvitation (id: string, secretHash: string, now: Date): Promise<InvitationUse>
+  /** Records a removal; false when this peer's removal was known already. */
+  addRemoval (r: MemberRemoval): Promise<boolean>
+  removals (): Promise<MemberRemoval[]>
+}
+
+export type PeerStatus = 'online' | 'offline' | 'untrusted'
+
+/** What the trust score is computed from. */
+export interface PeerStats {
+  authOk: number
+  authFailed: number
+  /** Forged, malformed, oversized or out-of-order messages. */
+  badMessages: number
+  /** Exponentially weighted share of pings answered, 0..1. */
+  pingHealth: number
+  /** Time connected and proven, in milliseconds, summed over connections. */
+  connectedMs: number
+}
+
+/** A peer as the node remembers it across restarts. */
+export interface PeerRecord {
+  peerId: string
+  nodeId?: string | undefined
+  addresses: string[]
+  /** The peer's last accepted capability record (its JSON document) and sequence number. */
+  capabilities?: Record<string, unknown> | undefined
+  capabilitiesSeq?: number | undefined
+  firstSeen: Date
+  lastSeen: Date
+  status: PeerStatus
+  member: boolean
+  trust: number
+  stats: PeerStats
+}
+
+export interface PeerRepository {
+  upsert (peer: PeerRecord): Promise<void>
+  /** Every known peer, most recently seen first (at most `limit`). */
+  list (limit: number): Promise<PeerRecord[]>
+}
+
 /** An open store. `close()` is idempotent. */
 export interface Store {
   readonly audit: AuditLog
   readonly clients: ClientRepository
   readonly oauthPayloads: OAuthPayloadStore
   readonly revocations: RevocationRepository
+  readonly hive: HiveRepository
+  readonly peers: PeerRepository
   /** The schema version after migrations ran. */
   readonly schemaVersion: number
   /** True when the store answers a trivial query. */

@@ -1,16 +1,19 @@
 import type { Command } from 'commander'
-import { localAdminAccess } from '../../local-admin.ts'
-import { StartupError, UsageError } from '../../shared/errors.ts'
-import { addSettingFlags, configFromCommand } from '../config-flags.ts'
+import { UsageError } from '../../shared/errors.ts'
+import { addSettingFlags } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
+import { runningNode } from '../running-node.ts'
 
-interface PeerView { peer_id: string, node_id?: string, status: string, trust: number, addresses: string[] }
+interface PeerView { peer_id: string, node_id?: string, status: string, member: boolean, trust: number, addresses: string[] }
 
-async function access (cmd: Command): Promise<NonNullable<Awaited<ReturnType<typeof localAdminAccess>>>> {
-  const { config } = configFromCommand(cmd)
-  const a = await localAdminAccess(config.dataDir)
-  if (a === undefined) throw new StartupError('ERR_NOT_RUNNING', `no running node holds ${config.dataDir}; peers are known only to a running node`)
-  return a
+const access = async (cmd: Command): Promise<Awaited<ReturnType<typeof runningNode>>> => await runningNode(cmd, 'peers are known only to a running node')
+
+/** The peer table as a person reads it: one line a peer. */
+export function printPeers (peers: PeerView[], json: boolean): void {
+  if (json) { process.stdout.write(JSON.stringify({ peers }) + '\n'); return }
+  process.stdout.write(peers.length === 0
+    ? 'no peers\n'
+    : peers.map((p) => `${p.peer_id}  ${(p.node_id ?? '-').padEnd(28)}  ${p.status.padEnd(9)}  trust ${p.trust.toFixed(2)}  ${p.addresses.join(' ')}`).join('\n') + '\n')
 }
 
 /** A peer id, or a multiaddr ending in /p2p/<peer id> to dial at that address. */
@@ -27,8 +30,7 @@ export function registerPeers (program: Command): void {
   addSettingFlags(list, ['dataDir'])
   list.action(async () => {
     const { peers: all } = await callNode<{ peers: PeerView[] }>(await access(list), 'GET', '/discovery/peers')
-    if (list.opts().json === true) { process.stdout.write(JSON.stringify({ peers: all }) + '\n'); return }
-    process.stdout.write(all.length === 0 ? 'no peers\n' : all.map((p) => `${p.peer_id}  ${p.status.padEnd(9)}  trust ${p.trust.toFixed(2)}  ${p.addresses.join(' ')}`).join('\n') + '\n')
+    printPeers(all, list.opts().json === true)
   })
 
   const connect = peers.command('connect').description('connect to a peer by id (known addresses or the DHT) or by multiaddr')

@@ -59,5 +59,39 @@ export const MIGRATIONS: readonly Migration[] = [
       DEFINE FIELD expires_at ON revoked_token TYPE datetime;
       DEFINE INDEX revoked_token_expiry ON revoked_token FIELDS expires_at;
     `
+  },
+  {
+    version: 3,
+    name: 'hive membership, invitations, removals, peer table',
+    surql: `
+      DEFINE TABLE hive_membership SCHEMAFULL;
+      DEFINE FIELD hive_id ON hive_membership TYPE string;
+      DEFINE FIELD chain ON hive_membership TYPE array<string>;
+      DEFINE FIELD joined_at ON hive_membership TYPE datetime;
+
+      DEFINE TABLE hive_invitation SCHEMAFULL;
+      DEFINE FIELD secret_hash ON hive_invitation TYPE string;
+      DEFINE FIELD uses_left ON hive_invitation TYPE int;
+      DEFINE FIELD expires_at ON hive_invitation TYPE datetime;
+      DEFINE FIELD created_at ON hive_invitation TYPE datetime;
+
+      DEFINE TABLE hive_removal SCHEMAFULL;
+      DEFINE FIELD removed_by ON hive_removal TYPE string;
+      DEFINE FIELD removed_at ON hive_removal TYPE datetime;
+      DEFINE FIELD record ON hive_removal TYPE string;
+
+      DEFINE TABLE peer SCHEMAFULL;
+      DEFINE FIELD node_id ON peer TYPE option<string>;
+      DEFINE FIELD addresses ON peer TYPE array<string>;
+      DEFINE FIELD capabilities ON peer TYPE option<object> FLEXIBLE;
+      DEFINE FIELD capabilities_seq ON peer TYPE option<number>;
+      DEFINE FIELD first_seen ON peer TYPE datetime;
+      DEFINE FIELD last_seen ON peer TYPE datetime;
+      DEFINE FIELD status ON peer TYPE string ASSERT $value IN ['online', 'offline', 'untrusted'];
+      DEFINE FIELD member ON peer TYPE bool;
+      DEFINE FIELD trust ON peer TYPE number;
+      DEFINE FIELD stats ON peer TYPE object FLEXIBLE;
+      DEFINE INDEX peer_last_seen ON peer FIELDS last_seen;
+    `
   }
 ]

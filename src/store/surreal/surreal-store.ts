@@ -8,6 +8,8 @@ import { SurrealAuditLog } from './audit-log.ts'
 import { SurrealClientRepository } from './clients.ts'
 import { SurrealOAuthPayloadStore } from './oauth-payloads.ts'
 import { SurrealRevocationRepository } from './revocations.ts'
+import { SurrealHiveRepository } from './hive.ts'
+import { SurrealPeerRepository } from './peers.ts'
 
 const OPEN_TIMEOUT_MS = 15_000
 const CLOSE_TIMEOUT_MS = 5_000
@@ -48,6 +50,8 @@ class SurrealStore implements Store {
   readonly clients: SurrealClientRepository
   readonly oauthPayloads: SurrealOAuthPayloadStore
   readonly revocations: SurrealRevocationRepository
+  readonly hive: SurrealHiveRepository
+  readonly peers: SurrealPeerRepository
   readonly schemaVersion: number
   readonly #db: Surreal
   #closed?: Promise<void>
@@ -59,6 +63,8 @@ class SurrealStore implements Store {
     this.clients = new SurrealClientRepository(db)
     this.oauthPayloads = new SurrealOAuthPayloadStore(db)
     this.revocations = new SurrealRevocationRepository(db)
+    this.hive = new SurrealHiveRepository(db)
+    this.peers = new SurrealPeerRepository(db)
   }
 
   async ping (): Promise<boolean> {

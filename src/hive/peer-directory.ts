@@ -1,0 +1,236 @@
+import { EventEmitter } from 'node:events'
+import type { PeerRecord, PeerRepository, PeerStatus } from '../store/index.ts'
+import type { Logger } from '../shared/logger.ts'
+import { messageOf } from '../shared/errors.ts'
+import { trustScore, freshStats } from './trust.ts'
+
+/** The most peers remembered; the least recently seen non-members are forgotten first. */
+export const MAX_KNOWN_PEERS = 1000
+const FLUSH_INTERVAL_MS = 1_000
+
+/** A peer's status changed: `online`, `offline`, `untrusted`, or `removed` from the hive. */
+export interface PeerEvent {
+  type: PeerStatus | 'removed'
+  peerId: string
+  nodeId?: string | undefined
+  trust: number
+}
+
+interface Entry extends PeerRecord {
+  connected: boolean
+  /** Membership proven on the current connection (a valid answer and credential). */
+  proven: boolean
+  lastAnswer: number
+  connectedSince?: number | undefined
+}
+
+/**
+ * The peers this node knows, persisted in the store: status, trust score, addresses and the last
+ * capability record. Status is derived, never set: `untrusted` until membership is proven on the
+ * current connection, then `online` while the peer answers (a ping or any hive message) within
+ * `offlineAfterMs`, else `offline`. Emits `peer` (PeerEvent) when a status changes.
+ */
+export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
+  readonly #repo: PeerRepository
+  readonly #log: Logger
+  readonly #offlineAfterMs: number
+  readonly #peers = new Map<string, Entry>()
+  readonly #dirty = new Set<string>()
+  #timer?: NodeJS.Timeout
+
+  constructor (c: { repo: PeerRepository, logger: Logger }, o: { offlineAfterMs: number }) {
+    super()
+    this.#repo = c.repo
+    this.#log = c.logger
+    this.#offlineAfterMs = o.offlineAfterMs
+  }
+
+  /** Loads the table: everyone starts unconnected (members `offline`) until they connect again. */
+  async load (): Promise<void> {
+    for (const r of await this.#repo.list(MAX_KNOWN_PEERS)) {
+      const e: Entry = { ...r, connected: false, proven: false, lastAnswer: 0 }
+      e.status = this.#statusOf(e)
+      this.#peers.set(r.peerId, e)
+    }
+    this.#timer = setInterval(() => { this.refresh(); void this.flush() }, FLUSH_INTERVAL_MS).unref()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    for (const e of this.#peers.values()) if (e.connected) this.disconnected(e.peerId)
+    await this.flush()
+  }
+
+  #entry (peerId: string): Entry {
+    let e = this.#peers.get(peerId)
+    if (e === undefined) {
+      const now = new Date()
+      e = { peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0, stats: freshStats(), connected: false, proven: false, lastAnswer: 0 }
+      this.#peers.set(peerId, e)
+      this.#evict()
+    }
+    return e
+  }
+
+  #evict (): void {
+    if (this.#peers.size <= MAX_KNOWN_PEERS) return
+    const victim = [...this.#peers.values()].filter((e) => !e.member && !e.connected).sort((a, b) => a.lastSeen.getTime() - b.lastSeen.getTime())[0]
+    if (victim !== undefined) this.#peers.delete(victim.peerId)
+  }
+
+  #statusOf (e: Entry): PeerStatus {
+    if (!e.member) return 'untrusted'
+    return e.connected && e.proven && Date.now() - e.lastAnswer <= this.#offlineAfterMs ? 'online' : 'offline'
+  }
+
+  /** Recomputes trust and status; `changed` says the record itself changed and must be saved. */
+  #update (e: Entry, changed = true): void {
+    const now = Date.now()
+    const trust = e.trust
+    if (e.connected && e.proven && e.connectedSince !== undefined) {
+      e.stats.connectedMs += now - e.connectedSince
+      e.connectedSince = now
+    }
+    e.trust = trustScore(e.member && e.proven, e.stats)
+    const status = this.#statusOf(e)
+    if (changed || trust !== e.trust || status !== e.status) this.#dirty.add(e.peerId)
+    if (status === e.status) return
+    e.status = status
+    this.#log.info({ peer_id: e.peerId, node_id: e.nodeId, status, trust: e.trust }, `peer ${status}`)
+    this.emit('peer', { type: status, peerId: e.peerId, nodeId: e.nodeId, trust: e.trust })
+  }
+
+  /** A transport connection opened: nothing is proven yet. */
+  connected (peerId: string, addresses: string[]): void {
+    const e = this.#entry(peerId)
+    e.connected = true
+    e.lastSeen = new Date()
+    if (e.addresses.length === 0) e.addresses = addresses.slice(0, 16)
+    this.#update(e)
+  }
+
+  disconnected (peerId: string): void {
+    const e = this.#peers.get(peerId)
+    if (e === undefined) return
+    this.#update(e)
+    e.connected = false
+    e.proven = false
+    e.connectedSince = undefined
+    this.#update(e)
+  }
+
+  /** The peer's listen addresses, as identify or its advert reported them (used to dial it again). */
+  addresses (peerId: string, addresses: string[]): void {
+    if (addresses.length === 0) return
+    const e = this.#entry(peerId)
+    e.addresses = addresses.slice(0, 16)
+    this.#dirty.add(peerId)
+  }
+
+  /** The outcome of a challenge on the current connection. */
+  authenticated (peerId: string, verdict: { proof: boolean, member: boolean }): void {
+    const e = this.#entry(peerId)
+    if (verdict.proof) e.stats.authOk++
+    else e.stats.authFailed++
+    const proven = verdict.proof && verdict.member
+    e.proven = proven
+    if (proven) {
+      e.member = true
+      e.lastAnswer = Date.now()
+      e.connectedSince ??= Date.now()
+    } else if (!verdict.member) {
+      e.member = false
+    }
+    e.lastSeen = new Date()
+    this.#update(e)
+  }
+
+  /** A forged, malformed, oversized or out-of-order message: counted against the peer's trust. */
+  misbehaved (peerId: string, why: string): void {
+    const e = this.#entry(peerId)
+    e.stats.badMessages++
+    this.#log.warn({ peer_id: peerId, why }, 'peer sent a bad message')
+    this.#update(e)
+  }
+
+  /** A ping answered or not; any answer from the peer counts as one. */
+  answered (peerId: string, ok: boolean): void {
+    const e = this.#peers.get(peerId)
+    if (e === undefined) return
+    e.stats.pingHealth = 0.8 * e.stats.pingHealth + (ok ? 0.2 : 0)
+    if (ok) {
+      e.lastAnswer = Date.now()
+      e.lastSeen = new Date()
+    }
+    this.#update(e)
+  }
+
+  /** Keeps a capability record if it is newer than the last; a sequence going backwards is refused. */
+  capabilities (peerId: string, doc: Record<string, unknown> & { seq: number, node_id: string }): 'accepted' | 'duplicate' | 'stale' {
+    const e = this.#entry(peerId)
+    if (e.capabilitiesSeq !== undefined && doc.seq === e.capabilitiesSeq) return 'duplicate'
+    if (e.capabilitiesSeq !== undefined && doc.seq < e.capabilitiesSeq) return 'stale'
+    e.capabilities = doc
+    e.capabilitiesSeq = doc.seq
+    e.nodeId = doc.node_id
+    e.lastAnswer = Date.now()
+    e.lastSeen = new Date()
+    this.#update(e)
+    return 'accepted'
+  }
+
+  /** The peer was removed from the hive: it is no longer a member, whatever it presents. */
+  removed (peerId: string): void {
+    const e = this.#entry(peerId)
+    e.member = false
+    e.proven = false
+    this.#update(e)
+    this.emit('peer', { type: 'removed', peerId, nodeId: e.nodeId, trust: e.trust })
+  }
+
+  /** Whether hive protocols (other than auth and join) may serve this peer now. */
+  isTrusted (peerId: string): boolean {
+    const e = this.#peers.get(peerId)
+    return e !== undefined && e.member && e.proven && e.connected
+  }
+
+  get (peerId: string): PeerRecord | undefined {
+    const e = this.#peers.get(peerId)
+    return e === undefined ? undefined : this.#view(e)
+  }
+
+  #view (e: Entry): PeerRecord {
+    const { connected: _c, proven: _p, lastAnswer: _l, connectedSince: _s, ...record } = e
+    return { ...record, stats: { ...e.stats } }
+  }
+
+  /** Every known peer, most recently seen first. */
+  list (): PeerRecord[] {
+    return [...this.#peers.values()].sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime()).map((e) => this.#view(e))
+  }
+
+  /** Members not connected now, for redialling. */
+  unreachableMembers (): PeerRecord[] {
+    return [...this.#peers.values()].filter((e) => e.member && !e.connected).map((e) => this.#view(e))
+  }
+
+  /** Connected peers whose membership is proven, for pings and pushes. */
+  trustedPeers (): string[] {
+    return [...this.#peers.values()].filter((e) => e.member && e.proven && e.connected).map((e) => e.peerId)
+  }
+
+  /** Re-derives every status (time passing turns silent peers `offline`). */
+  refresh (): void {
+    for (const e of this.#peers.values()) this.#update(e, false)
+  }
+
+  async flush (): Promise<void> {
+    const ids = [...this.#dirty]
+    this.#dirty.clear()
+    for (const id of ids) {
+      const e = this.#peers.get(id)
+      if (e === undefined) continue
+      await this.#repo.upsert(this.#view(e)).catch((err: unknown) => this.#log.warn({ peer_id: id, err: messageOf(err) }, 'could not save a peer'))
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import type { Stream } from '@libp2p/interface'
+import { EdgeError } from '../../shared/errors.ts'
+
+/** Every hive protocol message is one length-prefixed JSON object of at most this many bytes. */
+export const MAX_MESSAGE_BYTES = 64 * 1024
+/** How long a peer gets to send its next message before the stream is dropped. */
+export const READ_TIMEOUT_MS = 10_000
+
+/** The peer broke a hive protocol: a frame too big, not JSON, missing fields, too slow. Counted against its trust. */
+export class ProtocolViolation extends EdgeError {
+  constructor (message: string) {
+    super('ERR_PROTOCOL_VIOLATION', message, { status: 400 })
+  }
+}
+
+/** JSON messages over a libp2p stream, each length-prefixed, size-limited and read with a timeout. */
+export class JsonFrames {
+  readonly stream: Stream
+  readonly #lp: LengthPrefixedStream<Stream>
+
+  constructor (stream: Stream) {
+    this.stream = stream
+    this.#lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+  }
+
+  async read (timeoutMs = READ_TIMEOUT_MS): Promise<Record<string, unknown>> {
+    let bytes
+    try {
+      bytes = await this.#lp.read({ signal: AbortSignal.timeout(timeoutMs) })
+    } catch (err) {
+      throw new ProtocolViolation(`no valid frame: ${(err as Error).message}`)
+    }
+    let doc: unknown
+    try {
+      doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray()))
+    } catch {
+      throw new ProtocolViolation('a frame is not JSON')
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ProtocolViolation('a frame is not a JSON object')
+    return doc as Record<string, unknown>
+  }
+
+  async write (doc: Record<string, unknown>): Promise<void> {
+    await this.#lp.write(new TextEncoder().encode(JSON.stringify(doc)), { signal: AbortSignal.timeout(READ_TIMEOUT_MS) })
+  }
+
+  async close (): Promise<void> {
+    await this.stream.close({ signal: AbortSignal.timeout(READ_TIMEOUT_MS) }).catch(() => this.stream.abort(new Error('close timed out')))
+  }
+
+  abort (reason: string): void {
+    this.stream.abort(new Error(reason))
+  }
+}
