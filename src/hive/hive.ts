@@ -345,7 +345,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     this.#requireP2P()
     if (!Number.isInteger(o.uses) || o.uses < 1 || o.uses > MAX_INVITATION_USES) throw new HiveError('ERR_INVALID_USES', `uses must be a whole number from 1 to ${MAX_INVITATION_USES}`, { status: 400 })
     if (!Number.isInteger(o.ttlMs) || o.ttlMs < 1000 || o.ttlMs > MAX_INVITATION_TTL_MS) throw new HiveError('ERR_INVALID_TTL', 'ttl must be between 1 second and 30 days', { status: 400 })
-    const { token, doc } = await createInvitation(this.#c.privateKey, { hive: hiveId, inviter: this.#c.peerId, ttlMs: o.ttlMs, addrs: this.#c.host.listenAddrs() })
+    // Loopback addresses would lead a node on another machine to itself; give them only when there is nothing else.
+    const all = this.#c.host.listenAddrs()
+    const outside = all.filter((a) => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a))
+    const { token, doc } = await createInvitation(this.#c.privateKey, { hive: hiveId, inviter: this.#c.peerId, ttlMs: o.ttlMs, addrs: outside.length > 0 ? outside : all })
     await this.#c.hive.addInvitation({ id: doc.id, secretHash: hashInvitationSecret(doc.secret), usesLeft: o.uses, expiresAt: new Date(doc.expires_at), createdAt: new Date() })
     this.#c.audit('hive.invitation_created', doc.id, { uses: o.uses, expires_at: new Date(doc.expires_at).toISOString() })
     return { token, expires_at: new Date(doc.expires_at).toISOString(), uses: o.uses }
@@ -475,9 +478,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       return
     }
     this.#log.info({ peer_id: r.peer, by: r.by }, 'member removed')
+    // Spread: every proven member hears of it now (the removed one too, so it knows it is out);
+    // members that connect later hear of it when they are welcomed.
+    const tell = this.directory.trustedPeers().filter((p) => p !== from)
     this.directory.removed(r.peer)
-    // Spread: every proven member hears of it now; members that connect later hear at welcome.
-    await Promise.all(this.directory.trustedPeers().filter((p) => p !== from).map(async (p) => {
+    await Promise.all(tell.map(async (p) => {
       await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushRemovals(f, [record]) })
     }))
   }
