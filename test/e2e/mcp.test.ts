@@ -106,7 +106,7 @@ describe('MCP over Streamable HTTP', () => {
         assert.ok(Number.isFinite(status.uptime_seconds) && status.uptime_seconds >= 0)
         assert.ok(Number.isFinite(status.load.cpu) && Number.isFinite(status.load.memory))
         assert.ok(status.listening.includes(node.ready.url), `listening ${JSON.stringify(status.listening)}`)
-        assert.deepEqual(status.peers, { total: 0, online: 0 })
+        assert.deepEqual(status.peers, { total: 0, online: 0, members: 0 })
 
         for (const uri of [NODE_INFO, LATEST, todayLog()]) assert.ok(out.resources.includes(uri), `resources/list names ${uri}`)
         assert.deepEqual(out.templates, ['edge-hive://logs/{date}'])
@@ -146,7 +146,7 @@ describe('MCP over Streamable HTTP', () => {
       assert.equal(out.server, 'edge-hive')
       assert.deepEqual(out.tools, ALL_TOOLS)
       assert.equal(out.status.node_id, node.ready.node_id)
-      assert.deepEqual(out.status.peers, { total: 0, online: 0 })
+      assert.deepEqual(out.status.peers, { total: 0, online: 0, members: 0 })
     })
 
     it('v1 client with a client registered for fewer scopes gets a token for those and sees only the tools they allow', async () => {

@@ -9,7 +9,7 @@ import { getToken, operatorClient } from '../helpers/tokens.ts'
 // Two nodes on loopback (TCP only, no multicast): the libp2p host and bootstrap. Membership,
 // discovery and the multi-host tests in network namespaces come with the rest of the hive.
 
-interface PeerList { peers: Array<{ peer_id: string, status: string, trust: number, addresses: string[] }> }
+interface PeerList { peers: Array<{ peer_id: string, status: string, member: boolean, trust: number, addresses: string[] }> }
 
 async function callTool<T> (node: NodeProcess, name: string): Promise<T> {
   const op = operatorClient(node.dataDir)
@@ -59,11 +59,12 @@ describe('the libp2p host', () => {
     const seenByA = await eventually(async () => await callTool<PeerList>(a, 'list_peers'), (l) => l.peers.length > 0)
     assert.deepEqual(seenByA.peers.map((p) => p.peer_id), [b.ready.peer_id])
     assert.equal(seenByA.peers[0]!.status, 'untrusted')
-    assert.equal(seenByA.peers[0]!.trust, 0)
+    assert.equal(seenByA.peers[0]!.member, false, 'neither node belongs to a hive')
+    assert.ok(seenByA.peers[0]!.trust < 0.5, 'a peer that is no member stays below half trust')
     const seenByB = await callTool<PeerList>(b, 'list_peers')
     assert.deepEqual(seenByB.peers.map((p) => p.peer_id), [a.ready.peer_id])
-    const status = await callTool<{ peers: { total: number, online: number } }>(a, 'get_status')
-    assert.deepEqual(status.peers, { total: 1, online: 0 })
+    const status = await callTool<{ peers: { total: number, online: number, members: number } }>(a, 'get_status')
+    assert.deepEqual(status.peers, { total: 1, online: 0, members: 0 })
   })
 })
 
@@ -110,7 +111,7 @@ describe('peers: the discovery routes and the CLI', () => {
     assert.equal(c.code, 0, c.stderr)
     assert.equal(JSON.parse(c.stdout).peer_id, b.ready.peer_id)
     const after = await runCli(['peers', 'list', '--data-dir', a.dataDir])
-    assert.match(after.stdout, new RegExp(`^${b.ready.peer_id}\\s+untrusted`))
+    assert.match(after.stdout, new RegExp(`^${b.ready.peer_id}\\s+-\\s+untrusted`))
     // By id alone, once the address is known.
     const again = await runCli(['peers', 'connect', b.ready.peer_id, '--data-dir', a.dataDir])
     assert.equal(again.code, 0, again.stderr)
