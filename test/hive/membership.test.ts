@@ -152,6 +152,19 @@ describe('hive membership between hosts in network namespaces', { skip: unavaila
     assert.deepEqual(back.map((p) => p?.status), ['online', 'online'])
   })
 
+  it('a member that goes silent (its link cut, no TCP close) turns offline through failed pings, and online again when it answers', async () => {
+    const peerId = b.ready.peer_id
+    net.setLink(hosts[1]!, false)
+    try {
+      const silent = await until(15_000, async () => await peerIn(a, peerId), (p) => p?.status === 'offline')
+      assert.equal(silent?.status, 'offline', 'offline after --peer-offline-after (5 s) without an answer')
+    } finally {
+      net.setLink(hosts[1]!, true)
+    }
+    const back = await until(20_000, async () => await peerIn(a, peerId), onlineMember)
+    assert.equal(back?.status, 'online')
+  })
+
   it('a node joins through --bootstrap alone (no mDNS) with EDGE_HIVE_JOIN_TOKEN at its first start', async () => {
     const token = await invite(a)
     const e = await startIn(hosts[4]!, ['--name', 'member-e', '--bootstrap', lanAddr(a)], { env: cleanEnv({ EDGE_HIVE_JOIN_TOKEN: token }) })

@@ -95,6 +95,12 @@ export class TestNetwork {
     return { cmd: 'ip', args: ['netns', 'exec', host.ns, ...argv] }
   }
 
+  /** Cuts or restores a host's link: a cut host goes silent, with no TCP close for its peers to see. */
+  setLink (host: TestHost, up: boolean): void {
+    ip('-n', host.ns, 'link', 'set', 'eth0', up ? 'up' : 'down')
+    if (up) ip('-n', host.ns, 'route', 'replace', '224.0.0.0/4', 'dev', 'eth0')
+  }
+
   destroy (): void {
     if (this.#destroyed) return
     this.#destroyed = true
