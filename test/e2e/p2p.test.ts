@@ -6,8 +6,8 @@ import { Fleet, runCli, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
-// Two nodes on loopback (TCP only, no multicast): the libp2p host and bootstrap. Membership,
-// discovery and the multi-host tests in network namespaces come with the rest of the hive.
+// Nodes on loopback (TCP and QUIC, no multicast): the libp2p host, bootstrap, the peers CLI.
+// Membership, discovery and everything multi-host run in network namespaces (test/hive/).
 
 interface PeerList { peers: Array<{ peer_id: string, status: string, member: boolean, trust: number, addresses: string[] }> }
 
@@ -80,7 +80,17 @@ describe('p2p settings', () => {
     assert.deepEqual(info.capabilities.p2p.listen_addrs, [])
   })
 
-  it('refuses a listen address that is not TCP, and a bootstrap address without a peer id, with exit 2', async () => {
+  it('listens on QUIC (quic-v1) and another node connects over it', async () => {
+    const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic'] })
+    const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))
+    assert.ok(addr !== undefined, `a quic-v1 address; got ${JSON.stringify(q.ready.p2p_addrs)}`)
+    const other = await fleet.start({ args: ['--name', 'p2p-quic-dialer', '--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1'] })
+    const c = await runCli(['peers', 'connect', addr, '--json', '--data-dir', other.dataDir])
+    assert.equal(c.code, 0, c.stderr)
+    assert.ok((JSON.parse(c.stdout) as { addresses: string[] }).addresses.some((x) => x.includes('/quic-v1')), c.stdout)
+  })
+
+  it('refuses a listen address that is neither TCP nor QUIC, and a bootstrap address without a peer id, with exit 2', async () => {
     const listen = await runCli(['serve', '--p2p-listen', '/ip4/127.0.0.1/udp/4001'])
     assert.equal(listen.code, 2)
     assert.match(listen.stderr, /p2pListen \(from flag --p2p-listen\)/)
