@@ -8,7 +8,7 @@ import type { PeerView } from './mcp/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, MetricsServer, type HttpServer
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
@@ -18,7 +18,8 @@ import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION, PLATFORM } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
-import { StartupError } from './shared/errors.ts'
+import { StartupError, messageOf } from './shared/errors.ts'
+import { NodeMetrics, instrumentRepositories } from './shared/metrics.ts'
 
 /** The MCP protocol revision the node speaks by default (the session era most clients use). */
 const MCP_PROTOCOL_VERSION = '2025-11-25'
@@ -39,6 +40,8 @@ export interface NodeSummary {
   fingerprint: string | undefined
   /** libp2p addresses other nodes dial (`.../p2p/<peer id>`); empty with --no-p2p. */
   p2pAddrs: string[]
+  /** Where Prometheus scrapes the node; undefined with --no-metrics. */
+  metricsUrl: string | undefined
   dataDir: string
   issuer: string
   /** The operator client made on the very first start; its secret is shown once. */
@@ -78,6 +81,9 @@ export class EdgeNode {
   readonly #notifications = new NotificationStream()
   #p2p?: P2PHost
   #hive?: Hive
+  readonly #metrics: NodeMetrics
+  #metricsServer?: MetricsServer
+  #metricsUrl?: string
   #dnsSd?: DnsSdAdvertiser
   #startedAt = Date.now()
   /** Public URL and issuer as clients see them: known only once listening (with --port 0). */
@@ -91,6 +97,14 @@ export class EdgeNode {
     this.#logger = logger
     this.#publicUrl = config.publicUrl
     this.#issuer = config.oauth2Issuer
+    this.#metrics = new NodeMetrics({
+      mcpSessions: () => this.#mcp?.sessionCount ?? 0,
+      peersByStatus: () => {
+        const counts: Record<string, number> = {}
+        for (const p of this.#hive?.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1
+        return counts
+      }
+    })
   }
 
   /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
@@ -105,9 +119,9 @@ export class EdgeNode {
 
       if (!c.insecureHttp) this.#tls = await this.#loadTls(this.#identity.nodeId, log)
 
-      this.#store = await openStore({
+      this.#store = instrumentRepositories(await openStore({
         url: c.store, namespace: c.storeNamespace, database: c.storeDatabase, username: c.storeUsername, password: c.storePassword
-      })
+      }), ['audit', 'clients', 'oauthPayloads', 'revocations', 'hive', 'peers'], this.#metrics)
       log.debug({ schemaVersion: this.#store.schemaVersion }, 'store open')
 
       this.#audit = new AuditFeed(this.#store.audit)
@@ -132,6 +146,14 @@ export class EdgeNode {
 
       // The hive starts once the HTTPS URL is known: its advert names the node's endpoints.
       if (c.p2pEnabled) await this.#startHive(log)
+
+      if (c.metricsEnabled) {
+        this.#metricsServer = new MetricsServer(async () => await this.#metrics.render(), this.#logger.child({ part: 'metrics' }))
+        const metricsPort = await this.#metricsServer.listen(c.metricsHost, c.metricsPort).catch((err: unknown) => {
+          throw new StartupError('ERR_METRICS_LISTEN', `cannot serve metrics on ${c.metricsHost}:${c.metricsPort}: ${messageOf(err)} (use --metrics-port, or --no-metrics)`)
+        })
+        this.#metricsUrl = `http://${loopbackFor(c.metricsHost)}:${metricsPort}/metrics`
+      }
 
       if (c.discovery) {
         this.#dnsSd = new DnsSdAdvertiser({
@@ -228,7 +250,8 @@ export class EdgeNode {
       bodyLimit: c.bodyLimit,
       corsOrigins: c.corsOrigins,
       apiRateLimit: c.apiRateLimit,
-      rateLimitWindowMs: c.rateLimitWindow
+      rateLimitWindowMs: c.rateLimitWindow,
+      observe: (r) => { this.#metrics.httpRequest(r) }
     })
     // The auth parts are built once the server listens (the URLs need the port): requests
     // cannot arrive before, so the routes reach them through the node.
@@ -301,6 +324,11 @@ export class EdgeNode {
     if (plugins.length > 0) this.#logger.child({ part: 'mcp' }).info({ plugins }, 'plugins loaded')
     // Everything audited is a log notification, and changes the log resources, for MCP
     // subscribers (when MCP is on) and on the REST stream (always).
+    this.#audit!.on('appended', (entry: { action: string, detail?: Record<string, unknown> }) => {
+      if (entry.action === 'token.issued') this.#metrics.tokenIssued(String(entry.detail?.grant_type ?? 'unknown'))
+      if (entry.action === 'token.refused') this.#metrics.tokenRefused(String(entry.detail?.error ?? 'unknown').slice(0, 64))
+    })
+    this.#catalog.on('called', (call: { name: string, outcome: 'ok' | 'error' }) => { this.#metrics.toolCall(call.name, call.outcome) })
     this.#audit!.on('appended', (entry: Record<string, unknown> & { at: Date }) => {
       this.#notifications.publish('log', { ...entry, at: entry.at.toISOString() })
       for (const uri of [LOGS_LATEST_URI, logUriFor(entry.at)]) {
@@ -400,6 +428,7 @@ export class EdgeNode {
       localUrl: `${scheme}://${loopbackFor(c.host)}:${port}`,
       fingerprint: this.#tls?.fingerprint,
       p2pAddrs: this.#p2p?.listenAddrs() ?? [],
+      metricsUrl: this.#metricsUrl,
       dataDir: c.dataDir,
       issuer: this.#issuer
     }
@@ -425,6 +454,7 @@ export class EdgeNode {
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')
       this.#listening = false
     }
+    await this.#metricsServer?.close().catch((err: unknown) => log.warn({ err }, 'metrics listener did not close cleanly'))
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hive?.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
     await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))

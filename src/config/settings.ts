@@ -40,6 +40,9 @@ export interface Config {
   peerOfflineAfter: number
   advertRefresh: number
   joinToken: string | undefined
+  metricsEnabled: boolean
+  metricsHost: string
+  metricsPort: number
   logLevel: LogLevel
 }
 
@@ -277,6 +280,21 @@ export const SETTINGS: readonly Setting[] = [
     key: 'joinToken', env: 'EDGE_HIVE_JOIN_TOKEN', secret: true,
     description: 'An invitation (from `edge-hive hive invite`) to join with at start when the node is not yet a member; for containers. Environment or config file only.',
     allowed: 'an invitation token starting with ehi_', schema: text(8192)
+  },
+  {
+    key: 'metricsEnabled', env: 'EDGE_HIVE_METRICS_ENABLED', flag: { spec: '--no-metrics', attr: 'metrics' },
+    description: 'Serve Prometheus metrics at GET /metrics on a listener of its own.',
+    allowed: 'true or false', schema: boolean(), default: () => true
+  },
+  {
+    key: 'metricsHost', env: 'EDGE_HIVE_METRICS_HOST', flag: { spec: '--metrics-host <address>', attr: 'metricsHost' },
+    description: 'Address the metrics listener binds to; loopback by default so metrics are never exposed by accident.',
+    allowed: 'an IP address or host name', schema: host(), default: () => '127.0.0.1'
+  },
+  {
+    key: 'metricsPort', env: 'EDGE_HIVE_METRICS_PORT', flag: { spec: '--metrics-port <number>', attr: 'metricsPort' },
+    description: 'TCP port of the metrics listener (plain HTTP; 0 picks a free port).',
+    allowed: 'a whole number from 0 to 65535', schema: integer(0, 65535), default: () => 9464
   },
   {
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },

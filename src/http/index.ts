@@ -9,3 +9,4 @@ export { registerMcpRoute, type McpRouteComponents, type McpRouteOptions } from 
 export { registerMcpRestRoutes, type McpRestComponents, type McpRestOptions } from './routes/mcp-rest.ts'
 export { registerDiscoveryRoutes, type DiscoveryComponents } from './routes/discovery.ts'
 export { registerHiveRoutes, type HiveRouteComponents } from './routes/hive.ts'
+export { MetricsServer } from './metrics-server.ts'

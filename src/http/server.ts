@@ -17,6 +17,8 @@ export interface HttpServerOptions {
   /** Requests per window per token subject (per address without a token). */
   apiRateLimit: number
   rateLimitWindowMs: number
+  /** Called once per answered request (for metrics). `route` is the route pattern, or `unmatched`. */
+  observe?: (r: { route: string, method: string, status: number, seconds: number }) => void
 }
 
 export interface HttpServer {
@@ -115,7 +117,14 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     reply.header('x-request-id', req.id)
   })
   app.addHook('onResponse', async (req, reply) => {
-    req.log.debug({ method: req.method, path: pathOf(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    // The route pattern, not the path: bounded label values, and no ids or secrets from URLs.
+    const route = req.routeOptions.url ?? 'unmatched'
+    // The request id is in every line already (fastify's reqId).
+    req.log.debug({
+      method: req.method, route, path: pathOf(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime),
+      ...(req.identity === undefined ? {} : { client_id: req.identity.clientId })
+    }, 'request')
+    options.observe?.({ route, method: req.method, status: reply.statusCode, seconds: reply.elapsedTime / 1000 })
   })
 
   app.setNotFoundHandler(async (req) => {

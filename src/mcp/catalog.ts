@@ -116,6 +116,11 @@ export class Catalog extends EventEmitter implements HiveApi {
     if (map.size >= MAX_ENTRIES) throw new Error(`too many ${kind}s (at most ${MAX_ENTRIES})`)
   }
 
+  /** A tool ran (over MCP or REST): `called` events feed the node's metrics. */
+  reportCall (name: string, outcome: 'ok' | 'error'): void {
+    this.emit('called', { name, outcome })
+  }
+
   tool (def: ToolDefinition): void {
     this.#check('tool', def.name, this.tools)
     this.tools.set(def.name, def)

@@ -33,8 +33,11 @@ export async function invokeTool (catalog: Catalog, name: string, args: unknown,
   try {
     // Outside MCP there is no client to log to, report progress to, or ask.
     const noClient = async (): Promise<never> => { throw new Error('this tool needs an MCP client (it asks the client a question); call it over MCP') }
-    return { ok: true, result: await def.handler(input, { caller, log: async () => undefined, progress: async () => undefined, sample: noClient, elicit: noClient }) }
+    const result = await def.handler(input, { caller, log: async () => undefined, progress: async () => undefined, sample: noClient, elicit: noClient })
+    catalog.reportCall(name, result.isError === true ? 'error' : 'ok')
+    return { ok: true, result }
   } catch (err) {
+    catalog.reportCall(name, 'error')
     return { ok: true, result: { isError: true, content: [{ type: 'text', text: `${name} failed: ${messageOf(err)}` }] } }
   }
 }

@@ -68,14 +68,16 @@ function promptArgs (p: PromptDefinition): PromptDefinition['argsSchema'] {
 }
 
 /** Runs a tool; a tool that throws becomes an `isError` result and the node keeps serving. */
-async function runTool (def: ToolDefinition, args: Record<string, unknown>, ctx: ReturnType<typeof contextFor>): Promise<ToolResult> {
+async function runTool (catalog: Catalog, def: ToolDefinition, args: Record<string, unknown>, ctx: ReturnType<typeof contextFor>): Promise<ToolResult> {
   const log = ctx.logQuietly
   await log('debug', `calling ${def.name}`)
   try {
     const result = await def.handler(args, ctx)
+    catalog.reportCall(def.name, result.isError === true ? 'error' : 'ok')
     await log('info', `${def.name} ${result.isError === true ? 'returned an error' : 'done'}`)
     return result
   } catch (err) {
+    catalog.reportCall(def.name, 'error')
     await log('error', `${def.name} failed: ${messageOf(err)}`)
     return { isError: true, content: [{ type: 'text', text: `${def.name} failed: ${messageOf(err)}` }] }
   }
@@ -112,7 +114,7 @@ export function buildMcpServer (info: ServerInfo, catalog: Catalog, caller: Call
       // The SDK passes (args, ctx) with an input schema and (ctx) without one.
       const args = (def.inputSchema === undefined ? {} : params[0]) as Record<string, unknown>
       const sdk = params[def.inputSchema === undefined ? 0 : 1] as ServerContext | undefined
-      return await runTool(def, args, contextFor(caller, sdk))
+      return await runTool(catalog, def, args, contextFor(caller, sdk))
     }) as never)
     registered.set(def.name, tool)
   }

@@ -55,6 +55,7 @@ export interface ReadyLine {
   mcp_url: string
   tls_fingerprint: string | null
   p2p_addrs: string[]
+  metrics_url: string | null
 }
 
 /** A node started as a child process of the real CLI. */
@@ -81,7 +82,7 @@ export class NodeProcess {
   static async start (options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number, wrap?: (argv: string[]) => { cmd: string, args: string[] } } = {}): Promise<NodeProcess> {
     const dataDir = options.dataDir ?? tempDir()
     // Loopback only, free ports: tests never listen on the machine's other interfaces.
-    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
+    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
     // `wrap` runs the node elsewhere, e.g. inside a test network namespace.
     const argv = [process.execPath, CLI, ...args]
     const { cmd, args: cmdArgs } = options.wrap?.(argv) ?? { cmd: argv[0]!, args: argv.slice(1) }

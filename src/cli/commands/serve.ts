@@ -15,6 +15,7 @@ export function formatBanner (s: NodeSummary, version: string): string {
     ['mcp', s.mcpUrl],
     ['tls sha-256', s.fingerprint ?? 'none: plain HTTP (--insecure-http)'],
     ['p2p', s.p2pAddrs.length > 0 ? s.p2pAddrs.join('\n' + ' '.repeat(15)) : 'off (--no-p2p)'],
+    ['metrics', s.metricsUrl ?? 'off (--no-metrics)'],
     ['data dir', s.dataDir]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
@@ -87,7 +88,8 @@ export function registerServe (program: Command): void {
     }
     logger[tty ? 'debug' : 'info']({
       node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
-      local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs
+      local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs,
+      metrics_url: summary.metricsUrl ?? null
     }, 'node ready')
   })
 }
