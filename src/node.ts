@@ -8,7 +8,7 @@ import type { PeerView } from './mcp/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, MetricsServer, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, MetricsServer, type HttpServer
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
@@ -251,7 +251,12 @@ export class EdgeNode {
       corsOrigins: c.corsOrigins,
       apiRateLimit: c.apiRateLimit,
       rateLimitWindowMs: c.rateLimitWindow,
-      observe: (r) => { this.#metrics.httpRequest(r) }
+      observe: (r) => { this.#metrics.httpRequest(r) },
+      api: {
+        title: `Edge Hive node API (${c.nodeName})`,
+        version: VERSION,
+        description: 'The REST face of an Edge Hive node: its info document, OAuth token endpoint, tools and resources, notification stream, hive and discovery. MCP itself is at /mcp (Streamable HTTP; see the MCP specification).'
+      }
     })
     // The auth parts are built once the server listens (the URLs need the port): requests
     // cannot arrive before, so the routes reach them through the node.
@@ -278,6 +283,7 @@ export class EdgeNode {
       enabled: () => this.#p2p !== undefined
     })
     registerHiveRoutes(http.app, { hive: () => this.#hive, peerId: this.#identity!.peerId.toString() })
+    registerOpenApiRoute(http.app, { publicUrl: () => this.#publicUrl })
     registerMcpRestRoutes(http.app, {
       invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
       read: async (uri) => await readCatalogResource(this.#catalog!, uri),
@@ -390,6 +396,11 @@ export class EdgeNode {
 
   async #ready (): Promise<boolean> {
     return this.#listening && this.#stopping === undefined && this.#store !== undefined && await this.#store.ping()
+  }
+
+  /** Every HTTP route the node serves (method and URL pattern); empty before start. */
+  httpRoutes (): Array<{ method: string, url: string }> {
+    return this.#http?.routes() ?? []
   }
 
   /** The node's info document (the seed's capability advertisement). */

@@ -10,3 +10,4 @@ export { registerMcpRestRoutes, type McpRestComponents, type McpRestOptions } fr
 export { registerDiscoveryRoutes, type DiscoveryComponents } from './routes/discovery.ts'
 export { registerHiveRoutes, type HiveRouteComponents } from './routes/hive.ts'
 export { MetricsServer } from './metrics-server.ts'
+export { registerOpenApiRoute } from './routes/openapi.ts'

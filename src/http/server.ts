@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import helmet from '@fastify/helmet'
 import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
 import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import type { Logger } from 'pino'
 import { toHttpAnswer, HttpError } from './errors.ts'
@@ -19,14 +20,26 @@ export interface HttpServerOptions {
   rateLimitWindowMs: number
   /** Called once per answered request (for metrics). `route` is the route pattern, or `unmatched`. */
   observe?: (r: { route: string, method: string, status: number, seconds: number }) => void
+  /** Title and version of the OpenAPI document. */
+  api?: { title: string, version: string, description: string }
 }
 
 export interface HttpServer {
   app: FastifyInstance
+  /** Every route registered (method and URL pattern), as the OpenAPI check compares them. */
+  routes (): Array<{ method: string, url: string }>
   /** Starts listening; resolves with the bound port. */
   listen (host: string, port: number): Promise<number>
   /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts the rest. */
   close (timeoutMs: number): Promise<{ forced: boolean }>
+}
+
+/** The scopes as OpenAPI shows them. */
+const API_SCOPES = {
+  'mcp:read': 'See the node, its peers and its notifications.',
+  'mcp:call': 'Call tools.',
+  'mcp:resources': 'Read resources.',
+  'mcp:admin': 'Administer the node: clients, the hive, connecting peers, provisioning.'
 }
 
 // Timeouts and sizes: every one bounded (see the README's limits).
@@ -74,15 +87,43 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
       // fastify's typings cannot express http2 + https chosen at run time.
     } as unknown as FastifyServerOptions)) as FastifyInstance
 
+  // Response schemas document the API; answers are serialised as they are, never trimmed to a schema.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
+
   const tracker = new ConnectionTracker()
   tracker.attach(app, options.tls !== undefined)
 
   // A mirror of the routes, to tell "no such path" (404) from "not with this method" (405).
   const routes = FindMyWay({ ignoreTrailingSlash: false })
+  const routeList: Array<{ method: string, url: string }> = []
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     for (const method of methods) {
+      routeList.push({ method, url: route.url })
       try { routes.on(method as HTTPMethod, route.url, () => undefined) } catch { /* already mirrored */ }
+    }
+  })
+
+  // The OpenAPI document is made from the routes' own schemas, so it cannot drift from them.
+  // Each route's `config` (public, or the scope it needs) becomes its security requirement.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: options.api ?? { title: 'Edge Hive node API', version: '0.0.0' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token of this node (RFC 9068 JWT, audience: the node\'s MCP URL).' },
+          oauth2: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: API_SCOPES } } }
+        }
+      }
+    },
+    transform: ({ schema, url, route }) => {
+      const config = (route.config ?? {}) as { public?: boolean, scope?: string }
+      const documented = { ...(schema ?? {}) } as Record<string, unknown>
+      if (documented.security === undefined) {
+        documented.security = config.public === true ? [] : [{ bearer: [] }, { oauth2: config.scope === undefined ? [] : [config.scope] }]
+      }
+      return { schema: documented, url }
     }
   })
 
@@ -147,6 +188,7 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
 
   return {
     app,
+    routes: () => [...routeList],
     async listen (host, port) {
       await app.listen({ host, port })
       const address = app.server.address()

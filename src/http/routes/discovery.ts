@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { PeerView } from '../../mcp/index.ts'
 import { HttpError } from '../errors.ts'
+import { object, responses } from '../schemas.ts'
 
 export interface DiscoveryComponents {
   /** The peers this node knows, as `list_peers` shows them. */
@@ -15,11 +16,17 @@ const PEER_ID = '^[1-9A-HJ-NP-Za-km-z]{46,60}$'
 
 /** The seed's discovery routes: who this node knows (`mcp:read`), and connecting to a peer (`mcp:admin`). */
 export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryComponents): void {
-  app.get('/discovery/peers', { config: { scope: 'mcp:read' } }, async () => ({ peers: c.peers() }))
+  app.get('/discovery/peers', {
+    config: { scope: 'mcp:read' },
+    schema: { tags: ['discovery'], summary: 'The peer table: peers found by mDNS, the DHT and bootstrap, with status, trust and adverts', response: responses(object('`{ peers: [{ peer_id, node_id, status, member, trust, addresses, first_seen, last_seen, capabilities }] }`'), 401, 403) }
+  }, async () => ({ peers: c.peers() }))
 
   app.post<{ Params: { peer_id: string }, Body: { addrs?: string[] } | undefined }>('/discovery/connect/:peer_id', {
     config: { scope: 'mcp:admin' },
     schema: {
+      tags: ['discovery'],
+      summary: 'Connect to a peer: at the addresses given, the known ones, or through the DHT',
+      response: responses(object('`{ peer_id, connected, addresses }`'), 400, 401, 403, 404, 409),
       params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] },
       body: { type: ['object', 'null'], additionalProperties: false, properties: { addrs: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 512 } } } }
     }

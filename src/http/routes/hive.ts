@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { EdgeError } from '../../shared/errors.ts'
 import { HttpError } from '../errors.ts'
+import { object, responses } from '../schemas.ts'
 
 /** What the hive routes need of the node's hive; undefined with --no-p2p. */
 export interface HiveRouteComponents {
@@ -39,14 +40,17 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
     return h
   }
 
-  app.get('/hive', { config: { scope: 'mcp:read' } }, async () => ({ hive_id: c.hive()?.hiveId ?? null, peer_id: c.peerId }))
-  app.post('/hive/init', { config: { scope: 'mcp:admin' } }, async (_req, reply) => {
+  app.get('/hive', { config: { scope: 'mcp:read' }, schema: { tags: ['hive'], summary: 'This node\'s hive id (null when it belongs to none) and peer id', response: responses(object('`{ hive_id, peer_id }`'), 401, 403) } }, async () => ({ hive_id: c.hive()?.hiveId ?? null, peer_id: c.peerId }))
+  app.post('/hive/init', { config: { scope: 'mcp:admin' }, schema: { tags: ['hive'], summary: 'Found a new hive with this node as its first member', response: responses({ ...object('`{ hive_id }`'), status: 201 }, 401, 403, 409) } }, async (_req, reply) => {
     const r = await answer(async () => await hive().init())
     return await reply.code(201).send(r)
   })
   app.post<{ Body: { ttl_seconds?: number, uses?: number } | undefined }>('/hive/invitations', {
     config: { scope: 'mcp:admin' },
     schema: {
+      tags: ['hive'],
+      summary: 'Make an invitation token for new nodes (a secret)',
+      response: responses({ ...object('`{ token, expires_at, uses }`'), status: 201 }, 400, 401, 403, 409),
       body: {
         type: ['object', 'null'],
         additionalProperties: false,
@@ -60,13 +64,23 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
   })
   app.post<{ Body: { token: string } }>('/hive/join', {
     config: { scope: 'mcp:admin' },
-    schema: { body: { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 8192 } } } }
+    schema: {
+      tags: ['hive'],
+      summary: 'Join a hive with an invitation: asks the inviting member for a credential',
+      body: { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 8192 } } },
+      response: responses(object('`{ hive_id, inviter }`'), 400, 401, 403, 409, 502)
+    }
   }, async (req) => await answer(async () => await hive().join(req.body.token)))
-  app.get('/hive/members', { config: { scope: 'mcp:read' } }, async () => hive().members())
+  app.get('/hive/members', { config: { scope: 'mcp:read' }, schema: { tags: ['hive'], summary: 'This node and the members it knows, with status and trust; removed peers', response: responses(object('`{ hive_id, members: [{ peer_id, node_id, self, status, trust, last_seen }], removed: [peer_id] }`'), 401, 403, 409) } }, async () => hive().members())
   app.delete<{ Params: { peer_id: string } }>('/hive/members/:peer_id', {
     config: { scope: 'mcp:admin' },
-    schema: { params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] } }
+    schema: {
+      tags: ['hive'],
+      summary: 'Remove a member; the removal spreads to the other members',
+      params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] },
+      response: responses(object('`{ peer_id, removed }`: removed is false when it was removed already'), 400, 401, 403, 409)
+    }
   }, async (req) => await answer(async () => await hive().remove(req.params.peer_id)))
 
-  app.get('/discovery/announce', { config: { scope: 'mcp:read' } }, async () => ({ announced: true, advert: await answer(async () => await hive().announce()) }))
+  app.get('/discovery/announce', { config: { scope: 'mcp:read' }, schema: { tags: ['discovery'], summary: 'Sign a fresh capability advert, send it to the members and the DHT, and return it', response: responses(object('`{ announced: true, advert }`'), 401, 403, 409) } }, async () => ({ announced: true, advert: await answer(async () => await hive().announce()) }))
 }

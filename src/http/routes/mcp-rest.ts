@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { InvokeOutcome, NotificationStream, Caller } from '../../mcp/index.ts'
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import { HttpError } from '../errors.ts'
+import { nodeIdParam, object, responses } from '../schemas.ts'
 
 export interface McpRestComponents {
   invoke (name: string, args: unknown, caller: Caller): Promise<InvokeOutcome>
@@ -29,8 +30,14 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
   const body = {
     type: 'object',
     required: ['name'],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, arguments: { type: 'object' } }
+    properties: { name: { type: 'string', minLength: 1, maxLength: 64, description: 'The tool\'s name, as tools/list shows it.' }, arguments: { type: 'object', description: 'The tool\'s input.' } }
   } as const
+  const call = {
+    tags: ['tools'],
+    description: 'The same tools as over MCP, with the same scopes: each tool needs its own (mcp:call unless it says otherwise).',
+    body,
+    response: responses(object('The MCP CallToolResult: content, structuredContent, isError.'), 400, 401, 403, 404)
+  }
   const callTool = async (req: FastifyRequest<{ Params: { node_id?: string }, Body: { name: string, arguments?: Record<string, unknown> } }>, reply: FastifyReply): Promise<FastifyReply> => {
     checkNode(req.params.node_id, opts.nodeId)
     const identity = req.identity!
@@ -41,17 +48,34 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     }
     throw new HttpError(outcome.code === 'unknown_tool' ? 404 : 400, outcome.code, outcome.message)
   }
-  app.post('/mcp/tools/call', { schema: { body } }, callTool)
-  app.post('/mcp/node/:node_id/tools/call', { schema: { body } }, callTool)
+  app.post('/mcp/tools/call', { schema: { ...call, summary: 'Call a tool' } }, callTool)
+  app.post('/mcp/node/:node_id/tools/call', { schema: { ...call, summary: 'Call a tool (the seed\'s route, by node id)', params: nodeIdParam } }, callTool)
 
-  app.get<{ Params: { node_id: string, uri: string } }>('/mcp/node/:node_id/resources/:uri', { config: { scope: 'mcp:resources' } }, async (req, reply) => {
+  app.get<{ Params: { node_id: string, uri: string } }>('/mcp/node/:node_id/resources/:uri', {
+    config: { scope: 'mcp:resources' },
+    schema: {
+      tags: ['resources'],
+      summary: 'Read a resource, its URI percent-encoded in the path',
+      params: { type: 'object', required: ['node_id', 'uri'], properties: { node_id: nodeIdParam.properties.node_id, uri: { type: 'string', description: 'The resource URI, e.g. edge-hive%3A%2F%2Fnode%2Finfo' } } },
+      response: responses({ description: 'The resource\'s contents, with its MIME type.' }, 400, 401, 403, 404)
+    }
+  }, async (req, reply) => {
     checkNode(req.params.node_id, opts.nodeId)
     const contents = await c.read(req.params.uri).catch((err: unknown) => { throw new HttpError(400, 'invalid_resource', String((err as Error).message)) })
     if (contents === undefined) throw new HttpError(404, 'unknown_resource', `There is no resource ${req.params.uri}.`)
     return await reply.type(contents.mimeType).send(contents.body)
   })
 
-  app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/stream', { config: { scope: 'mcp:read' } }, async (req, reply) => {
+  app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/stream', {
+    config: { scope: 'mcp:read' },
+    schema: {
+      tags: ['notifications'],
+      summary: 'Server-sent events: log, resource_updated and peer; resume with Last-Event-ID',
+      params: nodeIdParam,
+      headers: { type: 'object', properties: { 'last-event-id': { type: 'string', description: 'The id of the last event received: the missed ones are sent first.' } } },
+      response: responses({ description: 'text/event-stream' }, 401, 403, 404, 503)
+    }
+  }, async (req, reply) => {
     checkNode(req.params.node_id, opts.nodeId)
     if (c.stream.listenerCount >= opts.maxStreams) throw new HttpError(503, 'too_many_streams', 'Too many open streams; try again later.')
     const last = Number(req.headers['last-event-id'] ?? 0)

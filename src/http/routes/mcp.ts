@@ -63,6 +63,11 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: opts.path,
+      schema: {
+        tags: ['mcp'],
+        summary: 'The MCP endpoint (Streamable HTTP, protocol 2025-11-25 with sessions and 2026-07-28 stateless)',
+        description: 'JSON-RPC over POST (Accept: application/json, text/event-stream), the GET SSE stream and DELETE of a session, as the MCP specification defines them. Each method needs its scope: tools/call mcp:call, resources mcp:resources, the rest mcp:read.'
+      },
       handler: async (req, reply) => {
         const origin = req.headers.origin
         if (origin !== undefined && origin !== new URL(opts.publicUrl()).origin && !opts.corsOrigins.includes(origin)) {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type {} from '@fastify/rate-limit' // its types add app.rateLimit() and config.rateLimit
 import { HttpError } from '../errors.ts'
+import { object } from '../schemas.ts'
 
 export interface OAuthRouteComponents {
   /** Answers a request for an authorization server path (the provider writes the response). */
@@ -27,6 +28,39 @@ export interface OAuthRouteOptions {
 }
 
 const SEED_TOKEN_BODY_LIMIT = 64 * 1024
+
+const oauthError = { type: 'object', description: 'An OAuth error (RFC 6749 §5.2).', properties: { error: { type: 'string' }, error_description: { type: 'string' } } }
+const tokenAnswer = object('RFC 6749 §5.1: access_token (an RFC 9068 JWT whose aud is the node\'s MCP URL), token_type Bearer, expires_in, scope.')
+const tokenRequest = {
+  type: 'object',
+  required: ['grant_type'],
+  properties: {
+    grant_type: { type: 'string', enum: ['client_credentials'] },
+    scope: { type: 'string', description: 'Space-separated scopes, at most the client\'s; all of them when absent.' },
+    resource: { type: 'string', description: 'RFC 8707: the node\'s MCP URL (the only resource).' },
+    client_id: { type: 'string' },
+    client_secret: { type: 'string', description: 'With client_secret_post; prefer HTTP Basic (client_secret_basic).' },
+    client_assertion_type: { type: 'string', enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'] },
+    client_assertion: { type: 'string', description: 'RFC 7523: a JWT signed with the client\'s registered key (private_key_jwt).' }
+  }
+}
+const tokenResponses = { 200: { description: 'A token.', ...tokenAnswer }, 400: oauthError, 401: oauthError, 429: oauthError }
+/** The authorization server's own endpoints, as documentation: oidc-provider reads and checks the requests. */
+const PROVIDER_ENDPOINTS = [
+  { method: 'POST', path: 'token', summary: 'Token endpoint (client credentials; RFC 6749 §4.4, client auth: Basic, post or RFC 7523 private_key_jwt)', body: tokenRequest, response: tokenResponses },
+  {
+    method: 'POST', path: 'revoke', summary: 'Revoke a token (RFC 7009)',
+    body: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } },
+    response: { 200: { description: 'Revoked, or unknown (RFC 7009 §2.2).' }, 401: oauthError }
+  },
+  {
+    method: 'POST', path: 'introspect', summary: 'Introspect a token (RFC 7662)',
+    body: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } },
+    response: { 200: { description: '`{ active, ... }`', ...object('RFC 7662 §2.2') }, 401: oauthError }
+  },
+  { method: 'GET', path: 'jwks', summary: 'The public key that signs access tokens (JWK Set)', response: { 200: { description: 'JWK Set', ...object('RFC 7517 JWK Set') } } },
+  { method: 'GET', path: 'authorize', summary: 'Authorization endpoint (answers with OAuth errors until interactive sign-in exists)', response: { 400: oauthError } }
+] as const
 
 /** The client id a token request names, where it can be seen without reading the body. */
 function basicClientId (req: FastifyRequest): string | undefined {
@@ -61,6 +95,8 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     allowList: (req) => replayed(req) || clientIdOf(req) === undefined
   })
 
+  // One per-client limiter for every provider endpoint, as one allowance.
+  const providerLimit = perClient(basicClientId)
   await app.register(async (scope) => {
     // oidc-provider reads and limits the body itself: leave the stream untouched here.
     scope.removeAllContentTypeParsers()
@@ -72,9 +108,29 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     scope.route({
       method: ['GET', 'POST', 'OPTIONS'], url: `${opts.oauthPrefix}*`, handler,
       config: { public: true, rateLimit: byAddress },
-      preHandler: perClient(basicClientId)
+      preHandler: providerLimit,
+      schema: { hide: true }
     })
-    scope.get(opts.metadataPath, { config: { public: true } }, handler)
+    // The same handler under each endpoint's own path, so each is documented (and measured) apart.
+    for (const e of PROVIDER_ENDPOINTS) {
+      scope.route({
+        method: e.method, url: `${opts.oauthPrefix}${e.path}`, handler,
+        config: { public: true, rateLimit: byAddress },
+        preHandler: providerLimit,
+        // Documentation only: the body stays unread here and the provider checks it.
+        validatorCompiler: () => () => true,
+        schema: {
+          tags: ['oauth'],
+          summary: e.summary,
+          ...('body' in e ? { body: e.body, consumes: ['application/x-www-form-urlencoded'] } : {}),
+          response: e.response
+        }
+      })
+    }
+    scope.get(opts.metadataPath, {
+      config: { public: true },
+      schema: { tags: ['oauth'], summary: 'Authorization server metadata (RFC 8414)', response: { 200: { description: 'Metadata.', ...object('RFC 8414 §2') } } }
+    }, handler)
   })
 
   // The seed's token routes: the standard form body, or the seed's JSON body
@@ -113,8 +169,14 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
       done(null, Object.fromEntries(new URLSearchParams(text as string)))
     })
     const route = { config: { public: true, rateLimit: byAddress }, bodyLimit: SEED_TOKEN_BODY_LIMIT, preHandler: perClient((req) => basicClientId(req) ?? bodyClientId(req)) }
-    scope.post<{ Params: { node_id?: string } }>('/mcp/auth/token', route, seedToken)
-    scope.post<{ Params: { node_id?: string } }>('/mcp/node/:node_id/auth/token', route, seedToken)
+    const doc = (summary: string, params?: Record<string, unknown>) => ({
+      tags: ['oauth'], summary, consumes: ['application/json', 'application/x-www-form-urlencoded'], response: tokenResponses, ...(params === undefined ? {} : { params })
+    })
+    scope.post<{ Params: { node_id?: string } }>('/mcp/auth/token', { ...route, schema: doc('The seed\'s token route: the token endpoint, also with a JSON body') }, seedToken)
+    scope.post<{ Params: { node_id?: string } }>('/mcp/node/:node_id/auth/token', {
+      ...route,
+      schema: doc('The seed\'s token route, by node id', { type: 'object', required: ['node_id'], properties: { node_id: { type: 'string', maxLength: 64 } } })
+    }, seedToken)
   })
 
   // RFC 9728: where to get tokens for this node. The path-aware form (§3.1) is for the MCP
@@ -130,6 +192,9 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     resource_name: `Edge Hive node ${opts.nodeName} (${opts.nodeId})`
   })
   for (const path of ['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${opts.resourcePath}`]) {
-    app.get(path, { config: { public: true } }, async (_req, reply) => reply.header('cache-control', 'max-age=300').send(metadata()))
+    app.get(path, {
+      config: { public: true },
+      schema: { tags: ['oauth'], summary: 'Protected resource metadata (RFC 9728): where to get tokens for this node', response: { 200: { description: 'Metadata.', ...object('RFC 9728 §2') } } }
+    }, async (_req, reply) => reply.header('cache-control', 'max-age=300').send(metadata()))
   }
 }
