@@ -1,6 +1,6 @@
 import type { Config } from './config/index.ts'
 import { prepareDataDir, dataDirLayout, readLock, DataDirLock } from './config/index.ts'
-import { ClientRegistry, loadOrCreateSigningKey, mintLocalAdminToken, type ClientView, type NewClient } from './auth/index.ts'
+import { ClientRegistry, OperatorAccount, loadOrCreateSigningKey, mintLocalAdminToken, type ClientView, type NewClient } from './auth/index.ts'
 import { openStore } from './store/index.ts'
 import { StartupError } from './shared/errors.ts'
 
@@ -33,6 +33,7 @@ export async function localAdminAccess (dataDir: string): Promise<LocalAdminAcce
 /** A stopped node's state, opened by a local tool. `close()` releases it. */
 export interface OfflineNodeState {
   registry: ClientRegistry
+  operator: OperatorAccount
   close (): Promise<void>
 }
 
@@ -50,6 +51,7 @@ export async function openOfflineState (config: Config): Promise<OfflineNodeStat
     const store = await openStore({ url: config.store, namespace: config.storeNamespace, database: config.storeDatabase, username: config.storeUsername, password: config.storePassword })
     return {
       registry: new ClientRegistry({ clients: store.clients, audit: store.audit }),
+      operator: new OperatorAccount(store.operator),
       async close () { await store.close(); lock.release() }
     }
   } catch (err) {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
 import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
@@ -8,10 +9,10 @@ import type { PeerView } from './mcp/index.ts'
 import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, MetricsServer, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer
 } from './http/index.ts'
 import {
-  AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey,
+  AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey, OperatorAccount,
   OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, type SigningKey
 } from './auth/index.ts'
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
@@ -74,6 +75,10 @@ export class EdgeNode {
   readonly #revokedClients = new Set<string>()
   #verifier?: AccessTokenVerifier
   #authServer?: AuthorizationServer
+  #operator?: OperatorAccount
+  /** Keys for cookies and CSRF tokens of the browser pages: new at each start (a restart ends sign-ins in progress). */
+  readonly #cookieKeys = [randomBytes(32).toString('base64url')]
+  readonly #csrfKey = randomBytes(32)
   #pruneTimer?: NodeJS.Timeout
   #audit?: AuditFeed
   #catalog?: Catalog
@@ -121,7 +126,7 @@ export class EdgeNode {
 
       this.#store = instrumentRepositories(await openStore({
         url: c.store, namespace: c.storeNamespace, database: c.storeDatabase, username: c.storeUsername, password: c.storePassword
-      }), ['audit', 'clients', 'oauthPayloads', 'revocations', 'hive', 'peers'], this.#metrics)
+      }), ['audit', 'clients', 'oauthPayloads', 'revocations', 'hive', 'peers', 'operator'], this.#metrics)
       log.debug({ schemaVersion: this.#store.schemaVersion }, 'store open')
 
       this.#audit = new AuditFeed(this.#store.audit)
@@ -129,6 +134,7 @@ export class EdgeNode {
       this.#revocations = new RevocationList(this.#store.revocations)
       await this.#revocations.load()
       this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => this.#revokedClients.add(id))
+      this.#operator = new OperatorAccount(this.#store.operator)
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
@@ -283,6 +289,27 @@ export class EdgeNode {
       enabled: () => this.#p2p !== undefined
     })
     registerHiveRoutes(http.app, { hive: () => this.#hive, peerId: this.#identity!.peerId.toString() })
+    await registerInteractionRoutes(http.app, {
+      interaction: async (req, res) => await this.#authServer!.interaction(req, res),
+      finishSignIn: async (req, res) => await this.#authServer!.finishSignIn(req, res),
+      finishConsent: async (req, res, scopes) => await this.#authServer!.finishConsent(req, res, scopes),
+      deny: async (req, res) => await this.#authServer!.deny(req, res),
+      clientFacts: async (id) => await this.#authServer!.clientFacts(id),
+      signIn: async (password) => {
+        const outcome = await this.#operator!.signIn(password)
+        await this.#audit!.append({ actor: 'operator', action: 'operator.sign_in', outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason } }) })
+        return outcome
+      },
+      operatorSet: async () => await this.#operator!.isSet()
+    }, { nodeName: c.nodeName, csrfKey: this.#csrfKey, signInRateLimit: 10 })
+    registerAdminOperatorRoutes(http.app, {
+      setPassword: async (password, actor) => {
+        await this.#operator!.setPassword(password)
+        await this.#audit!.append({ actor, action: 'operator.password_set', outcome: 'success' })
+      },
+      grants: async () => await this.#authServer!.grants(),
+      revokeGrant: async (id, actor) => await this.#authServer!.revokeGrant(id, actor)
+    })
     registerOpenApiRoute(http.app, { publicUrl: () => this.#publicUrl })
     registerMcpRestRoutes(http.app, {
       invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
@@ -371,7 +398,11 @@ export class EdgeNode {
       resource: this.#resource(),
       signingKey: this.#signingKey!,
       accessTokenTtlSeconds: Math.round(this.config.accessTokenTtl / 1000),
-      nodeId: this.#identity!.nodeId
+      nodeId: this.#identity!.nodeId,
+      refreshTokenTtlSeconds: Math.round(this.config.refreshTokenTtl / 1000),
+      registeredClientTtlSeconds: Math.round(this.config.registeredClientTtl / 1000),
+      cookieKeys: this.#cookieKeys,
+      pages: authorizationPages(this.config.nodeName)
     })
   }
 

@@ -4,9 +4,11 @@ export { loadOrCreateSigningKey, ACCESS_TOKEN_ALG, type SigningKey } from './sig
 export { ClientRegistry, type ClientView, type NewClient } from './client-registry.ts'
 export { ClientRegistryError } from './errors.ts'
 export { RevocationList } from './revocation-list.ts'
-export { AccessTokenVerifier, type AccessIdentity, type VerifyResult } from './token-verifier.ts'
+export { AccessTokenVerifier, grantRevocationKey, type AccessIdentity, type VerifyResult } from './token-verifier.ts'
 export {
   AuthorizationServer, OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, TOKEN_ENDPOINT_AUTH_METHODS,
-  type AuthorizationServerOptions
+  OPERATOR_ACCOUNT_ID, INTERACTION_PATH, DEVICE_VERIFICATION_PATH,
+  type AuthorizationServerOptions, type AuthorizationPages, type InteractionView
 } from './authorization-server.ts'
 export { mintLocalAdminToken, LOCAL_ADMIN_CLIENT_ID } from './local-admin-token.ts'
+export { OperatorAccount, hashPassword, checkPassword, MIN_PASSWORD_LENGTH, MAX_FAILURES, LOCKOUT_MS } from './operator-account.ts'

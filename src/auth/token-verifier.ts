@@ -28,6 +28,11 @@ export interface VerifierComponents {
  * HS256-with-the-public-key are refused by construction), not expired, not revoked.
  * The answer does not say which check failed: that would help an attacker.
  */
+/** The revocation list's key for a whole grant: its access tokens carry `grant_id`. */
+export function grantRevocationKey (grantId: string): string {
+  return `grant:${grantId}`
+}
+
 export class AccessTokenVerifier {
   readonly #keys: ReturnType<typeof createLocalJWKSet>
   readonly #issuer: string
@@ -64,6 +69,8 @@ export class AccessTokenVerifier {
     if (p === undefined) return { ok: false }
     const clientId = String(p.client_id)
     if (this.#c.revocations.isRevoked(String(p.jti)) || this.#c.isClientRevoked(clientId)) return { ok: false }
+    // Tokens from a grant the operator revoked (people's apps) stop with it.
+    if (typeof p.grant_id === 'string' && this.#c.revocations.isRevoked(grantRevocationKey(p.grant_id))) return { ok: false }
     return {
       ok: true,
       identity: {

@@ -7,6 +7,7 @@ import { registerStatus } from './commands/status.ts'
 import { registerClients } from './commands/clients.ts'
 import { registerPeers } from './commands/peers.ts'
 import { registerHive, registerDiscovery } from './commands/hive.ts'
+import { registerOperator } from './commands/operator.ts'
 
 const program = new Command()
   .name('edge-hive')
@@ -21,6 +22,7 @@ registerClients(program)
 registerPeers(program)
 registerHive(program)
 registerDiscovery(program)
+registerOperator(program)
 
 try {
   await program.parseAsync(process.argv)

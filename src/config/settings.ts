@@ -25,6 +25,8 @@ export interface Config {
   bodyLimit: number
   shutdownTimeout: number
   accessTokenTtl: number
+  refreshTokenTtl: number
+  registeredClientTtl: number
   tokenRateLimit: number
   apiRateLimit: number
   rateLimitWindow: number
@@ -202,6 +204,16 @@ export const SETTINGS: readonly Setting[] = [
     key: 'accessTokenTtl', env: 'EDGE_HIVE_ACCESS_TOKEN_TTL', flag: { spec: '--access-token-ttl <duration>', attr: 'accessTokenTtl' },
     description: 'Lifetime of the access tokens the node issues.',
     allowed: 'a duration from 1m to 24h, like 1h', schema: duration(60_000, 86_400_000), default: () => 3_600_000
+  },
+  {
+    key: 'refreshTokenTtl', env: 'EDGE_HIVE_REFRESH_TOKEN_TTL', flag: { spec: '--refresh-token-ttl <duration>', attr: 'refreshTokenTtl' },
+    description: 'How long an app approved with offline_access keeps its refresh token (and its approval) without using it; each use rotates the token.',
+    allowed: 'a duration from 1h to 365d, like 30d', schema: duration(3_600_000, 365 * 86_400_000), default: () => 30 * 86_400_000
+  },
+  {
+    key: 'registeredClientTtl', env: 'EDGE_HIVE_REGISTERED_CLIENT_TTL', flag: { spec: '--registered-client-ttl <duration>', attr: 'registeredClientTtl' },
+    description: 'An app that registered itself (RFC 7591) and gets no token for this long is forgotten.',
+    allowed: 'a duration from 1h to 365d, like 30d', schema: duration(3_600_000, 365 * 86_400_000), default: () => 30 * 86_400_000
   },
   {
     key: 'tokenRateLimit', env: 'EDGE_HIVE_TOKEN_RATE_LIMIT', flag: { spec: '--token-rate-limit <per-minute>', attr: 'tokenRateLimit' },

@@ -11,3 +11,6 @@ export { registerDiscoveryRoutes, type DiscoveryComponents } from './routes/disc
 export { registerHiveRoutes, type HiveRouteComponents } from './routes/hive.ts'
 export { MetricsServer } from './metrics-server.ts'
 export { registerOpenApiRoute } from './routes/openapi.ts'
+export { registerInteractionRoutes, type InteractionComponents } from './routes/interaction.ts'
+export { registerAdminOperatorRoutes, type AdminOperatorComponents } from './routes/admin-operator.ts'
+export { authorizationPages } from './pages/index.ts'

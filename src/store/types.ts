@@ -76,6 +76,20 @@ export interface OAuthPayloadStore {
   revokeByGrantId (model: string, grantId: string): Promise<void>
   /** Removes every expired record; returns how many. */
   purgeExpired (now: Date): Promise<number>
+  /** Live records of one model, newest first (at most `limit`), with their ids. */
+  list (model: string, limit: number): Promise<Array<{ id: string, payload: Record<string, unknown> }>>
+}
+
+/** The node's operator account: who signs in to the browser pages to approve apps. */
+export interface OperatorAccount {
+  /** An Argon2id PHC string; never the password. */
+  passwordHash: string
+  updatedAt: Date
+}
+
+export interface OperatorRepository {
+  get (): Promise<OperatorAccount | undefined>
+  set (account: OperatorAccount): Promise<void>
 }
 
 /** An access token withdrawn before its expiry, remembered until then. */
@@ -178,6 +192,7 @@ export interface Store {
   readonly revocations: RevocationRepository
   readonly hive: HiveRepository
   readonly peers: PeerRepository
+  readonly operator: OperatorRepository
   /** The schema version after migrations ran. */
   readonly schemaVersion: number
   /** True when the store answers a trivial query. */

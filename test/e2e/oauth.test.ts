@@ -58,10 +58,15 @@ describe('OAuth 2.1 for agents', () => {
     const m = res.json<Record<string, any>>()
     assert.equal(m.issuer, node.ready.url)
     assert.equal(m.token_endpoint, `${node.ready.url}/oauth/token`)
-    assert.deepEqual(m.grant_types_supported, ['client_credentials'])
+    assert.deepEqual([...m.grant_types_supported].sort(), ['authorization_code', 'client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'])
+    // OAuth 2.1 and the MCP spec: clients refuse a server that does not say it does S256.
+    assert.deepEqual(m.code_challenge_methods_supported, ['S256'])
+    assert.equal(m.authorization_response_iss_parameter_supported, true, 'RFC 9207')
+    assert.equal(m.registration_endpoint, `${node.ready.url}/oauth/register`)
+    assert.equal(m.device_authorization_endpoint, `${node.ready.url}/oauth/device/auth`)
     for (const method of ['client_secret_basic', 'client_secret_post', 'private_key_jwt']) assert.ok(m.token_endpoint_auth_methods_supported.includes(method))
     assert.ok(m.token_endpoint_auth_signing_alg_values_supported.includes('EdDSA'))
-    assert.deepEqual(m.scopes_supported, ['mcp:read', 'mcp:call', 'mcp:resources', 'mcp:admin'])
+    assert.deepEqual(m.scopes_supported, ['mcp:read', 'mcp:call', 'mcp:resources', 'mcp:admin', 'offline_access'])
     assert.ok(m.revocation_endpoint && m.introspection_endpoint && m.jwks_uri)
   })
 

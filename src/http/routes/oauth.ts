@@ -58,6 +58,16 @@ const PROVIDER_ENDPOINTS = [
     body: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } },
     response: { 200: { description: '`{ active, ... }`', ...object('RFC 7662 §2.2') }, 401: oauthError }
   },
+  {
+    method: 'POST', path: 'register', consumes: ['application/json'], summary: 'Dynamic client registration (RFC 7591): apps register themselves; the operator grants scopes at consent',
+    body: object('RFC 7591 §2 client metadata: client_name, redirect_uris (https, or http on loopback), grant_types (authorization_code, refresh_token, device_code; not client_credentials), token_endpoint_auth_method (none for public apps)'),
+    response: { 201: { description: 'Registered.', ...object('RFC 7591 §3.2.1: client_id, and client_secret for confidential clients') }, 400: oauthError }
+  },
+  {
+    method: 'POST', path: 'device/auth', summary: 'Device authorization (RFC 8628): a device or CLI asks for a user code',
+    body: { type: 'object', required: ['client_id'], properties: { client_id: { type: 'string' }, scope: { type: 'string' }, resource: { type: 'string' } } },
+    response: { 200: { description: 'device_code, user_code, verification_uri, expires_in, interval', ...object('RFC 8628 §3.2') }, 400: oauthError, 401: oauthError }
+  },
   { method: 'GET', path: 'jwks', summary: 'The public key that signs access tokens (JWK Set)', response: { 200: { description: 'JWK Set', ...object('RFC 7517 JWK Set') } } },
   { method: 'GET', path: 'authorize', summary: 'Authorization endpoint (answers with OAuth errors until interactive sign-in exists)', response: { 400: oauthError } }
 ] as const
@@ -122,7 +132,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
         schema: {
           tags: ['oauth'],
           summary: e.summary,
-          ...('body' in e ? { body: e.body, consumes: ['application/x-www-form-urlencoded'] } : {}),
+          ...('body' in e ? { body: e.body, consumes: 'consumes' in e ? [...e.consumes] : ['application/x-www-form-urlencoded'] } : {}),
           response: e.response
         }
       })

@@ -93,5 +93,14 @@ export const MIGRATIONS: readonly Migration[] = [
       DEFINE FIELD stats ON peer TYPE object FLEXIBLE;
       DEFINE INDEX peer_last_seen ON peer FIELDS last_seen;
     `
+  },
+  {
+    version: 4,
+    name: 'operator account',
+    surql: `
+      DEFINE TABLE operator_account SCHEMAFULL;
+      DEFINE FIELD password_hash ON operator_account TYPE string;
+      DEFINE FIELD updated_at ON operator_account TYPE datetime;
+    `
   }
 ]

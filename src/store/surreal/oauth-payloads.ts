@@ -62,6 +62,13 @@ export class SurrealOAuthPayloadStore implements OAuthPayloadStore {
     await this.#db.query('DELETE oauth_payload WHERE model = $model AND grant_id = $grantId', { model, grantId }).collect()
   }
 
+  async list (model: string, limit: number): Promise<Array<{ id: string, payload: Record<string, unknown> }>> {
+    const [rows] = await this.#db.query<[Array<PayloadRow & { key: string }>]>(
+      'SELECT record::id(id) AS key, payload, expires_at FROM oauth_payload WHERE model = $model AND (expires_at = NONE OR expires_at > time::now()) ORDER BY payload.iat DESC LIMIT $limit',
+      { model, limit }).collect()
+    return (rows ?? []).map((r) => ({ id: r.key.slice(model.length + 1), payload: r.payload }))
+  }
+
   async purgeExpired (now: Date): Promise<number> {
     const [rows] = await this.#db.query<[unknown[]]>('DELETE oauth_payload WHERE expires_at != NONE AND expires_at <= $now RETURN BEFORE', { now }).collect()
     return rows?.length ?? 0

@@ -10,6 +10,7 @@ import { SurrealOAuthPayloadStore } from './oauth-payloads.ts'
 import { SurrealRevocationRepository } from './revocations.ts'
 import { SurrealHiveRepository } from './hive.ts'
 import { SurrealPeerRepository } from './peers.ts'
+import { SurrealOperatorRepository } from './operator.ts'
 
 const OPEN_TIMEOUT_MS = 15_000
 const CLOSE_TIMEOUT_MS = 5_000
@@ -52,6 +53,7 @@ class SurrealStore implements Store {
   readonly revocations: SurrealRevocationRepository
   readonly hive: SurrealHiveRepository
   readonly peers: SurrealPeerRepository
+  readonly operator: SurrealOperatorRepository
   readonly schemaVersion: number
   readonly #db: Surreal
   #closed?: Promise<void>
@@ -65,6 +67,7 @@ class SurrealStore implements Store {
     this.revocations = new SurrealRevocationRepository(db)
     this.hive = new SurrealHiveRepository(db)
     this.peers = new SurrealPeerRepository(db)
+    this.operator = new SurrealOperatorRepository(db)
   }
 
   async ping (): Promise<boolean> {
