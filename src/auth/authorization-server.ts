@@ -60,6 +60,23 @@ export interface AuthorizationServerOptions {
   pages: AuthorizationPages
 }
 
+/**
+ * What an app that names no scope is offered at consent. MCP clients take their scope from the
+ * challenge or the RFC 9728 document, which name none on purpose (see the http part), so
+ * without this they would ask for nothing and could only be refused.
+ */
+export const DEFAULT_APP_SCOPES = ['mcp:read', 'mcp:call']
+
+function defaultScopeForApps (req: RawRequest): void {
+  const url = req.url ?? ''
+  if (!url.startsWith('/oauth/authorize?')) return
+  const u = new URL(url, 'https://node.invalid')
+  const asked = (u.searchParams.get('scope') ?? '').split(' ').filter((s) => isScope(s))
+  if (asked.length > 0) return
+  u.searchParams.set('scope', [...DEFAULT_APP_SCOPES, ...(u.searchParams.get('scope') ?? '').split(' ').filter((s) => s !== '')].join(' '))
+  req.url = `${u.pathname}${u.search}`
+}
+
 /** The account that approves people's apps: the node's operator. */
 export const OPERATOR_ACCOUNT_ID = 'operator'
 /** Where the provider sends the browser for sign-in and consent; the http part serves it. */
@@ -376,6 +393,14 @@ export class AuthorizationServer {
     if (ours.length > 0) grant.addResourceScope(this.#resource, ours.join(' '))
     const own = scopes.filter((s) => isScope(s) || s === 'offline_access')
     if (own.length > 0) grant.addOIDCScope(own.join(' '))
+    // What was asked for and left unticked is refused, so the provider does not ask again.
+    const params = d.params as Record<string, unknown>
+    const refused = String(params.scope ?? '').split(' ').filter((s) => (isScope(s) || s === 'offline_access') && !scopes.includes(s))
+    if (refused.length > 0) {
+      grant.rejectOIDCScope(refused.join(' '))
+      const refusedOurs = refused.filter((s) => isScope(s))
+      if (refusedOurs.length > 0) grant.rejectResourceScope(this.#resource, refusedOurs.join(' '))
+    }
     const grantId = await grant.save()
     await this.#c.audit.append({ actor: accountId, action: 'grant.approved', target: clientId, outcome: 'success', detail: { scopes: scopes.join(' '), grant_id: grantId } })
     return await this.provider.interactionResult(req as IncomingMessage, res as ServerResponse, { consent: { grantId } }, { mergeWithLastSubmission: true })
@@ -414,7 +439,7 @@ export class AuthorizationServer {
     const rows = await this.#c.oauthPayloads.list('Grant', 1000)
     return await Promise.all(rows.map(async ({ id, payload }) => {
       const resources = (payload.resources ?? {}) as Record<string, string>
-      const scopes = [...String(resources[this.#resource] ?? '').split(' '), ...String((payload.openid as { scope?: string } | undefined)?.scope ?? '').split(' ')].filter((s) => s !== '')
+      const scopes = [...new Set([...String(resources[this.#resource] ?? '').split(' '), ...String((payload.openid as { scope?: string } | undefined)?.scope ?? '').split(' ')])].filter((s) => s !== '')
       const clientId = String(payload.clientId)
       const facts = await this.clientFacts(clientId).catch(() => undefined)
       return {
@@ -457,6 +482,7 @@ export class AuthorizationServer {
    */
   async handle (req: RawRequest, res: RawResponse): Promise<void> {
     this.#pin(req)
+    defaultScopeForApps(req)
     const h = req.headers as Record<string, string | string[] | undefined>
     // On HTTP/2 a body without content-length is not seen as a body by the library (type-is).
     if (req.httpVersionMajor >= 2 && h['content-type'] !== undefined && h['content-length'] === undefined && h['transfer-encoding'] === undefined) {

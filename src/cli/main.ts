@@ -8,6 +8,7 @@ import { registerClients } from './commands/clients.ts'
 import { registerPeers } from './commands/peers.ts'
 import { registerHive, registerDiscovery } from './commands/hive.ts'
 import { registerOperator } from './commands/operator.ts'
+import { registerLogin } from './commands/login.ts'
 
 const program = new Command()
   .name('edge-hive')
@@ -23,6 +24,7 @@ registerPeers(program)
 registerHive(program)
 registerDiscovery(program)
 registerOperator(program)
+registerLogin(program)
 
 try {
   await program.parseAsync(process.argv)

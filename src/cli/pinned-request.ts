@@ -19,9 +19,21 @@ export async function pinnedGet (url: string, fingerprint: string | undefined, t
 }
 
 /** Any method, with an optional JSON body and extra headers, under the same pinning. */
-export async function pinnedRequest (method: string, url: string, options: { fingerprint: string | undefined, timeoutMs: number, json?: unknown, headers?: Record<string, string> }): Promise<PinnedResponse> {
+export async function pinnedRequest (method: string, url: string, options: {
+  fingerprint: string | undefined
+  timeoutMs: number
+  json?: unknown
+  /** A form body (application/x-www-form-urlencoded), for OAuth endpoints. */
+  form?: URLSearchParams
+  headers?: Record<string, string>
+  /** Without a fingerprint: trust the system's CAs, or these PEM certificates. */
+  ca?: string | undefined
+  /** Without a fingerprint and without `ca`: refuse rather than trust the system's CAs. */
+  requirePin?: boolean
+}): Promise<PinnedResponse> {
   const { fingerprint, timeoutMs } = options
-  const body = options.json === undefined ? undefined : Buffer.from(JSON.stringify(options.json))
+  const body = options.form !== undefined ? Buffer.from(options.form.toString()) : options.json === undefined ? undefined : Buffer.from(JSON.stringify(options.json))
+  const contentType = options.form !== undefined ? 'application/x-www-form-urlencoded' : 'application/json'
   const u = new URL(url)
   const host = u.hostname.replace(/^\[|\]$/g, '')
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80))
@@ -29,15 +41,18 @@ export async function pinnedRequest (method: string, url: string, options: { fin
 
   let socket: TLSSocket | undefined
   if (u.protocol === 'https:') {
-    if (fingerprint === undefined) throw new Error('no certificate fingerprint to check the node against')
+    if (fingerprint === undefined && options.ca === undefined && options.requirePin !== false) throw new Error('no certificate fingerprint to check the node against')
     socket = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = tlsConnect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.3' })
+      // Pinned: any certificate, checked below against the fingerprint. Otherwise the usual
+      // verification, against the given CA or the system's.
+      const verify = fingerprint === undefined ? { rejectUnauthorized: true, ...(options.ca === undefined ? {} : { ca: options.ca }) } : { rejectUnauthorized: false }
+      const s = tlsConnect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, ...verify, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.3' })
       const onAbort = (): void => { s.destroy(); reject(new Error(`no answer from ${u.host} within ${timeoutMs} ms`)) }
       signal.addEventListener('abort', onAbort, { once: true })
       s.once('close', () => signal.removeEventListener('abort', onAbort))
       s.once('secureConnect', () => {
         const seen = s.getPeerCertificate().fingerprint256
-        if (seen !== fingerprint) {
+        if (fingerprint !== undefined && seen !== fingerprint) {
           s.destroy()
           reject(new Error(`the server at ${u.host} presents certificate ${seen ?? 'none'}, not the node's ${fingerprint}`))
           return
@@ -53,7 +68,7 @@ export async function pinnedRequest (method: string, url: string, options: { fin
       host, port, path: `${u.pathname}${u.search}`, method, signal,
       headers: {
         accept: 'application/json', host: u.host, ...options.headers,
-        ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(body.length) })
+        ...(body === undefined ? {} : { 'content-type': contentType, 'content-length': String(body.length) })
       },
       ...(socket === undefined ? {} : { createConnection: () => socket })
     }, (res) => {

@@ -64,7 +64,7 @@ export class SurrealOAuthPayloadStore implements OAuthPayloadStore {
 
   async list (model: string, limit: number): Promise<Array<{ id: string, payload: Record<string, unknown> }>> {
     const [rows] = await this.#db.query<[Array<PayloadRow & { key: string }>]>(
-      'SELECT record::id(id) AS key, payload, expires_at FROM oauth_payload WHERE model = $model AND (expires_at = NONE OR expires_at > time::now()) ORDER BY payload.iat DESC LIMIT $limit',
+      'SELECT record::id(id) AS key, payload, expires_at, payload.iat AS iat FROM oauth_payload WHERE model = $model AND (expires_at = NONE OR expires_at > time::now()) ORDER BY iat DESC LIMIT $limit',
       { model, limit }).collect()
     return (rows ?? []).map((r) => ({ id: r.key.slice(model.length + 1), payload: r.payload }))
   }
