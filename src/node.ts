@@ -172,6 +172,9 @@ export class EdgeNode {
 
       const summary = this.#summary(port)
       summary.firstClient = await this.#bootstrapOperatorClient()
+      if (!await this.#operator!.isSet()) {
+        log.info('no operator password yet: people\'s apps (MCP clients that sign in with a browser, edge-hive login) cannot be approved until you run: edge-hive operator set-password')
+      }
       this.#lock.update({
         localUrl: summary.localUrl, issuer: this.#issuer, resource: this.#resource(),
         ...(summary.fingerprint === undefined ? {} : { fingerprint: summary.fingerprint })
