@@ -28,6 +28,9 @@ export interface OAuthRouteOptions {
 }
 
 const SEED_TOKEN_BODY_LIMIT = 64 * 1024
+/** Self-registrations (RFC 7591) per source address per window: enough for people, not for a flood. */
+const REGISTRATIONS_PER_WINDOW = 30
+const REGISTRATION_WINDOW_MS = 10 * 60_000
 
 const oauthError = { type: 'object', description: 'An OAuth error (RFC 6749 §5.2).', properties: { error: { type: 'string' }, error_description: { type: 'string' } } }
 const tokenAnswer = object('RFC 6749 §5.1: access_token (an RFC 9068 JWT whose aud is the node\'s MCP URL), token_type Bearer, expires_in, scope.')
@@ -105,6 +108,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     allowList: (req) => replayed(req) || clientIdOf(req) === undefined
   })
 
+  const registrationLimit = { max: REGISTRATIONS_PER_WINDOW, timeWindow: REGISTRATION_WINDOW_MS, keyGenerator: (req: FastifyRequest) => `register-ip:${req.ip}` }
   // One per-client limiter for every provider endpoint, as one allowance.
   const providerLimit = perClient(basicClientId)
   await app.register(async (scope) => {
@@ -125,7 +129,8 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     for (const e of PROVIDER_ENDPOINTS) {
       scope.route({
         method: e.method, url: `${opts.oauthPrefix}${e.path}`, handler,
-        config: { public: true, rateLimit: byAddress },
+        // Anyone may register an app, so registrations are counted apart and more tightly.
+        config: { public: true, rateLimit: e.path === 'register' ? registrationLimit : byAddress },
         preHandler: providerLimit,
         // Documentation only: the body stays unread here and the provider checks it.
         validatorCompiler: () => () => true,
