@@ -90,8 +90,11 @@ export function deviceInputPage (nodeName: string, form: string, problem: 'none'
     aborted: '<p class="problem" role="alert">The sign-in was cancelled.</p>',
     error: '<p class="problem" role="alert">Something went wrong with this code. Start again on the device.</p>'
   }[problem]
-  // `form` is the library's own form (with its CSRF field); only the visible input is ours.
-  const withInput = form.replace('</form>', '<label>Code <input type="text" name="user_code" autocomplete="off" autocapitalize="characters" required autofocus maxlength="20" placeholder="XXXX-XXXX"></label></form>')
+  // `form` is the library's own form (with its CSRF field); its code box carries an inline
+  // script (blocked by our CSP), so it is replaced by ours: one box, sent once.
+  const withInput = form
+    .replace(/<input\b[^>]*\bname="user_code"[^>]*>(\s*<\/input>)?/, '')
+    .replace('</form>', '<label>Code <input type="text" name="user_code" autocomplete="off" autocapitalize="characters" required autofocus maxlength="20" placeholder="XXXX-XXXX"></label></form>')
   return page(nodeName, 'Connect a device', `${message}\n${withInput}\n<div class="actions"><button type="submit" form="op.deviceInputForm">Continue</button></div>`)
 }
 
