@@ -304,7 +304,7 @@ export class EdgeNode {
         return outcome
       },
       operatorSet: async () => await this.#operator!.isSet()
-    }, { nodeName: c.nodeName, csrfKey: this.#csrfKey, signInRateLimit: 10 })
+    }, { nodeName: c.nodeName, csrfKey: this.#csrfKey, signInRateLimit: 20 })
     registerAdminOperatorRoutes(http.app, {
       setPassword: async (password, actor) => {
         await this.#operator!.setPassword(password)

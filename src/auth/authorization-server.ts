@@ -147,6 +147,14 @@ export class AuthorizationServer {
         short: { signed: true, secure: true, sameSite: 'lax' }
       },
       interactions: { url: async (_ctx, interaction) => `${INTERACTION_PATH}${interaction.uid}` },
+      // The operator's decision is remembered per app, across browser sessions, until revoked
+      // (edge-hive grants revoke): an app that asks again for what it was given is not asked about.
+      loadExistingGrant: async (ctx) => {
+        const clientId = ctx.oidc.client?.clientId
+        if (clientId === undefined || ctx.oidc.session?.accountId === undefined) return undefined
+        const id = ctx.oidc.session.grantIdFor(clientId) ?? await this.#grantIdFor(clientId, ctx.oidc.session.accountId)
+        return id === undefined ? undefined : await ctx.oidc.provider.Grant.find(id)
+      },
       findAccount: async (_ctx, id) => id === OPERATOR_ACCOUNT_ID ? { accountId: id, claims: async () => ({ sub: id }) } : undefined,
       // A refresh token only when offline_access was asked for and granted; rotated on every use,
       // and a used one presented again revokes the whole grant (the library's reuse detection).
@@ -423,6 +431,12 @@ export class AuthorizationServer {
     const meta = c.metadata() as Record<string, unknown>
     const issued = typeof meta.client_id_issued_at === 'number' ? new Date(meta.client_id_issued_at * 1000) : undefined
     return { name: String(meta.client_name ?? clientId), registeredBy: 'itself', createdAt: issued, redirectUris: (meta.redirect_uris as string[] | undefined) ?? [] }
+  }
+
+  /** The newest live grant the operator gave this client, if any. */
+  async #grantIdFor (clientId: string, accountId: string): Promise<string | undefined> {
+    const rows = await this.#c.oauthPayloads.list('Grant', 1000)
+    return rows.find((r) => r.payload.clientId === clientId && r.payload.accountId === accountId)?.id
   }
 
   async #renewRegistration (clientId: string): Promise<void> {

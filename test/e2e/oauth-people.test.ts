@@ -93,6 +93,15 @@ describe('OAuth for people\'s apps (openid-client, with the browser scripted ove
     assert.equal(await callTool(out.access_token), 403, 'get_status needs mcp:call, which was not given')
   })
 
+  it('remembers the operator\'s approval per app: asked again in a new browser session, the app is not shown consent again', async () => {
+    const out = await app(node, 'remembered')
+    assert.equal(out.failure, undefined, String(out.failure))
+    assert.deepEqual(out.first_offered, ['mcp:read', 'mcp:call'])
+    assert.match(out.first_callback, /[?&]code=/)
+    assert.equal(out.second_asked_consent, false, 'only the sign-in, no consent page')
+    assert.match(out.second_callback, /[?&]code=/)
+  })
+
   it('sends access_denied back to the app when the operator denies', async () => {
     const out = await app(node, 'deny')
     assert.equal(out.error, 'access_denied')
