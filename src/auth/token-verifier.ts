@@ -33,17 +33,41 @@ export function grantRevocationKey (grantId: string): string {
   return `grant:${grantId}`
 }
 
+/** How many verified tokens are remembered (a few MB at most). */
+const VERIFIED_CACHE_SIZE = 5000
+
 export class AccessTokenVerifier {
   readonly #keys: ReturnType<typeof createLocalJWKSet>
   readonly #issuer: string
   readonly #audience: string
   readonly #c: VerifierComponents
+  /** Verified tokens, oldest first (a Map keeps insertion order): evicted first when full. */
+  readonly #cache = new Map<string, JWTPayload>()
 
   constructor (components: VerifierComponents, options: { publicJwk: JWK, issuer: string, audience: string }) {
     this.#c = components
     this.#keys = createLocalJWKSet({ keys: [options.publicJwk] })
     this.#issuer = options.issuer
     this.#audience = options.audience
+  }
+
+  /**
+   * A token's verified payload, from a cache of tokens already verified (the same agent sends the
+   * same token for an hour; the signature check is most of a request's cost). A cached token is
+   * used only until its `exp`; revocation is checked by `verify` on every use regardless.
+   */
+  async #verifiedPayload (token: string): Promise<JWTPayload | undefined> {
+    const now = Date.now() / 1000
+    const hit = this.#cache.get(token)
+    if (hit !== undefined) {
+      if (Number(hit.exp) + CLOCK_TOLERANCE_S > now) return hit
+      this.#cache.delete(token)
+    }
+    const p = await this.verifySignature(token)
+    if (p === undefined) return undefined
+    if (this.#cache.size >= VERIFIED_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!)
+    this.#cache.set(token, p)
+    return p
   }
 
   /** Verifies the signature and claims only; revocation is checked by `verify`. */
@@ -65,7 +89,7 @@ export class AccessTokenVerifier {
   }
 
   async verify (token: string): Promise<VerifyResult> {
-    const p = await this.verifySignature(token)
+    const p = await this.#verifiedPayload(token)
     if (p === undefined) return { ok: false }
     const clientId = String(p.client_id)
     if (this.#c.revocations.isRevoked(String(p.jti)) || this.#c.isClientRevoked(clientId)) return { ok: false }

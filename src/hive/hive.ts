@@ -24,6 +24,9 @@ const STREAM_TIMEOUT_MS = 10_000
 /** Inbound streams per connection for each hive protocol: a peer cannot make the node juggle more. */
 const MAX_INBOUND_STREAMS = 4
 const REDIAL_INTERVAL_MS = 10_000
+/** A connected peer not proven a member is challenged again after this, doubling up to the max. */
+const CHALLENGE_RETRY_MS = 5_000
+const CHALLENGE_RETRY_MAX_MS = 300_000
 const JOIN_RETRY_MS = 5_000
 
 export interface HiveComponents {
@@ -77,6 +80,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #removalRecords: string[] = []
   #seq = 0
   #advert?: { doc: CapabilityDoc, record: string }
+  /** When to challenge an unproven connected peer again, and the wait after that. */
+  readonly #retries = new Map<string, { at: number, wait: number }>()
   readonly #timers: NodeJS.Timeout[] = []
   #stopped = false
 
@@ -132,6 +137,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     every(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 3)), async () => { await this.#pingAll() })
     every(this.#o.advertRefreshMs, async () => { await this.announce() })
     every(REDIAL_INTERVAL_MS, async () => { await this.#redialMembers() })
+    every(CHALLENGE_RETRY_MS, async () => { await this.#challengeUnproven() })
   }
 
   /** Once the host listens: dial the members known from before, and join with the start token. */
@@ -180,6 +186,29 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return member
   }
 
+  /**
+   * Challenges again the connected peers that have not proven membership: a challenge lost to a
+   * timeout (a busy machine, many joins at once) or run before both sides had joined would
+   * otherwise leave a member untrusted for as long as the connection lasts. Backs off per peer,
+   * so a stranger costs little.
+   */
+  async #challengeUnproven (): Promise<void> {
+    const node = this.#c.host.libp2p
+    if (node === undefined || this.#hiveId === undefined) return
+    const now = Date.now()
+    const due = new Map<string, Connection>()
+    for (const conn of node.getConnections()) {
+      const peer = conn.remotePeer.toString()
+      if (this.directory.isTrusted(peer) || this.#removed.has(peer) || due.has(peer)) continue
+      const r = this.#retries.get(peer) ?? { at: now, wait: CHALLENGE_RETRY_MS }
+      if (r.at > now) continue
+      this.#retries.set(peer, { at: now + r.wait, wait: Math.min(r.wait * 2, CHALLENGE_RETRY_MAX_MS) })
+      due.set(peer, conn)
+    }
+    for (const peer of this.#retries.keys()) if (node.getConnections(peerIdFromString(peer)).length === 0) this.#retries.delete(peer)
+    await Promise.all([...due.values()].map(async (conn) => { await this.#authenticate(conn) }))
+  }
+
   async #authenticate (conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
     let trusted = false
@@ -197,7 +226,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       else this.#log.debug({ peer_id: peer, err: messageOf(err) }, 'no challenge with this peer (not an Edge Hive node, or gone)')
       return
     }
-    if (trusted) await this.#welcome(peer)
+    if (trusted) {
+      this.#retries.delete(peer)
+      await this.#welcome(peer)
+    }
   }
 
   async #answerAuth (f: JsonFrames, conn: Connection): Promise<void> {

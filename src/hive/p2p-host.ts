@@ -168,9 +168,14 @@ export class P2PHost {
     return this.#node
   }
 
-  /** Where other peers can dial this node, each ending in `/p2p/<peer id>`. */
+  #addrs?: { at: number, value: string[] }
+
+  /** Where other peers can dial this node, each ending in `/p2p/<peer id>` (read at most once a second: every get_status asks). */
   listenAddrs (): string[] {
-    return this.#node?.getMultiaddrs().map((m) => m.toString()) ?? []
+    if (this.#node === undefined) return []
+    const now = Date.now()
+    if (this.#addrs === undefined || now - this.#addrs.at > 1000) this.#addrs = { at: now, value: this.#node.getMultiaddrs().map((m) => m.toString()) }
+    return this.#addrs.value
   }
 
   protocols (): string[] {

@@ -37,6 +37,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #peers = new Map<string, Entry>()
   readonly #dirty = new Set<string>()
   #timer?: NodeJS.Timeout
+  #flushing?: Promise<void>
 
   constructor (c: { repo: PeerRepository, logger: Logger }, o: { offlineAfterMs: number }) {
     super()
@@ -224,7 +225,13 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     for (const e of this.#peers.values()) this.#update(e, false)
   }
 
+  /** Saves the changed peers; one flush at a time, so two never write the same rows at once. */
   async flush (): Promise<void> {
+    this.#flushing = (this.#flushing ?? Promise.resolve()).then(async () => { await this.#flush() })
+    await this.#flushing
+  }
+
+  async #flush (): Promise<void> {
     const ids = [...this.#dirty]
     this.#dirty.clear()
     for (const id of ids) {

@@ -37,5 +37,8 @@ export class StartupError extends EdgeError {
 
 /** The message of any thrown value, for logs and one-line reports. */
 export function messageOf (err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+  if (err instanceof Error) return err.message
+  // Some libraries reject with DOM-style events (an aborted signal, a closed socket).
+  if (typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string') return `${(err as { type: string }).type} event`
+  return String(err)
 }

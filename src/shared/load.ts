@@ -26,10 +26,13 @@ export class LoadMeter {
   #last = cpuTimes()
   #lastAt = Date.now()
   #cpu = 0
+  #memory = 0
   readonly #minWindowMs: number
 
   constructor (minWindowMs = 1000) {
     this.#minWindowMs = minWindowMs
+    const mem = totalmem()
+    this.#memory = round1(100 * (mem - freemem()) / mem)
   }
 
   read (): Load {
@@ -38,10 +41,12 @@ export class LoadMeter {
       const t = cpuTimes()
       const total = t.total - this.#last.total
       if (total > 0) this.#cpu = round1(100 * (1 - (t.idle - this.#last.idle) / total))
+      const mem = totalmem()
+      this.#memory = round1(100 * (mem - freemem()) / mem)
       this.#last = t
       this.#lastAt = now
     }
-    const mem = totalmem()
-    return { cpu: this.#cpu, memory: round1(100 * (mem - freemem()) / mem) }
+    // Both are read at most once a window: get_status and adverts ask far more often.
+    return { cpu: this.#cpu, memory: this.#memory }
   }
 }

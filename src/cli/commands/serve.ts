@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { messageOf } from '../../shared/errors.ts'
 import { EdgeNode, type NodeSummary } from '../../node.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { VERSION } from '../../shared/version.ts'
@@ -44,6 +45,22 @@ export function registerServe (program: Command): void {
     const { config } = configFromCommand(cmd)
     const logger = createLogger(config.logLevel)
     const node = new EdgeNode(config, logger)
+
+    // A peer's stream closing at the wrong moment can make libp2p's muxer throw outside any
+    // call of ours (seen with yamux window updates on a closed stream). That is one stream
+    // lost, not a reason to drop every agent and peer: log it and go on. Anything else
+    // thrown outside a request is a bug, and stops the node as before.
+    const onStray = (err: unknown): void => {
+      const name = (err as { name?: string } | undefined)?.name ?? ''
+      if (/^Stream(State|Reset|Closed|Aborted)Error$|^(Muxer|Connection)ClosedError$/.test(name)) {
+        logger.warn({ err: { name, message: messageOf(err) } }, 'a libp2p stream failed after it closed; the node goes on')
+        return
+      }
+      logger.fatal({ err }, 'unexpected error outside any request; stopping')
+      process.exit(EXIT_FAILURE)
+    }
+    process.on('uncaughtException', onStray)
+    process.on('unhandledRejection', onStray)
 
     let stopping = false
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -14,6 +14,11 @@ export class ProtocolViolation extends EdgeError {
   }
 }
 
+/** The stream closed, was reset or stayed silent past the timeout: not held against the peer. */
+export class StreamEnded extends Error {
+  readonly code = 'ERR_STREAM_ENDED'
+}
+
 /** JSON messages over a libp2p stream, each length-prefixed, size-limited and read with a timeout. */
 export class JsonFrames {
   readonly stream: Stream
@@ -29,7 +34,11 @@ export class JsonFrames {
     try {
       bytes = await this.#lp.read({ signal: AbortSignal.timeout(timeoutMs) })
     } catch (err) {
-      throw new ProtocolViolation(`no valid frame: ${(err as Error).message}`)
+      const name = (err as { name?: string }).name ?? ''
+      // Breaking the framing is the peer's doing; a stream that ends, is reset or goes quiet
+      // is the network's or the machine's as often as not, and costs the peer no trust.
+      if (/^Invalid(Data|Message)Length/.test(name)) throw new ProtocolViolation(`a frame over ${MAX_MESSAGE_BYTES} bytes, or a broken length prefix`)
+      throw new StreamEnded(`the stream ended without a frame (${name || (err as Error).message})`)
     }
     let doc: unknown
     try {
