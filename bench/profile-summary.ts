@@ -1,0 +1,79 @@
+// Where the time goes in a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --only mcp
+// --cpu-prof <dir>`): self time summed per function and per module (npm package, node
+// internals, or the project's own files), busy time only (idle left out).
+// usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25]
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+
+interface CallFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
+interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
+interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
+
+// Piped into `head`: stop quietly when the reader goes.
+process.stdout.on('error', () => process.exit(0))
+
+const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true })
+const file = positionals[0]
+if (file === undefined) { process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25]\n'); process.exit(2) }
+const top = Number(values.top)
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
+
+/** The module a script URL belongs to: an npm package, node's internals, or a project file. */
+export function moduleOf (url: string): string {
+  if (url === '') return '(native / V8)'
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] === 'internal' ? 'internal/' + (url.slice(5).split('/')[1] ?? '') : url.slice(5)}`
+  const nm = url.lastIndexOf('/node_modules/')
+  if (nm !== -1) {
+    const rest = url.slice(nm + '/node_modules/'.length).split('/')
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!
+  }
+  const m = /\/(dist|src|bench|test)\/(.*)$/.exec(url)
+  return m === null ? url : `${m[1]}/${m[2]}`
+}
+
+const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+const selfUs = new Map<number, number>()
+for (let i = 0; i < profile.samples.length; i++) {
+  const id = profile.samples[i]!
+  // timeDeltas[i] is the time before sample i; attribute the next delta to this sample.
+  const dt = profile.timeDeltas[i + 1] ?? 0
+  selfUs.set(id, (selfUs.get(id) ?? 0) + dt)
+}
+
+const byFunction = new Map<string, number>()
+const byModule = new Map<string, number>()
+let busy = 0
+let idle = 0
+for (const [id, us] of selfUs) {
+  const f = byId.get(id)!.callFrame
+  if (f.functionName === '(idle)') { idle += us; continue }
+  busy += us
+  const mod = moduleOf(f.url)
+  const name = `${f.functionName === '' ? '(anonymous)' : f.functionName}  ${mod}${f.url === '' ? '' : `:${f.lineNumber + 1}`}`
+  byFunction.set(name, (byFunction.get(name) ?? 0) + us)
+  byModule.set(mod, (byModule.get(mod) ?? 0) + us)
+}
+
+// Inclusive: each sample counts once for every module on its stack.
+const parent = new Map<number, number>()
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+const inclusive = new Map<string, number>()
+for (const [id, us] of selfUs) {
+  if (byId.get(id)!.callFrame.functionName === '(idle)') continue
+  const mods = new Set<string>()
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const f = byId.get(at)!.callFrame
+    if (f.functionName !== '(root)') mods.add(moduleOf(f.url))
+  }
+  for (const m of mods) inclusive.set(m, (inclusive.get(m) ?? 0) + us)
+}
+
+const pct = (us: number): string => `${(100 * us / busy).toFixed(1).padStart(5)}%`
+const show = (title: string, m: Map<string, number>): void => {
+  process.stdout.write(`\n${title}\n`)
+  for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}\n`)
+}
+process.stdout.write(`${file}\nbusy ${(busy / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms (self time; % of busy)\n`)
+show('self time by module', byModule)
+show('inclusive time by module (time with the module anywhere on the stack)', inclusive)
+show('self time by function', byFunction)
