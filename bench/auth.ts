@@ -20,8 +20,10 @@ export interface VerifyRate {
 
 export interface AuthData {
   token_endpoint: LoadResult[]
+  verify_node_first_use: VerifyRate
   verify_node: VerifyRate
   verify_jose: VerifyRate
+  node_cached_over_jose: number
   node_over_jose: number
 }
 
@@ -88,19 +90,28 @@ export const auth: Benchmark = {
       const key = await importJWK(publicJwk, 'EdDSA')
       await jwtVerify(token, key)
 
-      const [verifyNode, verifyJose] = await rates([async () => await verifier.verify(token), async () => await jwtVerify(token, key)], 300, ctx.quick ? 2000 : 4000) as [VerifyRate, VerifyRate]
-      const ratio = verifyNode.per_second / verifyJose.per_second
-      ctx.log(`  verify: node ${verifyNode.per_second.toFixed(0)}/s (${verifyNode.us_per_verify.toFixed(1)} µs), jose ${verifyJose.per_second.toFixed(0)}/s (${verifyJose.us_per_verify.toFixed(1)} µs)`)
+      // The node remembers tokens it verified (until exp): `verify` of the same token measures that
+      // cache, which is what an agent sending its token for an hour meets; `verifySignature` is the
+      // full check a token gets the first time, compared with plain jose.
+      const [verifyFirst, verifyNode, verifyJose] = await rates([
+        async () => await verifier.verifySignature(token),
+        async () => await verifier.verify(token),
+        async () => await jwtVerify(token, key)
+      ], 300, ctx.quick ? 2000 : 4000) as [VerifyRate, VerifyRate, VerifyRate]
+      const ratio = verifyFirst.per_second / verifyJose.per_second
+      const cachedRatio = verifyNode.per_second / verifyJose.per_second
+      ctx.log(`  verify: node first use ${verifyFirst.per_second.toFixed(0)}/s, node seen before ${verifyNode.per_second.toFixed(0)}/s, jose ${verifyJose.per_second.toFixed(0)}/s`)
 
       const rows: Row[] = [
         ...tokenRows.map((r) => ({
           section: 4, benchmark: 'token endpoint, client credentials', clients: r.connections,
           result: `${fmt.rate(r.rps)} tokens/s`, p50: r.p50, p99: r.p99, errors: r.errors, cpuUs: r.serverCpuUsPerReq
         })),
-        { section: 4, benchmark: 'JWT verify, node AccessTokenVerifier', clients: 1, result: `${fmt.rate(verifyNode.per_second)} /s`, ratio: `node/jose ${ratio.toFixed(2)}` },
+        { section: 4, benchmark: 'JWT verify, node, first use of a token', clients: 1, result: `${fmt.rate(verifyFirst.per_second)} /s`, ratio: `node/jose ${ratio.toFixed(2)}` },
+        { section: 4, benchmark: 'JWT verify, node, a token seen before', clients: 1, result: `${fmt.rate(verifyNode.per_second)} /s`, ratio: `node/jose ${cachedRatio.toFixed(0)} (cached until exp; revocation still checked)` },
         { section: 4, benchmark: 'JWT verify, plain jose jwtVerify', clients: 1, result: `${fmt.rate(verifyJose.per_second)} /s` }
       ]
-      const data: AuthData = { token_endpoint: tokenRows, verify_node: verifyNode, verify_jose: verifyJose, node_over_jose: ratio }
+      const data: AuthData = { token_endpoint: tokenRows, verify_node_first_use: verifyFirst, verify_node: verifyNode, verify_jose: verifyJose, node_over_jose: ratio, node_cached_over_jose: cachedRatio }
       return { rows, data }
     } finally {
       await cleanup.run()

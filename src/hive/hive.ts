@@ -14,7 +14,7 @@ import { signRemoval, verifyRemoval } from './membership/removal.ts'
 import { JsonFrames, ProtocolViolation } from './protocols/framing.ts'
 import { AUTH_PROTOCOL, ReplayGuard, initiateAuth, answerAuth, type AuthParty, type AuthVerdict } from './protocols/auth.ts'
 import { CAPS_PROTOCOL, sealCapabilities, openCapabilities, pushCapabilities, type CapabilityDoc } from './protocols/caps.ts'
-import { MEMBERS_PROTOCOL, pushRemovals, readRemovals } from './protocols/members.ts'
+import { MEMBERS_PROTOCOL, pushMembers, readMembers, type MemberHint } from './protocols/members.ts'
 import { JOIN_PROTOCOL, requestJoin, readJoinRequest } from './protocols/join.ts'
 import { alreadyAMember, invalidInvitation, notAMember, p2pDisabled, HiveError } from './errors.ts'
 import { capabilityKey } from './dht-records.ts'
@@ -114,7 +114,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     await node.handle(AUTH_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#answerAuth(f, conn) }), opts)
     await node.handle(JOIN_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#admit(f, conn) }), opts)
     await node.handle(CAPS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#receiveAdvert(f, conn) }, true), opts)
-    await node.handle(MEMBERS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#receiveRemovals(f, conn) }, true), opts)
+    await node.handle(MEMBERS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#receiveMembers(f, conn) }, true), opts)
 
     node.addEventListener('connection:open', (evt) => {
       const conn = evt.detail
@@ -242,7 +242,31 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   /** A peer just proved membership: tell it what it needs (our advert, the removals we know). */
   async #welcome (peer: string): Promise<void> {
     await this.#sendAdvert(peer, (await this.#currentAdvert()).record)
-    if (this.#removalRecords.length > 0) await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushRemovals(f, this.#removalRecords) })
+    await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removalRecords, this.#memberHints(peer)) })
+  }
+
+  /** The members this node is connected to and proven, with where to dial them (not `to` itself). */
+  #memberHints (to: string): MemberHint[] {
+    return this.directory.list()
+      .filter((p) => p.peerId !== to && this.directory.isTrusted(p.peerId))
+      .map((p) => ({ peer_id: p.peerId, addrs: p.addresses.filter((a) => a.endsWith(`/p2p/${p.peerId}`)) }))
+      .filter((h) => h.addrs.length > 0)
+  }
+
+  /** Dials the members another member named that this node is not connected to yet. */
+  async #dialHints (hints: MemberHint[]): Promise<void> {
+    const node = this.#c.host.libp2p
+    if (node === undefined) return
+    await Promise.all(hints.filter((h) => h.peer_id !== this.#c.peerId && !this.#removed.has(h.peer_id)).map(async (h) => {
+      try {
+        const id = peerIdFromString(h.peer_id)
+        if (node.getConnections(id).length > 0) return
+        const addrs = h.addrs.filter((a) => a.endsWith(`/p2p/${h.peer_id}`)).map((a) => multiaddr(a))
+        if (addrs.length > 0) await node.dial(addrs, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+      } catch (err) {
+        this.#log.debug({ peer_id: h.peer_id, err: messageOf(err) }, 'a member named by another could not be dialled')
+      }
+    }))
   }
 
   /** Runs the challenge again on every connection (after this node's membership changed). */
@@ -480,10 +504,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return { peer_id: peerId, removed: true }
   }
 
-  async #receiveRemovals (f: JsonFrames, conn: Connection): Promise<void> {
+  async #receiveMembers (f: JsonFrames, conn: Connection): Promise<void> {
     const from = conn.remotePeer.toString()
-    const records = await readRemovals(f)
+    const { removals: records, members } = await readMembers(f)
     await f.close()
+    void this.#dialHints(members)
     for (const record of records) {
       if (this.#hiveId === undefined) return
       const r = await verifyRemoval(record, this.#hiveId, this.#removed)
@@ -515,7 +540,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     const tell = this.directory.trustedPeers().filter((p) => p !== from)
     this.directory.removed(r.peer)
     await Promise.all(tell.map(async (p) => {
-      await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushRemovals(f, [record]) })
+      await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [record]) })
     }))
   }
 }
