@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { SETTINGS, CONFIG_FILE_ENV, loadConfig, type SettingKey } from '../../src/config/index.ts'
 import { CLI, Fleet, cleanEnv, runCli, tempDir, removeDir } from '../helpers/cli.ts'
+import { eventually } from '../helpers/eventually.ts'
 
 // The container files checked without a container engine: what can be checked here is checked
 // against the real thing (the CLI's own --help, the configuration schema, real nodes on loopback,
@@ -215,15 +216,7 @@ const DOCKERIGNORE = read('.dockerignore').split('\n').map((l) => l.trim()).filt
 
 // ---- running things ----
 
-const until = async <T>(ms: number, readValue: () => Promise<T> | T, ok: (v: T) => boolean): Promise<T> => {
-  const deadline = Date.now() + ms
-  let v = await readValue()
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    v = await readValue()
-  }
-  return v
-}
+const until = async <T>(ms: number, readValue: () => Promise<T> | T, ok: (v: T) => boolean): Promise<T> => await eventually(readValue, ok, ms)
 
 const modeOf = (path: string): number => statSync(path).mode & 0o777
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Fleet, runCli, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
 // Nodes on loopback (TCP and QUIC, no multicast): the libp2p host, bootstrap, the peers CLI.
@@ -20,16 +21,6 @@ async function callTool<T> (node: NodeProcess, name: string): Promise<T> {
   })
   assert.equal(res.status, 200, res.body)
   return res.json<{ structuredContent: T }>().structuredContent
-}
-
-async function eventually<T> (read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let v = await read()
-  while (!done(v) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    v = await read()
-  }
-  return v
 }
 
 describe('the libp2p host', () => {

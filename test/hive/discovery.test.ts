@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { Fleet, type NodeProcess } from '../helpers/cli.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { TestNetwork, netnsUnavailable, type TestHost } from './netns.ts'
 
 const exec = promisify(execFile)
@@ -46,14 +47,8 @@ describe('LAN discovery (--discovery) between hosts in network namespaces', { sk
   })
 
   it('finds the other --discovery node over mDNS and connects to it, and ignores a node without --discovery', async () => {
-    const deadline = Date.now() + 20_000
-    let seenByA: string[] = []
-    let seenByB: string[] = []
-    while (Date.now() < deadline) {
-      [seenByA, seenByB] = await Promise.all([peersOf(a, net.hosts[0]!), peersOf(b, net.hosts[1]!)])
-      if (seenByA.includes(b.ready.peer_id) && seenByB.includes(a.ready.peer_id)) break
-      await new Promise((resolve) => setTimeout(resolve, 500))
-    }
+    const [seenByA, seenByB] = await eventually(async () => await Promise.all([peersOf(a, net.hosts[0]!), peersOf(b, net.hosts[1]!)]),
+      ([byA, byB]) => byA.includes(b.ready.peer_id) && byB.includes(a.ready.peer_id), 20_000, 500)
     assert.ok(seenByA.includes(b.ready.peer_id), `A sees B; A saw ${JSON.stringify(seenByA)}`)
     assert.ok(seenByB.includes(a.ready.peer_id), `B sees A; B saw ${JSON.stringify(seenByB)}`)
     assert.ok(!seenByA.includes(quiet.ready.peer_id), 'a node without --discovery is not found')

@@ -5,6 +5,7 @@ import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { TestNetwork, netnsUnavailable, type TestHost } from './netns.ts'
 
 const exec = promisify(execFile)
@@ -55,15 +56,7 @@ describe('hive membership between hosts in network namespaces', { skip: unavaila
   }
 
   /** Polls `read` until `ok` holds or `ms` pass; returns the last value read. */
-  const until = async <T>(ms: number, read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
-    const deadline = Date.now() + ms
-    let v = await read()
-    while (!ok(v) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250))
-      v = await read()
-    }
-    return v
-  }
+  const until = async <T>(ms: number, read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => await eventually(read, ok, ms, 250)
   const onlineMember = (p: Peer | undefined): boolean => p?.status === 'online' && p.member && p.capabilities?.capabilities?.mcp !== undefined
 
   before(async () => {
