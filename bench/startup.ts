@@ -2,7 +2,7 @@
 // (empty data dir: keys, certificate, operator client and database are made) and on a restart
 // of the same node (same data dir, same port). The default store (embedded SurrealKV in the
 // data dir) so that a restart reopens it.
-import { createServer } from 'node:net'
+import { freePort } from '../test/helpers/cli.ts'
 import { BenchNode, Cleanup, request, sleep, type StartOptions } from './lib/node.ts'
 import { fmt, type Benchmark, type Row } from './lib/context.ts'
 
@@ -12,17 +12,6 @@ export interface StartupData {
   /** The same starts, to the node's own `node ready` log line. */
   first_ready_line_ms: number[]
   restart_ready_line_ms: number[]
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 const median = (xs: number[]): number => {
