@@ -46,12 +46,6 @@ export class PeerNotFound extends Error {
   readonly code = 'ERR_PEER_NOT_FOUND'
 }
 
-/** A peer connected at the transport level, before it has proven anything. */
-export interface ConnectedPeer {
-  peerId: string
-  addresses: string[]
-}
-
 /**
  * QUIC comes from a native module (@chainsafe/libp2p-quic); where it does not load (another
  * platform or libc), the host runs on TCP alone and says so, rather than failing to start.
@@ -186,19 +180,6 @@ export class P2PHost {
 
   protocols (): string[] {
     return this.#node?.getProtocols() ?? []
-  }
-
-  connectedPeers (): ConnectedPeer[] {
-    const node = this.#node
-    if (node === undefined) return []
-    const byPeer = new Map<string, Set<string>>()
-    for (const c of node.getConnections()) {
-      const id = c.remotePeer.toString()
-      const set = byPeer.get(id) ?? new Set<string>()
-      set.add(c.remoteAddr.toString())
-      byPeer.set(id, set)
-    }
-    return [...byPeer].map(([peerId, addrs]) => ({ peerId, addresses: [...addrs] }))
   }
 
   async stop (): Promise<void> {

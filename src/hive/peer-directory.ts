@@ -195,11 +195,6 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     return e !== undefined && e.member && e.proven && e.connected
   }
 
-  get (peerId: string): PeerRecord | undefined {
-    const e = this.#peers.get(peerId)
-    return e === undefined ? undefined : this.#view(e)
-  }
-
   #view (e: Entry): PeerRecord {
     const { connected: _c, proven: _p, lastAnswer: _l, connectedSince: _s, ...record } = e
     return { ...record, stats: { ...e.stats } }

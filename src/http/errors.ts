@@ -35,7 +35,8 @@ const FASTIFY_ERRORS: Record<string, { status: number, error: string, message?: 
 /** Turns anything thrown while answering a request into the answer the client gets. */
 export function toHttpAnswer (err: unknown): HttpAnswer {
   if (err instanceof EdgeError) {
-    if (err.expose) return { status: err.status, body: { error: err.code, message: err.message }, internal: false }
+    // Parts code their errors `ERR_*` (as jose does); the HTTP API's codes are snake_case.
+    if (err.expose) return { status: err.status, body: { error: err.code.startsWith('ERR_') ? err.code.slice(4).toLowerCase() : err.code, message: err.message }, internal: false }
     return { status: 500, body: { error: 'server_error', message: 'The node could not complete the request.' }, internal: true }
   }
   const fe = err as FastifyError & { validation?: unknown }

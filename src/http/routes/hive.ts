@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { EdgeError } from '../../shared/errors.ts'
 import { HttpError } from '../errors.ts'
 import { object, responses } from '../schemas.ts'
 
@@ -19,16 +18,6 @@ export interface HiveRouteComponents {
 
 const PEER_ID = '^[1-9A-HJ-NP-Za-km-z]{46,60}$'
 
-/** Hive errors carry `ERR_*` codes; HTTP answers use the API's snake_case codes. */
-async function answer<T> (run: () => Promise<T>): Promise<T> {
-  try {
-    return await run()
-  } catch (err) {
-    if (err instanceof EdgeError && err.expose && err.code.startsWith('ERR_')) throw new HttpError(err.status, err.code.slice(4).toLowerCase(), err.message)
-    throw err
-  }
-}
-
 /**
  * Membership as the `edge-hive hive` commands use it (all `mcp:admin` but the member list),
  * and the seed's `GET /discovery/announce`.
@@ -42,7 +31,7 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
 
   app.get('/hive', { config: { scope: 'mcp:read' }, schema: { tags: ['hive'], summary: 'This node\'s hive id (null when it belongs to none) and peer id', response: responses(object('`{ hive_id, peer_id }`'), 401, 403) } }, async () => ({ hive_id: c.hive()?.hiveId ?? null, peer_id: c.peerId }))
   app.post('/hive/init', { config: { scope: 'mcp:admin' }, schema: { tags: ['hive'], summary: 'Found a new hive with this node as its first member', response: responses({ ...object('`{ hive_id }`'), status: 201 }, 401, 403, 409) } }, async (_req, reply) => {
-    const r = await answer(async () => await hive().init())
+    const r = await hive().init()
     return await reply.code(201).send(r)
   })
   app.post<{ Body: { ttl_seconds?: number, uses?: number } | undefined }>('/hive/invitations', {
@@ -58,7 +47,7 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
       }
     }
   }, async (req, reply) => {
-    const r = await answer(async () => await hive().invite({ ttlMs: (req.body?.ttl_seconds ?? 3600) * 1000, uses: req.body?.uses ?? 1 }))
+    const r = await hive().invite({ ttlMs: (req.body?.ttl_seconds ?? 3600) * 1000, uses: req.body?.uses ?? 1 })
     // The token is a secret: do not let anything between keep it.
     return await reply.code(201).header('cache-control', 'no-store').send(r)
   })
@@ -70,7 +59,7 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
       body: { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 8192 } } },
       response: responses(object('`{ hive_id, inviter }`'), 400, 401, 403, 409, 502)
     }
-  }, async (req) => await answer(async () => await hive().join(req.body.token)))
+  }, async (req) => await hive().join(req.body.token))
   app.get('/hive/members', { config: { scope: 'mcp:read' }, schema: { tags: ['hive'], summary: 'This node and the members it knows, with status and trust; removed peers', response: responses(object('`{ hive_id, members: [{ peer_id, node_id, self, status, trust, last_seen }], removed: [peer_id] }`'), 401, 403, 409) } }, async () => hive().members())
   app.delete<{ Params: { peer_id: string } }>('/hive/members/:peer_id', {
     config: { scope: 'mcp:admin' },
@@ -80,7 +69,7 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
       params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] },
       response: responses(object('`{ peer_id, removed }`: removed is false when it was removed already'), 400, 401, 403, 409)
     }
-  }, async (req) => await answer(async () => await hive().remove(req.params.peer_id)))
+  }, async (req) => await hive().remove(req.params.peer_id))
 
-  app.get('/discovery/announce', { config: { scope: 'mcp:read' }, schema: { tags: ['discovery'], summary: 'Sign a fresh capability advert, send it to the members and the DHT, and return it', response: responses(object('`{ announced: true, advert }`'), 401, 403, 409) } }, async () => ({ announced: true, advert: await answer(async () => await hive().announce()) }))
+  app.get('/discovery/announce', { config: { scope: 'mcp:read' }, schema: { tags: ['discovery'], summary: 'Sign a fresh capability advert, send it to the members and the DHT, and return it', response: responses(object('`{ announced: true, advert }`'), 401, 403, 409) } }, async () => ({ announced: true, advert: await hive().announce() }))
 }
