@@ -6,13 +6,13 @@ import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, 
 import { openStore, AuditFeed, type Store } from './store/index.ts'
 import { P2PHost, DnsSdAdvertiser, Hive } from './hive/index.ts'
 import type { PeerView } from './mcp/index.ts'
-import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, requiredScope, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
+import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
   registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer
 } from './http/index.ts'
 import {
-  AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, SCOPES, loadOrCreateSigningKey, OperatorAccount,
+  AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
   OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, type SigningKey
 } from './auth/index.ts'
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
@@ -74,6 +74,8 @@ export class EdgeNode {
   #registry?: ClientRegistry
   readonly #revokedClients = new Set<string>()
   #verifier?: AccessTokenVerifier
+  /** Ends open streams and sessions when their token does (built with the verifier). */
+  readonly #tokens = new TokenWatcher(async (token) => await this.#verifier!.verify(token))
   #authServer?: AuthorizationServer
   #operator?: OperatorAccount
   /** Keys for cookies and CSRF tokens of the browser pages: new at each start (a restart ends sign-ins in progress). */
@@ -133,7 +135,11 @@ export class EdgeNode {
       this.#signingKey = await loadOrCreateSigningKey(this.#layout.signingKey)
       this.#revocations = new RevocationList(this.#store.revocations)
       await this.#revocations.load()
-      this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => this.#revokedClients.add(id))
+      this.#revocations.onRevoked(() => { void this.#tokens.recheck() })
+      this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => {
+        this.#revokedClients.add(id)
+        void this.#tokens.recheck()
+      })
       this.#operator = new OperatorAccount(this.#store.operator)
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
@@ -317,10 +323,12 @@ export class EdgeNode {
     registerMcpRestRoutes(http.app, {
       invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
       read: async (uri) => await readCatalogResource(this.#catalog!, uri),
-      stream: this.#notifications
+      stream: this.#notifications,
+      watchToken: (token, onEnd) => this.#tokens.watch(token, onEnd)
     }, {
       nodeId: this.#identity!.nodeId,
-      maxStreams: 100,
+      maxStreams: c.maxStreams,
+      maxStreamsPerClient: c.maxStreamsPerClient,
       resourceMetadataUrl: () => this.#resourceMetadataUrl()
     })
     if (this.#mcp !== undefined) {
@@ -328,7 +336,8 @@ export class EdgeNode {
       const loopback = ['127.0.0.1', 'localhost', '::1'].includes(c.host)
       await registerMcpRoute(http.app, {
         handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
-        requiredScope: (message) => requiredScope(message, this.#catalog!)
+        requiredScopes: (body) => scopesForBody(body, this.#catalog!),
+        watchToken: (token, onEnd) => this.#tokens.watch(token, onEnd)
       }, {
         path: MCP_PATH,
         bodyLimit: c.bodyLimit,
@@ -377,8 +386,11 @@ export class EdgeNode {
       info: { name: 'edge-hive', version: VERSION },
       sessionIdleMs: c.mcpSessionIdle,
       maxSessions: c.mcpMaxSessions,
+      maxSessionsPerClient: c.mcpMaxSessionsPerClient,
+      maxStreams: c.maxStreams,
+      maxStreamsPerClient: c.maxStreamsPerClient,
       maxRequestBodySize: c.bodyLimit
-    }, this.#logger.child({ part: 'mcp' }))
+    }, this.#logger.child({ part: 'mcp' }), (token, onEnd) => this.#tokens.watch(token, onEnd))
   }
 
   #buildAuth (): void {
@@ -422,6 +434,8 @@ export class EdgeNode {
     try {
       await this.#store?.revocations.purgeExpired(now)
       await this.#store?.oauthPayloads.purgeExpired(now)
+      // Retention keeps the audit log from filling the store, whoever writes to it.
+      await this.#store?.audit.purge({ before: new Date(now.getTime() - this.config.auditRetention), keep: this.config.auditMaxEntries })
     } catch (err) {
       this.#logger.child({ part: 'node' }).warn({ err }, 'could not sweep expired OAuth records')
     }

@@ -5,6 +5,7 @@ export { ClientRegistry, type ClientView, type NewClient } from './client-regist
 export { ClientRegistryError } from './errors.ts'
 export { RevocationList } from './revocation-list.ts'
 export { AccessTokenVerifier, grantRevocationKey, type AccessIdentity, type VerifyResult } from './token-verifier.ts'
+export { TokenWatcher, type TokenEnd } from './token-watcher.ts'
 export {
   AuthorizationServer, OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, TOKEN_ENDPOINT_AUTH_METHODS,
   OPERATOR_ACCOUNT_ID, INTERACTION_PATH, DEVICE_VERIFICATION_PATH,

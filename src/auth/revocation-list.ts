@@ -10,6 +10,7 @@ const MAX_ENTRIES = 1_000_000
 export class RevocationList {
   readonly #repo: RevocationRepository
   readonly #byJti = new Map<string, number>() // jti -> expiry (ms)
+  readonly #listeners = new Set<() => void>()
 
   constructor (repo: RevocationRepository) {
     this.#repo = repo
@@ -24,6 +25,12 @@ export class RevocationList {
     if (this.#byJti.size >= MAX_ENTRIES) this.prune()
     await this.#repo.add({ jti, clientId, expiresAt })
     this.#byJti.set(jti, expiresAt.getTime())
+    for (const l of this.#listeners) l()
+  }
+
+  /** `listener` runs after each revocation: open streams re-check their tokens then. */
+  onRevoked (listener: () => void): void {
+    this.#listeners.add(listener)
   }
 
   isRevoked (jti: string): boolean {

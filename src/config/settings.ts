@@ -33,6 +33,11 @@ export interface Config {
   corsOrigins: string[]
   mcpSessionIdle: number
   mcpMaxSessions: number
+  mcpMaxSessionsPerClient: number
+  maxStreams: number
+  maxStreamsPerClient: number
+  auditRetention: number
+  auditMaxEntries: number
   plugins: string[]
   p2pEnabled: boolean
   p2pListen: string[]
@@ -246,6 +251,31 @@ export const SETTINGS: readonly Setting[] = [
     key: 'mcpMaxSessions', env: 'EDGE_HIVE_MCP_MAX_SESSIONS', flag: { spec: '--mcp-max-sessions <number>', attr: 'mcpMaxSessions' },
     description: 'MCP sessions open at once; more are refused with 503 until some close.',
     allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 1000
+  },
+  {
+    key: 'mcpMaxSessionsPerClient', env: 'EDGE_HIVE_MCP_MAX_SESSIONS_PER_CLIENT', flag: { spec: '--mcp-max-sessions-per-client <number>', attr: 'mcpMaxSessionsPerClient' },
+    description: 'MCP sessions one client may hold open at once. A tenth of mcpMaxSessions is kept for clients with mcp:admin, so no other client can take every session.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 20
+  },
+  {
+    key: 'maxStreams', env: 'EDGE_HIVE_MAX_STREAMS', flag: { spec: '--max-streams <number>', attr: 'maxStreams' },
+    description: 'Notification streams open at once, of each kind: the REST event stream, and MCP subscriptions/listen streams. A tenth is kept for clients with mcp:admin.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 200
+  },
+  {
+    key: 'maxStreamsPerClient', env: 'EDGE_HIVE_MAX_STREAMS_PER_CLIENT', flag: { spec: '--max-streams-per-client <number>', attr: 'maxStreamsPerClient' },
+    description: 'Notification streams of each kind one client may hold open at once.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 10
+  },
+  {
+    key: 'auditRetention', env: 'EDGE_HIVE_AUDIT_RETENTION', flag: { spec: '--audit-retention <duration>', attr: 'auditRetention' },
+    description: 'Audit log entries older than this are deleted (checked every 10 minutes).',
+    allowed: 'a duration from 1h to 3650d, like 30d', schema: duration(3_600_000, 3650 * 86_400_000), default: () => 30 * 86_400_000
+  },
+  {
+    key: 'auditMaxEntries', env: 'EDGE_HIVE_AUDIT_MAX_ENTRIES', flag: { spec: '--audit-max-entries <number>', attr: 'auditMaxEntries' },
+    description: 'The audit log keeps at most this many entries; the oldest go first (checked every 10 minutes).',
+    allowed: 'a whole number from 1000 to 10000000', schema: integer(1000, 10_000_000), default: () => 100_000
   },
   {
     key: 'plugins', env: 'EDGE_HIVE_PLUGINS', flag: { spec: '--plugin <module>', attr: 'plugin', repeatable: true },

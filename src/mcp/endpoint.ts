@@ -7,12 +7,29 @@ import type { Logger } from '../shared/logger.ts'
 import type { Catalog, Caller } from './catalog.ts'
 import { SessionEventStore } from './event-store.ts'
 import { buildMcpServer, type ServerInfo } from './server-factory.ts'
+import { CallerQuota, quotaMessage } from './caller-quota.ts'
+
+/** Why a token stopped being good: it expired, or its client or grant was revoked. */
+export type TokenEnd = 'expired' | 'revoked'
+
+/** Calls `onEnd` once when the token stops being valid; the returned function stops watching. */
+export type WatchToken = (token: string, onEnd: (why: TokenEnd) => void) => () => void
+
+/**
+ * JSON-RPC batches exist only in MCP 2025-03-26: the revision before it never had them and
+ * 2025-06-18 removed them again ("Remove support for JSON-RPC batching").
+ */
+const BATCH_REVISIONS = new Set(['2025-03-26'])
 
 export interface McpEndpointOptions {
   info: ServerInfo
   /** A 2025 session unused this long is closed. */
   sessionIdleMs: number
   maxSessions: number
+  maxSessionsPerClient: number
+  /** 2026 subscriptions/listen streams open at once, in all and per client. */
+  maxStreams: number
+  maxStreamsPerClient: number
   maxRequestBodySize: number
 }
 
@@ -21,6 +38,10 @@ interface Session {
   server: McpServer
   dispose (): void
   clientId: string
+  /** The token of the newest request: the session ends when it does. */
+  token: string
+  unwatch (): void
+  release (): void
   subscriptions: Set<string>
   lastSeen: number
   /** GET streams open now: a client listening for notifications is using its session. */
@@ -29,6 +50,10 @@ interface Session {
 
 function jsonRpcError (status: number, code: number, message: string): Response {
   return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status })
+}
+
+function isBatch (body: unknown): boolean {
+  return Array.isArray(body)
 }
 
 function callerOf (authInfo: AuthInfo | undefined): Caller {
@@ -48,15 +73,22 @@ export class McpEndpoint {
   readonly #sessions = new Map<string, Session>()
   readonly #modern: McpHttpHandler
   readonly #sweeper: NodeJS.Timeout
+  readonly #watchToken: WatchToken
+  readonly #sessionQuota: CallerQuota
+  readonly #listenQuota: CallerQuota
   #closed = false
 
-  constructor (catalog: Catalog, options: McpEndpointOptions, logger: Logger) {
+  constructor (catalog: Catalog, options: McpEndpointOptions, logger: Logger, watchToken: WatchToken) {
     this.#catalog = catalog
     this.#options = options
     this.#log = logger
+    this.#watchToken = watchToken
+    this.#sessionQuota = new CallerQuota({ total: options.maxSessions, perClient: options.maxSessionsPerClient })
+    this.#listenQuota = new CallerQuota({ total: options.maxStreams, perClient: options.maxStreamsPerClient })
     this.#modern = createMcpHandler((ctx) => buildMcpServer(options.info, catalog, callerOf(ctx.authInfo)).server, {
       legacy: 'reject',
       maxRequestBodySize: options.maxRequestBodySize,
+      maxSubscriptions: options.maxStreams,
       onerror: (err) => logger.debug({ err: err.message }, 'mcp request refused')
     })
     catalog.on('toolsChanged', () => this.#modern.notify.toolsChanged())
@@ -71,28 +103,67 @@ export class McpEndpoint {
   async handle (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response> {
     if (this.#closed) return jsonRpcError(503, -32000, 'The node is stopping.')
     const legacy = await isLegacyRequest(request, parsedBody, { maxRequestBodySize: this.#options.maxRequestBodySize })
-    if (!legacy) return await this.#modern.fetch(request, { authInfo, parsedBody })
+    if (!legacy) return await this.#serveModern(request, parsedBody, authInfo)
 
     const sid = request.headers.get('mcp-session-id')
     if (sid !== null) {
       const session = this.#sessions.get(sid)
       // Another client's session is not found, rather than forbidden: its id tells nothing.
       if (session === undefined || session.clientId !== authInfo.clientId) return jsonRpcError(404, -32001, 'Session not found; start a new one with initialize.')
+      if (isBatch(parsedBody)) {
+        const revision = session.server.server.getNegotiatedProtocolVersion() ?? 'unknown'
+        if (!BATCH_REVISIONS.has(revision)) return jsonRpcError(400, -32600, `Invalid Request: MCP ${revision} has no JSON-RPC batches; send one message per request.`)
+      }
       session.lastSeen = Date.now()
+      if (authInfo.token !== session.token) this.#follow(sid, session, authInfo.token)
       if (request.method === 'GET') {
         session.openStreams++
         request.signal.addEventListener('abort', () => { session.openStreams--; session.lastSeen = Date.now() }, { once: true })
       }
       return await session.transport.handleRequest(request, { parsedBody, authInfo })
     }
+    if (isBatch(parsedBody)) return jsonRpcError(400, -32600, 'Invalid Request: initialize cannot be sent in a batch; send it alone.')
     if (request.method === 'POST' && isInitializeRequest(parsedBody)) {
-      if (this.#sessions.size >= this.#options.maxSessions) return jsonRpcError(503, -32000, 'Too many open sessions; try again later.')
-      return await this.#openSession(request, parsedBody, authInfo)
+      const place = this.#sessionQuota.acquire(callerOf(authInfo))
+      if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'MCP sessions'))
+      return await this.#openSession(request, parsedBody, authInfo, place.release)
     }
     return jsonRpcError(400, -32000, 'Bad Request: no valid session; send initialize first, or Mcp-Session-Id.')
   }
 
-  async #openSession (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response> {
+  /** 2026-07-28 traffic: stateless, but a listen stream holds a place until it ends. */
+  async #serveModern (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response> {
+    const method = (parsedBody as { method?: unknown } | undefined)?.method
+    if (method !== 'subscriptions/listen') return await this.#modern.fetch(request, { authInfo, parsedBody })
+    const place = this.#listenQuota.acquire(callerOf(authInfo))
+    if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'subscription streams'))
+    // The request's signal aborts when its HTTP exchange closes, however it ends.
+    request.signal.addEventListener('abort', place.release, { once: true })
+    try {
+      return await this.#modern.fetch(request, { authInfo, parsedBody })
+    } catch (err) {
+      place.release()
+      throw err
+    }
+  }
+
+  /** The session now lives by `token`, the newest one its client used on it. */
+  #follow (id: string, session: Session, token: string): void {
+    session.unwatch()
+    session.token = token
+    session.unwatch = this.#watchToken(token, (why) => { void this.#end(id, why) })
+  }
+
+  /** Ends a session whose token expired or was revoked: its streams close, its id is forgotten. */
+  async #end (id: string, why: string): Promise<void> {
+    const s = this.#sessions.get(id)
+    if (s === undefined) return
+    this.#log.debug({ session: id, client_id: s.clientId, why }, 'mcp session ended with its token')
+    this.#forget(id)
+    await s.transport.close().catch(() => undefined)
+  }
+
+  async #openSession (request: Request, parsedBody: unknown, authInfo: AuthInfo, release: () => void): Promise<Response> {
     const subscriptions = new Set<string>()
     const caller = callerOf(authInfo)
     const { server, dispose } = buildMcpServer(this.#options.info, this.#catalog, caller, {
@@ -104,19 +175,31 @@ export class McpEndpoint {
       sessionIdGenerator: () => randomUUID(),
       eventStore: new SessionEventStore(),
       onsessioninitialized: (id) => {
-        this.#sessions.set(id, { transport, server, dispose, clientId: authInfo.clientId, subscriptions, lastSeen: Date.now(), openStreams: 0 })
+        const session: Session = { transport, server, dispose, clientId: authInfo.clientId, token: '', unwatch: () => undefined, release, subscriptions, lastSeen: Date.now(), openStreams: 0 }
+        this.#sessions.set(id, session)
+        this.#follow(id, session, authInfo.token)
         this.#log.debug({ session: id, client_id: authInfo.clientId }, 'mcp session opened')
       },
       onsessionclosed: (id) => { this.#forget(id) }
     })
-    await server.connect(transport)
-    return await transport.handleRequest(request, { parsedBody, authInfo })
+    try {
+      await server.connect(transport)
+      const response = await transport.handleRequest(request, { parsedBody, authInfo })
+      // An initialize the transport refused made no session: its place is free again.
+      if (transport.sessionId === undefined || !this.#sessions.has(transport.sessionId)) release()
+      return response
+    } catch (err) {
+      release()
+      throw err
+    }
   }
 
   #forget (id: string): void {
     const s = this.#sessions.get(id)
     if (s === undefined) return
     this.#sessions.delete(id)
+    s.unwatch()
+    s.release()
     s.dispose()
     this.#log.debug({ session: id }, 'mcp session closed')
   }

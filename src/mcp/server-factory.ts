@@ -1,6 +1,7 @@
-import { McpServer, ResourceTemplate, completable, type ServerContext } from '@modelcontextprotocol/server'
+import { ResourceTemplate, completable, type McpServer, type ServerContext } from '@modelcontextprotocol/server'
 import { messageOf } from '../shared/errors.ts'
 import type { Catalog, Caller, PromptDefinition, ResourceContents, ToolContext, ToolDefinition, ToolResult } from './catalog.ts'
+import { ScopedMcpServer } from './message-gate.ts'
 
 /** Callbacks a session gives its server, for the subscriptions the caller makes. */
 export interface SessionHooks {
@@ -89,7 +90,8 @@ async function runTool (catalog: Catalog, def: ToolDefinition, args: Record<stri
  * (the SDK then sends `notifications/tools/list_changed`).
  */
 export function buildMcpServer (info: ServerInfo, catalog: Catalog, caller: Caller, hooks: SessionHooks = {}, follow = false): { server: McpServer, dispose (): void } {
-  const server = new McpServer(
+  // Every message is checked against the caller's scopes where the server handles it.
+  const server: McpServer = new ScopedMcpServer(
     { name: info.name, version: info.version },
     {
       capabilities: {
@@ -99,7 +101,8 @@ export function buildMcpServer (info: ServerInfo, catalog: Catalog, caller: Call
         prompts: {}
       },
       instructions: `Edge Hive node ${catalog.node.name} (${catalog.node.nodeId}).`
-    }
+    },
+    caller, catalog
   )
   const registered = new Map<string, RegisteredTool>()
   const addTool = (def: ToolDefinition): void => {

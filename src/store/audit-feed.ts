@@ -20,4 +20,8 @@ export class AuditFeed extends EventEmitter implements AuditLog {
   async list (query: AuditQuery): Promise<AuditEntry[]> {
     return await this.#inner.list(query)
   }
+
+  async purge (policy: { before: Date, keep: number }): Promise<void> {
+    await this.#inner.purge(policy)
+  }
 }

@@ -29,6 +29,8 @@ export interface AuditQuery {
 export interface AuditLog {
   append (entry: Omit<AuditEntry, 'at'> & { at?: Date }): Promise<void>
   list (query: AuditQuery): Promise<AuditEntry[]>
+  /** Retention: deletes entries older than `before`, then all but the newest `keep`. */
+  purge (policy: { before: Date, keep: number }): Promise<void>
 }
 
 export type ClientAuthMethod = 'client_secret_basic' | 'private_key_jwt'

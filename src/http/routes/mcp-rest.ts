@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { InvokeOutcome, NotificationStream, Caller } from '../../mcp/index.ts'
+import { CallerQuota, EVENT_SCOPES, quotaMessage, type InvokeOutcome, type NotificationStream, type Caller, type StreamEvent } from '../../mcp/index.ts'
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import { HttpError } from '../errors.ts'
 import { nodeIdParam, object, responses } from '../schemas.ts'
@@ -8,11 +8,22 @@ export interface McpRestComponents {
   invoke (name: string, args: unknown, caller: Caller): Promise<InvokeOutcome>
   read (uri: string): Promise<{ body: string | Buffer, mimeType: string } | undefined>
   stream: NotificationStream
+  /** Calls `onEnd` once when the token expires or is revoked; returns how to stop watching. */
+  watchToken (token: string, onEnd: (why: 'expired' | 'revoked') => void): () => void
 }
 
 export interface McpRestOptions extends BearerOptions {
   nodeId: string
+  /** Streams open at once, in all and per client. */
   maxStreams: number
+  maxStreamsPerClient: number
+}
+
+/** Whether a caller may be sent an event: the same table as MCP's notifications. */
+function mayReceive (e: StreamEvent, scopes: string[]): boolean {
+  const needed = (EVENT_SCOPES as Record<string, string | undefined>)[e.event]
+  // An event kind missing from the table is sent to no one until it is given a scope.
+  return needed !== undefined && scopes.includes(needed)
 }
 
 const KEEPALIVE_MS = 15_000
@@ -66,29 +77,42 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     return await reply.type(contents.mimeType).send(contents.body)
   })
 
+  const streams = new CallerQuota({ total: opts.maxStreams, perClient: opts.maxStreamsPerClient })
   app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/stream', {
     config: { scope: 'mcp:read' },
     schema: {
       tags: ['notifications'],
       summary: 'Server-sent events: log, resource_updated and peer; resume with Last-Event-ID',
+      description: 'Each event goes only to tokens whose scopes allow it: log and resource_updated need mcp:resources, peer needs mcp:read. The stream ends with an `end` event when its token expires or is revoked.',
       params: nodeIdParam,
       headers: { type: 'object', properties: { 'last-event-id': { type: 'string', description: 'The id of the last event received: the missed ones are sent first.' } } },
-      response: responses({ description: 'text/event-stream' }, 401, 403, 404, 503)
+      response: responses({ description: 'text/event-stream' }, 401, 403, 404, 429, 503)
     }
   }, async (req, reply) => {
     checkNode(req.params.node_id, opts.nodeId)
-    if (c.stream.listenerCount >= opts.maxStreams) throw new HttpError(503, 'too_many_streams', 'Too many open streams; try again later.')
+    const identity = req.identity!
+    const place = streams.acquire({ clientId: identity.clientId, scopes: identity.scopes })
+    if (!place.ok) throw new HttpError(place.reason === 'full' ? 503 : 429, 'too_many_streams', quotaMessage(place.reason, 'streams'))
     const last = Number(req.headers['last-event-id'] ?? 0)
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-request-id': String(req.id), ...(req.raw.httpVersionMajor === 1 ? { connection: 'keep-alive' } : {}) })
-    const send = (e: { id: number, event: string, data: unknown }): void => { res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`) }
+    const send = (e: StreamEvent): void => {
+      if (mayReceive(e, identity.scopes)) res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`)
+    }
     res.write(': edge-hive notifications\n\n')
     if (Number.isInteger(last) && last > 0) for (const e of c.stream.since(last)) send(e)
     const unsubscribe = c.stream.subscribe(send, () => res.end())
+    // The stream lives no longer than its token: a last event says why it ends.
+    const token = req.headers.authorization!.slice(7)
+    const unwatch = c.watchToken(token, (why) => {
+      res.end(`event: end\ndata: ${JSON.stringify({ reason: `token_${why}`, message: why === 'expired' ? 'The access token expired; reconnect with a new one.' : 'The access token was revoked.' })}\n\n`)
+    })
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
     await new Promise<void>((resolve) => res.once('close', resolve))
     clearInterval(keepalive)
+    unwatch()
     unsubscribe()
+    place.release()
   })
 }

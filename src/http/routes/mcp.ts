@@ -5,7 +5,10 @@ import type { Scope } from '../../auth/scopes.ts'
 
 export interface McpRouteComponents {
   handle (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response>
-  requiredScope (message: unknown): Scope | undefined
+  /** Every scope a body (one JSON-RPC message or a batch) needs. */
+  requiredScopes (body: unknown): Scope[]
+  /** Calls `onEnd` once when the token expires or is revoked; returns how to stop watching. */
+  watchToken (token: string, onEnd: (why: 'expired' | 'revoked') => void): () => void
 }
 
 export interface McpRouteOptions extends BearerOptions {
@@ -38,16 +41,49 @@ function toWebRequest (req: FastifyRequest, reply: FastifyReply, base: string, b
   return new Request(`${base}${req.url}`, { method: req.method, headers, body, signal: abort.signal })
 }
 
-const OPENED = new TextEncoder().encode(': stream open\n\n')
+const encoder = new TextEncoder()
+const OPENED = encoder.encode(': stream open\n\n')
+
+/** The last message of a stream whose token ended: an MCP log notification, which every client can show. */
+function endedEvent (why: 'expired' | 'revoked'): Uint8Array {
+  const text = why === 'expired'
+    ? 'The access token that opened this stream has expired; the stream is closed. Open a new one with a fresh token.'
+    : 'The access token that opened this stream was revoked (its client or grant ended); the stream is closed.'
+  const message = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'warning', logger: 'edge-hive', data: { reason: `token_${why}`, message: text } } }
+  return encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`)
+}
 
 /**
- * A GET stream's status and headers would otherwise wait for its first event (the SDK writes
- * none until there is a notification or a 15 s keepalive), and clients and proxies with a
- * shorter header timeout give up. An SSE comment first sends them at once.
+ * An SSE answer (the 2025 GET stream, a 2026 listen stream, a long tool call) lives no longer
+ * than the token that opened it: when the token expires or is revoked, a last event says why
+ * and the stream closes. A GET stream also gets an SSE comment at once, since its status and
+ * headers would otherwise wait for the first event (the SDK writes none until a notification
+ * or a 15 s keepalive) and clients and proxies with a shorter header timeout give up.
  */
-function openedAtOnce (response: Response): Response {
+function tiedToToken (response: Response, opened: boolean, watch: (onEnd: (why: 'expired' | 'revoked') => void) => () => void): Response {
   if (response.body === null || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response
-  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ start: (ctrl) => { ctrl.enqueue(OPENED) } }))
+  const upstream = response.body.getReader()
+  let unwatch = (): void => undefined
+  const body = new ReadableStream<Uint8Array>({
+    start: (ctrl) => {
+      if (opened) ctrl.enqueue(OPENED)
+      unwatch = watch((why) => {
+        try { ctrl.enqueue(endedEvent(why)); ctrl.close() } catch { /* closed already */ }
+        void upstream.cancel().catch(() => undefined)
+      })
+    },
+    pull: async (ctrl) => {
+      try {
+        const { done, value } = await upstream.read()
+        if (done) { unwatch(); ctrl.close(); return }
+        ctrl.enqueue(value)
+      } catch {
+        unwatch()
+        try { ctrl.close() } catch { /* closed already */ }
+      }
+    },
+    cancel: async () => { unwatch(); await upstream.cancel().catch(() => undefined) }
+  })
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
 
@@ -87,8 +123,10 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
           }
         }
         const identity = req.identity!
-        const needed = req.method === 'POST' ? c.requiredScope(parsed) : undefined
-        if (needed !== undefined && !identity.scopes.includes(needed)) {
+        // Each message of a batch needs its own scope: the batch is refused if any one is missing.
+        const missing = req.method === 'POST' ? c.requiredScopes(parsed).filter((s) => !identity.scopes.includes(s)) : []
+        if (missing.length > 0) {
+          const needed = missing.join(' ')
           return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: needed, error_description: `This needs the ${needed} scope.` }),
             'insufficient_scope', `This needs the ${needed} scope, which the token does not carry.`)
         }
@@ -100,7 +138,7 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
           resource: new URL(opts.resource())
         }
         const response = await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo)
-        return await reply.send(req.method === 'GET' ? openedAtOnce(response) : response)
+        return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(authInfo.token, onEnd)))
       }
     })
   })

@@ -29,6 +29,15 @@ export class SurrealAuditLog implements AuditLog {
     await this.#db.create(new Table('audit')).content(row as unknown as Record<string, unknown>)
   }
 
+  async purge (policy: { before: Date, keep: number }): Promise<void> {
+    const keep = Math.max(0, Math.floor(policy.keep))
+    // By age, then by count: the newest `keep` stay, found through the index on `at`.
+    await this.#db.query('DELETE audit WHERE at < $before RETURN NONE', { before: policy.before }).collect()
+    const [rows] = await this.#db.query<[Array<{ at: Date }>]>('SELECT at FROM audit ORDER BY at DESC LIMIT 1 START $keep', { keep }).collect()
+    const cut = rows?.[0]?.at
+    if (cut !== undefined) await this.#db.query('DELETE audit WHERE at <= $cut RETURN NONE', { cut }).collect()
+  }
+
   async list (query: AuditQuery): Promise<AuditEntry[]> {
     const limit = Math.max(1, Math.min(MAX_LIST, Math.floor(query.limit)))
     const where: string[] = []
