@@ -8,6 +8,7 @@ import type { Catalog, Caller } from './catalog.ts'
 import { SessionEventStore } from './event-store.ts'
 import { buildMcpServer, type ServerInfo } from './server-factory.ts'
 import { CallerQuota, quotaMessage } from './caller-quota.ts'
+import { listenFilterFor, type ListenFilter } from './scopes.ts'
 
 /** Why a token stopped being good: it expired, or its client or grant was revoked. */
 export type TokenEnd = 'expired' | 'revoked'
@@ -131,11 +132,20 @@ export class McpEndpoint {
     return jsonRpcError(400, -32000, 'Bad Request: no valid session; send initialize first, or Mcp-Session-Id.')
   }
 
-  /** 2026-07-28 traffic: stateless, but a listen stream holds a place until it ends. */
+  /**
+   * 2026-07-28 traffic: stateless, but a listen stream holds a place until it ends, and its
+   * filter is narrowed to what the caller may receive (the SDK's handler serves listen itself,
+   * so no server's gate sees it); the acknowledgement then tells the client what it got.
+   */
   async #serveModern (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response> {
-    const method = (parsedBody as { method?: unknown } | undefined)?.method
-    if (method !== 'subscriptions/listen') return await this.#modern.fetch(request, { authInfo, parsedBody })
-    const place = this.#listenQuota.acquire(callerOf(authInfo))
+    const message = parsedBody as { method?: unknown, params?: { notifications?: unknown } } | undefined
+    if (message?.method !== 'subscriptions/listen') return await this.#modern.fetch(request, { authInfo, parsedBody })
+    const caller = callerOf(authInfo)
+    const filter = message.params?.notifications
+    if (filter !== null && typeof filter === 'object') {
+      parsedBody = { ...message, params: { ...message.params, notifications: listenFilterFor(filter as ListenFilter, caller) } }
+    }
+    const place = this.#listenQuota.acquire(caller)
     if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'subscription streams'))
     // The request's signal aborts when its HTTP exchange closes, however it ends.
     request.signal.addEventListener('abort', place.release, { once: true })

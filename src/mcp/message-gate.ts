@@ -1,6 +1,6 @@
 import { McpServer, type Transport, type JSONRPCMessage } from '@modelcontextprotocol/server'
 import type { Catalog, Caller } from './catalog.ts'
-import { EVENT_SCOPES, listenFilterFor, scopeForMessage, type ListenFilter } from './scopes.ts'
+import { EVENT_SCOPES, scopeForMessage } from './scopes.ts'
 
 /**
  * JSON-RPC error for a message the caller's token does not allow. JSON-RPC 2.0 leaves
@@ -25,20 +25,20 @@ function scopeForNotification (method: string): string | undefined {
 /**
  * An McpServer that checks every message where it is handled, against the one scope table:
  * each request (a batch element too) before its handler runs, each notification before it is
- * sent, and a 2026 `subscriptions/listen` filter narrowed to what the caller may receive. The
- * HTTP front checks the same table first (to answer OAuth's 403); this gate is what makes a
+ * sent. (A 2026 `subscriptions/listen` never reaches a server: the SDK's handler serves it, so
+ * the endpoint narrows its filter before.) The HTTP front checks the same table first (to answer OAuth's 403); this gate is what makes a
  * path the front does not know about — a new SDK method, a batch — unable to skip it.
  *
  * It hooks the public Transport contract (`onmessage`, `send`) at `connect`, the one place both
  * eras hand a server its transport (sessions and the SDK's per-request handler alike).
  */
 export class ScopedMcpServer extends McpServer {
-  readonly #caller: Caller
+  readonly #scopes: string[]
   readonly #catalog: Catalog
 
   constructor (info: ConstructorParameters<typeof McpServer>[0], options: McpServerOptions, caller: Caller, catalog: Catalog) {
     super(info, options)
-    this.#caller = caller
+    this.#scopes = caller.scopes
     this.#catalog = catalog
   }
 
@@ -46,18 +46,13 @@ export class ScopedMcpServer extends McpServer {
     await super.connect(transport)
     const deliver = transport.onmessage
     const send = transport.send.bind(transport)
-    const scopes = this.#caller.scopes
+    const scopes = this.#scopes
     transport.onmessage = (message, extra) => {
-      const m = message as JSONRPCMessage & { method?: unknown, id?: string | number, params?: Record<string, unknown> }
+      const m = message as JSONRPCMessage & { method?: unknown, id?: string | number }
       const needed = scopeForMessage(m, this.#catalog)
       if (needed !== undefined && !scopes.includes(needed) && m.id !== undefined) {
         void send({ jsonrpc: '2.0', id: m.id, error: { code: FORBIDDEN, message: `Forbidden: ${String(m.method)} needs the ${needed} scope, which the token does not carry.`, data: { required_scope: needed } } },
           { relatedRequestId: m.id }).catch(() => undefined)
-        return
-      }
-      if (m.method === 'subscriptions/listen' && m.params !== undefined && typeof m.params.notifications === 'object' && m.params.notifications !== null) {
-        const narrowed = { ...m, params: { ...m.params, notifications: listenFilterFor(m.params.notifications as ListenFilter, this.#caller) } }
-        deliver?.(narrowed as unknown as typeof message, extra)
         return
       }
       deliver?.(message, extra)
