@@ -10,6 +10,10 @@ import { registerHive, registerDiscovery } from './commands/hive.ts'
 import { registerOperator } from './commands/operator.ts'
 import { registerLogin } from './commands/login.ts'
 
+// Everything the CLI writes (keys, certificates, the store's files, credentials) is for its
+// owner alone: a store outside the 0700 data dir, or a file a library creates later, included.
+process.umask(0o077)
+
 const program = new Command()
   .name('edge-hive')
   .description('Edge Hive: MCP for agents at the edge, over HTTPS, with its own OAuth 2.1 server')

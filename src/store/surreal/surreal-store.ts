@@ -11,6 +11,7 @@ import { SurrealRevocationRepository } from './revocations.ts'
 import { SurrealHiveRepository } from './hive.ts'
 import { SurrealPeerRepository } from './peers.ts'
 import { SurrealOperatorRepository } from './operator.ts'
+import { makePrivate, storePath } from './private-files.ts'
 
 const OPEN_TIMEOUT_MS = 15_000
 const CLOSE_TIMEOUT_MS = 5_000
@@ -101,6 +102,8 @@ export async function openSurrealStore (options: StoreOptions): Promise<Store> {
         : {})
     }), options.connectTimeoutMs ?? OPEN_TIMEOUT_MS, 'connecting to the store')
     const version = await migrate(db)
+    const path = storePath(options.url)
+    if (path !== undefined) makePrivate(path)
     return new SurrealStore(db, version)
   } catch (err) {
     await withTimeout(db.close(), CLOSE_TIMEOUT_MS, 'store close').catch(() => undefined)
