@@ -125,7 +125,10 @@ export class McpEndpoint {
     }
     if (isBatch(parsedBody)) return jsonRpcError(400, -32600, 'Invalid Request: initialize cannot be sent in a batch; send it alone.')
     if (request.method === 'POST' && isInitializeRequest(parsedBody)) {
-      const place = this.#sessionQuota.acquire(callerOf(authInfo))
+      let place = this.#sessionQuota.acquire(callerOf(authInfo))
+      // Many clients never DELETE their sessions: at its limit a client's own least recently
+      // used session without an open stream makes room, rather than the client being refused.
+      if (!place.ok && place.reason === 'client_limit' && await this.#evictIdle(authInfo.clientId)) place = this.#sessionQuota.acquire(callerOf(authInfo))
       if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'MCP sessions'))
       return await this.#openSession(request, parsedBody, authInfo, place.release)
     }
@@ -155,6 +158,20 @@ export class McpEndpoint {
       place.release()
       throw err
     }
+  }
+
+  /** Closes the client's least recently used session that has no open stream; false if it has none. */
+  async #evictIdle (clientId: string): Promise<boolean> {
+    let oldest: [string, Session] | undefined
+    for (const entry of this.#sessions) {
+      const s = entry[1]
+      if (s.clientId === clientId && s.openStreams === 0 && (oldest === undefined || s.lastSeen < oldest[1].lastSeen)) oldest = entry
+    }
+    if (oldest === undefined) return false
+    this.#log.debug({ session: oldest[0], client_id: clientId }, 'mcp session closed to make room for a new one of the same client')
+    this.#forget(oldest[0])
+    await oldest[1].transport.close().catch(() => undefined)
+    return true
   }
 
   /** The session now lives by `token`, the newest one its client used on it. */

@@ -172,9 +172,18 @@ describe('attack: MCP scopes, streams and sessions', () => {
         const clients = await Promise.all([1, 2, 3, 4].map(async (i) => await addClient(`hog-${i}`, ['mcp:read'])))
         const first = new RawMcp(node.ready.mcp_url, ca, clients[0]!.token)
         for (let i = 0; i < 3; i++) opened.push({ raw: first, session: await first.initialize() })
+        // At its limit, a client's least recently used idle session makes room for a new one...
+        const evicted = opened[0]!.session
+        opened.push({ raw: first, session: await first.initialize() })
+        assert.equal((await first.call(evicted, 'ping')).status, 404, 'the oldest idle session was closed')
+        assert.equal((await first.call(opened.at(-1)!.session, 'ping')).status, 200)
+        // ...but sessions with an open stream are in use: with all three listening, a fourth is refused.
+        const live = opened.slice(1).map((o) => { const st = first.openStream(o.session); streams.push(st); return st })
+        for (const st of live) assert.equal(await st.response, 200)
         const fourth = await first.call(undefined, 'initialize', { protocolVersion: SESSION_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'hog', version: '1' } })
         assert.equal(fourth.status, 429, fourth.body)
         assert.match(fourth.body, /This client has as many MCP sessions open as it may/)
+        for (const st of live) st.drop()
         // Nine of ten places are open to clients without mcp:admin.
         for (const c of clients.slice(1, 3)) {
           const raw = new RawMcp(node.ready.mcp_url, ca, c.token)
@@ -204,6 +213,26 @@ describe('attack: MCP scopes, streams and sessions', () => {
       assert.match(third.body, /too_many_streams/)
       a.drop()
       b.drop()
+    })
+  })
+
+  describe('siblings', () => {
+    it('a token with mcp:read alone cannot make the node flood its hive with adverts: /discovery/announce sends at most once every 5 s', async () => {
+      const init = await request1(`${node.url}/hive/init`, { ca, method: 'POST', headers: { authorization: `Bearer ${opToken}` } })
+      assert.equal(init.status, 201, init.body)
+      const reader = await addClient('announcer', ['mcp:read'])
+      const outcomes: boolean[] = []
+      const started = Date.now()
+      for (let i = 0; i < 5; i++) {
+        const res = await request1(`${node.url}/discovery/announce`, { ca, headers: { authorization: `Bearer ${reader.token}` } })
+        assert.equal(res.status, 200, res.body)
+        outcomes.push(res.json<{ announced: boolean }>().announced)
+      }
+      // At most one announcement per 5 s that passed, however slow the machine is today.
+      const allowed = 1 + Math.floor((Date.now() - started) / 5000)
+      const sent = outcomes.filter((a) => a).length
+      assert.ok(sent >= 1 && sent <= allowed, `${JSON.stringify(outcomes)} in ${Date.now() - started} ms`)
+      assert.ok(sent < outcomes.length, 'some requests were answered without announcing')
     })
   })
 

@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import { HttpError } from '../errors.ts'
 import { object, responses } from '../schemas.ts'
 
+/** How often a caller can make the node announce itself. */
+const ANNOUNCE_EVERY_MS = 5000
+
 /** What the hive routes need of the node's hive; undefined with --no-p2p. */
 export interface HiveRouteComponents {
   hive (): {
@@ -71,5 +74,14 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
     }
   }, async (req) => await hive().remove(req.params.peer_id))
 
-  app.get('/discovery/announce', { config: { scope: 'mcp:read' }, schema: { tags: ['discovery'], summary: 'Sign a fresh capability advert, send it to the members and the DHT, and return it', response: responses(object('`{ announced: true, advert }`'), 401, 403, 409) } }, async () => ({ announced: true, advert: await hive().announce() }))
+  // Announcing sends to every member and the DHT, and a token with mcp:read alone may ask for
+  // it: at most once per ANNOUNCE_EVERY_MS for the whole node, so no caller can make the node
+  // flood its hive. A request in between gets the advert just sent.
+  let last: { at: number, advert: unknown } | undefined
+  app.get('/discovery/announce', { config: { scope: 'mcp:read' }, schema: { tags: ['discovery'], summary: `Sign a fresh capability advert, send it to the members and the DHT, and return it (at most once every ${ANNOUNCE_EVERY_MS / 1000} s; in between, announced is false and the advert is the last one sent)`, response: responses(object('`{ announced, advert }`'), 401, 403, 409) } }, async () => {
+    if (last !== undefined && Date.now() - last.at < ANNOUNCE_EVERY_MS) return { announced: false, advert: last.advert }
+    const advert = await hive().announce()
+    last = { at: Date.now(), advert }
+    return { announced: true, advert }
+  })
 }
