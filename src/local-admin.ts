@@ -1,6 +1,6 @@
 import type { Config } from './config/index.ts'
 import { prepareDataDir, dataDirLayout, readLock, DataDirLock } from './config/index.ts'
-import { ClientRegistry, OperatorAccount, loadOrCreateSigningKey, mintLocalAdminToken, type ClientView, type NewClient } from './auth/index.ts'
+import { OperatorAccount, RevocationList, loadOrCreateSigningKey, mintLocalAdminToken, operatorAdministration, type ClientRegistry, type ClientView, type NewClient } from './auth/index.ts'
 import { openStore } from './store/index.ts'
 import { StartupError } from './shared/errors.ts'
 
@@ -49,8 +49,14 @@ export async function openOfflineState (config: Config): Promise<OfflineNodeStat
   const lock = DataDirLock.acquire(layout)
   try {
     const store = await openStore({ url: config.store, namespace: config.storeNamespace, database: config.storeDatabase, username: config.storeUsername, password: config.storePassword })
+    // Revoking a client here ends its grants too; the revocations are stored, and the node
+    // loads them when it starts.
+    const { registry } = operatorAdministration({ clients: store.clients, oauthPayloads: store.oauthPayloads, revocations: new RevocationList(store.revocations), audit: store.audit }, {
+      accessTokenTtlSeconds: Math.round(config.accessTokenTtl / 1000),
+      registeredClientTtlSeconds: Math.round(config.registeredClientTtl / 1000)
+    })
     return {
-      registry: new ClientRegistry({ clients: store.clients, audit: store.audit }),
+      registry,
       operator: new OperatorAccount(store.operator),
       async close () { await store.close(); lock.release() }
     }

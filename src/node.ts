@@ -12,8 +12,8 @@ import {
   registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer
 } from './http/index.ts'
 import {
-  AccessTokenVerifier, AuthorizationServer, ClientRegistry, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
-  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, type SigningKey
+  AccessTokenVerifier, AuthorizationServer, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
+  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, operatorAdministration, type ClientRegistry, type Grants, type SigningKey
 } from './auth/index.ts'
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
@@ -72,6 +72,7 @@ export class EdgeNode {
   #signingKey?: SigningKey
   #revocations?: RevocationList
   #registry?: ClientRegistry
+  #grants?: Grants
   readonly #revokedClients = new Set<string>()
   #verifier?: AccessTokenVerifier
   /** Ends open streams and sessions when their token does (built with the verifier). */
@@ -136,10 +137,16 @@ export class EdgeNode {
       this.#revocations = new RevocationList(this.#store.revocations)
       await this.#revocations.load()
       this.#revocations.onRevoked(() => { void this.#tokens.recheck() })
-      this.#registry = new ClientRegistry({ clients: this.#store.clients, audit: this.#audit }, (id) => {
-        this.#revokedClients.add(id)
-        void this.#tokens.recheck()
+      const admin = operatorAdministration({ clients: this.#store.clients, oauthPayloads: this.#store.oauthPayloads, revocations: this.#revocations, audit: this.#audit }, {
+        accessTokenTtlSeconds: Math.round(c.accessTokenTtl / 1000),
+        registeredClientTtlSeconds: Math.round(c.registeredClientTtl / 1000),
+        onClientRevoked: (id) => {
+          this.#revokedClients.add(id)
+          void this.#tokens.recheck()
+        }
       })
+      this.#registry = admin.registry
+      this.#grants = admin.grants
       this.#operator = new OperatorAccount(this.#store.operator)
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
@@ -407,6 +414,7 @@ export class EdgeNode {
       audit: this.#audit!,
       verifier: this.#verifier,
       revocations: this.#revocations!,
+      grants: this.#grants!,
       logger: this.#logger.child({ part: 'auth' })
     }, {
       issuer: this.#issuer,

@@ -1,15 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import { randomBytes } from 'node:crypto'
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider'
 import type { AuditLog, ClientRepository, OAuthPayloadStore } from '../store/index.ts'
 import type { Logger } from '../shared/logger.ts'
-import { createAdapterFactory } from './adapter.ts'
+import type { GrantEnd, GrantView, Grants } from './grants.ts'
+import {
+  OPERATOR_ACCOUNT_ID, defaultScopeForApps, providerConfiguration,
+  type AuthorizationServerOptions
+} from './provider-configuration.ts'
 import { SCOPES, isScope } from './scopes.ts'
 import { secretMatches } from './secrets.ts'
-import { ACCESS_TOKEN_ALG, type SigningKey } from './signing-key.ts'
-import { grantRevocationKey, type AccessTokenVerifier } from './token-verifier.ts'
+import { answerForAccessToken } from './token-endpoints.ts'
+import type { AccessTokenVerifier } from './token-verifier.ts'
 import type { RevocationList } from './revocation-list.ts'
+
+export {
+  DEFAULT_APP_SCOPES, OPERATOR_ACCOUNT_ID, INTERACTION_PATH, DEVICE_VERIFICATION_PATH, OAUTH_PATH_PREFIX, TOKEN_PATH,
+  AUTHORIZATION_SERVER_METADATA_PATH, TOKEN_ENDPOINT_AUTH_METHODS, type AuthorizationPages, type AuthorizationServerOptions
+} from './provider-configuration.ts'
 
 export interface AuthorizationServerComponents {
   clients: ClientRepository
@@ -17,17 +25,9 @@ export interface AuthorizationServerComponents {
   audit: AuditLog
   verifier: AccessTokenVerifier
   revocations: RevocationList
+  /** The operator's approvals; every grant end goes through it. */
+  grants: Grants
   logger: Logger
-}
-
-/** The pages the authorization server shows people (device flow, errors): HTML from the http part. */
-export interface AuthorizationPages {
-  deviceInput (form: string, problem: 'none' | 'wrong_code' | 'aborted' | 'error'): string
-  deviceConfirm (form: string, client: { name: string, id: string }, userCode: string): string
-  deviceSuccess (client: { name: string }): string
-  error (out: { error: string, error_description?: string | undefined }): string
-  /** The Content-Security-Policy those pages are served with. */
-  csp: string
 }
 
 /** What the sign-in and consent pages need to know about a pending interaction. */
@@ -42,52 +42,6 @@ export interface InteractionView {
   /** True for the device flow (no redirect: the app polls). */
   device: boolean
 }
-
-export interface AuthorizationServerOptions {
-  /** The issuer: the node's public origin (no path). */
-  issuer: string
-  /** The one resource tokens are for: the node's MCP endpoint URL (RFC 8707). */
-  resource: string
-  signingKey: SigningKey
-  accessTokenTtlSeconds: number
-  nodeId: string
-  /** Refresh tokens (and the grants behind them) live this long unless used. */
-  refreshTokenTtlSeconds: number
-  /** Clients that registered themselves (RFC 7591) expire when unused this long. */
-  registeredClientTtlSeconds: number
-  /** Cookie signing keys for the interaction and session cookies. */
-  cookieKeys: string[]
-  pages: AuthorizationPages
-}
-
-/**
- * What an app that names no scope is offered at consent. MCP clients take their scope from the
- * challenge or the RFC 9728 document, which name none on purpose (see the http part), so
- * without this they would ask for nothing and could only be refused.
- */
-export const DEFAULT_APP_SCOPES = ['mcp:read', 'mcp:call']
-
-function defaultScopeForApps (req: RawRequest): void {
-  const url = req.url ?? ''
-  if (!url.startsWith('/oauth/authorize?')) return
-  const u = new URL(url, 'https://node.invalid')
-  const asked = (u.searchParams.get('scope') ?? '').split(' ').filter((s) => isScope(s))
-  if (asked.length > 0) return
-  u.searchParams.set('scope', [...DEFAULT_APP_SCOPES, ...(u.searchParams.get('scope') ?? '').split(' ').filter((s) => s !== '')].join(' '))
-  req.url = `${u.pathname}${u.search}`
-}
-
-/** The account that approves people's apps: the node's operator. */
-export const OPERATOR_ACCOUNT_ID = 'operator'
-/** Where the provider sends the browser for sign-in and consent; the http part serves it. */
-export const INTERACTION_PATH = '/interaction/'
-export const DEVICE_VERIFICATION_PATH = '/oauth/device'
-
-/** Paths the HTTP layer hands to the authorization server unchanged. */
-export const OAUTH_PATH_PREFIX = '/oauth/'
-export const TOKEN_PATH = '/oauth/token'
-export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server'
-export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const
 
 type RawRequest = IncomingMessage | Http2ServerRequest
 type RawResponse = ServerResponse | Http2ServerResponse
@@ -106,11 +60,20 @@ function sourceOf (ctx: KoaContextWithOIDC): string | undefined {
   return ctx.req.socket?.remoteAddress ?? undefined
 }
 
+/** Why the library revoked a grant, from the request it did it in. */
+function whyTheLibraryEnded (ctx: KoaContextWithOIDC): GrantEnd {
+  if (ctx.oidc?.route === 'revocation') return 'refresh_token_revoked'
+  const grantType = ctx.oidc?.params?.grant_type
+  if (grantType === 'refresh_token') return 'refresh_token_reuse'
+  if (grantType === 'authorization_code') return 'code_reuse'
+  return 'provider'
+}
+
 /**
  * The node's OAuth 2.1 authorization server: oidc-provider (OpenID certified) for the protocol,
- * with our store, our hashed secrets and our scope rules. Client credentials with JWT access
- * tokens (RFC 9068) for this node's MCP endpoint only; revocation (RFC 7009) and
- * introspection (RFC 7662) of those JWTs through the node's own revocation list.
+ * configured in provider-configuration.ts; the JWT access tokens at the revocation (RFC 7009)
+ * and introspection (RFC 7662) endpoints in token-endpoints.ts; the operator's approvals in
+ * grants.ts. This class wires them, serves requests and drives sign-in and consent.
  */
 export class AuthorizationServer {
   readonly provider: Provider
@@ -118,7 +81,6 @@ export class AuthorizationServer {
   readonly #issuer: URL
   readonly #resource: string
   readonly #registeredTtl: number
-  readonly #accessTtl: number
   readonly #c: AuthorizationServerComponents
 
   constructor (components: AuthorizationServerComponents, options: AuthorizationServerOptions) {
@@ -126,173 +88,18 @@ export class AuthorizationServer {
     this.#issuer = new URL(options.issuer)
     this.#resource = options.resource
     this.#registeredTtl = options.registeredClientTtlSeconds
-    this.#accessTtl = options.accessTokenTtlSeconds
-    const { resource, accessTokenTtlSeconds: ttl, pages } = options
-    const refreshTtl = options.refreshTokenTtlSeconds
     const log = components.logger
-
-    const config: Configuration = {
-      adapter: createAdapterFactory(components, { registeredClientTtlSeconds: options.registeredClientTtlSeconds }),
-      jwks: { keys: [options.signingKey.privateJwk as never] },
-      // Without an RSA key the library's RS256 default makes every client invalid.
-      clientDefaults: { id_token_signed_response_alg: ACCESS_TOKEN_ALG, grant_types: ['authorization_code'], response_types: ['code'] },
-      responseTypes: ['code', 'none'],
-      // offline_access asks for a refresh token (RFC 6749 §1.5); it is granted, or not, at consent.
-      scopes: [...SCOPES, 'offline_access'],
-      // OAuth 2.1 / RFC 9700: PKCE for every authorization code, S256 only (the library knows no other).
-      pkce: { required: () => true },
-      cookies: {
-        keys: options.cookieKeys,
-        long: { signed: true, secure: true, sameSite: 'lax' },
-        short: { signed: true, secure: true, sameSite: 'lax' }
-      },
-      interactions: { url: async (_ctx, interaction) => `${INTERACTION_PATH}${interaction.uid}` },
-      // The operator's decision is remembered per app, across browser sessions, until revoked
-      // (edge-hive grants revoke): an app that asks again for what it was given is not asked about.
-      loadExistingGrant: async (ctx) => {
-        const clientId = ctx.oidc.client?.clientId
-        if (clientId === undefined || ctx.oidc.session?.accountId === undefined) return undefined
-        const id = ctx.oidc.session.grantIdFor(clientId) ?? await this.#grantIdFor(clientId, ctx.oidc.session.accountId)
-        return id === undefined ? undefined : await ctx.oidc.provider.Grant.find(id)
-      },
-      findAccount: async (_ctx, id) => id === OPERATOR_ACCOUNT_ID ? { accountId: id, claims: async () => ({ sub: id }) } : undefined,
-      // A refresh token only when offline_access was asked for and granted; rotated on every use,
-      // and a used one presented again revokes the whole grant (the library's reuse detection).
-      issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-      rotateRefreshToken: () => true,
-      clientAuthMethods: [...TOKEN_ENDPOINT_AUTH_METHODS],
-      enabledJWA: { clientAuthSigningAlgValues: ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'PS256', 'RS256'] },
-      extraClientMetadata: {
-        properties: ['agent_type', 'agent_version'],
-        // Rules for clients that register themselves (RFC 7591); operator-registered clients
-        // come from the registry, which has its own.
-        validator: (ctx, key, _value, metadata) => {
-          if (key !== 'agent_type' || ctx?.oidc?.route !== 'registration') return
-          const m = metadata as { grant_types?: string[], redirect_uris?: string[] }
-          // A self-registered client gets access only through the operator's approval: never
-          // through client credentials, which would skip it.
-          if ((m.grant_types ?? []).includes('client_credentials')) {
-            throw new errors.InvalidClientMetadata('a self-registered client cannot use client_credentials; ask the node\'s operator for a client (edge-hive clients add)')
-          }
-          // OAuth 2.1: https redirect URIs, or http on loopback for native apps (RFC 8252 §7.3).
-          for (const uri of m.redirect_uris ?? []) {
-            const u = URL.canParse(uri) ? new URL(uri) : undefined
-            const loopback = u !== undefined && u.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname)
-            if (u === undefined || !(u.protocol === 'https:' || loopback)) {
-              throw new errors.InvalidRedirectUri('redirect_uris must be https, or http on a loopback address (127.0.0.1, [::1], localhost)')
-            }
-          }
-        }
-      },
-      routes: {
-        authorization: '/oauth/authorize',
-        token: TOKEN_PATH,
-        jwks: '/oauth/jwks',
-        revocation: '/oauth/revoke',
-        introspection: '/oauth/introspect',
-        registration: '/oauth/register',
-        device_authorization: '/oauth/device/auth',
-        code_verification: DEVICE_VERIFICATION_PATH
-      },
-      clockTolerance: 5,
-      ttl: {
-        ClientCredentials: () => ttl,
-        AccessToken: () => ttl,
-        AuthorizationCode: 60,
-        DeviceCode: 600,
-        Interaction: 3600,
-        Session: 86_400,
-        Grant: refreshTtl,
-        RefreshToken: refreshTtl
-      },
-      // Errors that cannot go back to the client are shown to the person in the browser.
-      renderError: async (ctx, out) => {
-        ctx.set('content-security-policy', pages.csp)
-        ctx.type = 'html'
-        ctx.body = pages.error({ error: String(out.error), error_description: out.error_description === undefined ? undefined : String(out.error_description) })
-      },
-      features: {
-        devInteractions: { enabled: false },
-        userinfo: { enabled: false },
-        rpInitiatedLogout: { enabled: false },
-        pushedAuthorizationRequests: { enabled: false },
-        dPoP: { enabled: false },
-        clientCredentials: { enabled: true },
-        // RFC 7591, open to anyone as MCP clients expect; what a client registers gives it no
-        // scope: the operator grants scopes at consent. Unused registrations expire.
-        registration: {
-          enabled: true,
-          idFactory: () => `ehd_${randomBytes(16).toString('base64url')}`,
-          secretFactory: () => `ehs_${randomBytes(32).toString('base64url')}`
-        },
-        deviceFlow: {
-          enabled: true,
-          charset: 'base-20',
-          mask: '****-****',
-          userCodeInputSource: async (ctx, form, _out, err) => {
-            const e = err as { userCode?: unknown, name?: string } | undefined
-            const problem = e === undefined ? 'none' : (e.userCode !== undefined || e.name === 'NoCodeError') ? 'wrong_code' : e.name === 'AbortedError' ? 'aborted' : 'error'
-            ctx.set('content-security-policy', pages.csp)
-            ctx.type = 'html'
-            ctx.body = pages.deviceInput(form, problem)
-          },
-          userCodeConfirmSource: async (ctx, form, client, _info, userCode) => {
-            ctx.set('content-security-policy', pages.csp)
-            ctx.type = 'html'
-            ctx.body = pages.deviceConfirm(form, { name: client.clientName ?? client.clientId, id: client.clientId }, userCode)
-          },
-          successSource: async (ctx) => {
-            ctx.set('content-security-policy', pages.csp)
-            ctx.type = 'html'
-            ctx.body = pages.deviceSuccess({ name: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId ?? 'the app' })
-          }
-        },
-        introspection: { enabled: true, allowedPolicy: async () => true },
-        revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-        resourceIndicators: {
-          enabled: true,
-          defaultResource: async () => resource,
-          getResourceServerInfo: async (ctx, indicator, client) => {
-            if (indicator !== resource) throw new errors.InvalidTarget('this node issues tokens for its own MCP endpoint only')
-            const params = ctx.oidc.params as Record<string, unknown>
-            const jwtToken: ResourceServer = { scope: SCOPES.join(' '), audience: resource, accessTokenTTL: ttl, accessTokenFormat: 'jwt', jwt: { sign: { alg: ACCESS_TOKEN_ALG } } }
-            // People's apps get what the operator approves at consent; only client credentials
-            // are bound to the scopes the client was registered with, and only the operator
-            // registers such clients.
-            if (params.grant_type !== 'client_credentials') return jwtToken
-            if (!(await this.#c.clients.get(client.clientId))) throw new errors.UnauthorizedClient('only clients registered by the operator may use client_credentials')
-            // No scope asked for: the client's registered set.
-            if (typeof params.scope !== 'string' || params.scope.trim() === '') params.scope = client.scope ?? ''
-            const allowed = new Set((client.scope ?? '').split(' '))
-            // Refuse rather than silently drop (the library's default): the client must learn
-            // that it will not get what it asked for.
-            for (const s of String(params.scope).split(' ').filter((x) => x !== '')) {
-              if (!isScope(s) || !allowed.has(s)) throw new errors.InvalidScope('requested scope is not allowed', s)
-            }
-            return jwtToken
-          }
-        }
-      },
-      extraTokenClaims: async (ctx, token) => {
-        const c = ctx.oidc.client as unknown as { agent_type?: string, agent_version?: string } | undefined
-        const grantId = (token as { grantId?: string }).grantId
-        return {
-          node_id: options.nodeId,
-          // So that revoking the grant (`edge-hive grants revoke`) stops its access tokens too.
-          ...(grantId === undefined ? {} : { grant_id: grantId }),
-          ...(c?.agent_type === undefined ? {} : { agent_type: c.agent_type }),
-          ...(c?.agent_version === undefined ? {} : { agent_version: c.agent_version })
-        }
-      },
-      formats: {
-        customizers: {
-          // The seed's tokens carry `scopes` as an array beside the standard `scope` string.
-          jwt: async (_ctx, _token, jwt) => {
-            jwt.payload.scopes = typeof jwt.payload.scope === 'string' ? jwt.payload.scope.split(' ') : []
-          }
-        }
+    const config = providerConfiguration({
+      clients: components.clients,
+      oauthPayloads: components.oauthPayloads,
+      grants: components.grants,
+      // The library revokes a grant's tokens (reuse of a refresh token or code, a refresh token
+      // revoked at /oauth/revoke) and awaits this before it answers: the access tokens, which it
+      // does not store, stop at once.
+      onGrantTokensRevoked: async (grantId) => {
+        await components.grants.stopAccessTokens(grantId, Provider.ctx?.oidc?.client?.clientId)
       }
-    }
+    }, options)
 
     this.provider = new Provider(options.issuer, config)
     // Every URL the provider builds comes from the forwarded headers that `handle` pins.
@@ -328,6 +135,13 @@ export class AuthorizationServer {
       record({ actor: client.slice(0, 200), action: 'token.refused', source: sourceOf(ctx), outcome: 'failure', detail: { error: e.error ?? e.message, ...(e.error_detail === undefined ? {} : { reason: e.error_detail }) } })
       logger.info({ client_id: client.slice(0, 200), error: e.error ?? e.message }, 'token refused')
     })
+    // The library ended a grant itself; its access tokens were stopped already (onGrantTokensRevoked).
+    this.provider.on('grant.revoked', (ctx, grantId) => {
+      const client = ctx.oidc?.client?.clientId ?? 'unknown'
+      void this.#c.grants.recordEnd(grantId, client, client, whyTheLibraryEnded(ctx))
+        .catch((err: unknown) => logger.error({ err }, 'could not write audit entry'))
+      logger.info({ client_id: client, grant_id: grantId }, 'grant revoked')
+    })
   }
 
   /** Post-processing the library leaves to us: JWT revocation and introspection, and trimmed metadata. */
@@ -339,27 +153,7 @@ export class AuthorizationServer {
       body.scopes_supported = [...SCOPES, 'offline_access']
       return
     }
-    // The library does not store JWT access tokens, so it answers `unsupported_token_type`
-    // for them, after authenticating the client. We know them by their jti.
-    if ((route !== 'revocation' && route !== 'introspection') || (ctx.body as { error?: string } | undefined)?.error !== 'unsupported_token_type') return
-    const client = ctx.oidc.client
-    if (client === undefined) return
-    const token = ctx.oidc.params?.token
-    const payload = typeof token === 'string' ? await this.#c.verifier.verifySignature(token) : undefined
-    ctx.status = 200
-    if (route === 'revocation') {
-      // RFC 7009 §2.2: 200 also for a token that is invalid, unknown or not the client's.
-      if (payload !== undefined && payload.client_id === client.clientId) {
-        await this.#c.revocations.revoke(String(payload.jti), client.clientId, new Date(Number(payload.exp) * 1000))
-        await this.#c.audit.append({ actor: client.clientId, action: 'token.revoked', target: String(payload.jti), source: sourceOf(ctx), outcome: 'success' })
-      }
-      ctx.body = ''
-      return
-    }
-    const mayIntrospect = payload !== undefined && (payload.client_id === client.clientId || (client.scope ?? '').split(' ').includes('mcp:admin'))
-    const active = mayIntrospect && !this.#c.revocations.isRevoked(String(payload.jti))
-    ctx.type = 'json'
-    ctx.body = active ? { active: true, ...payload, token_type: 'Bearer' } : { active: false }
+    await answerForAccessToken(ctx, this.#c)
   }
 
   /** The pending sign-in or consent behind the interaction cookie of this browser request. */
@@ -395,6 +189,10 @@ export class AuthorizationServer {
     const d = await this.provider.interactionDetails(req as IncomingMessage, res as ServerResponse)
     const clientId = String((d.params as Record<string, unknown>).client_id)
     const accountId = d.session?.accountId ?? OPERATOR_ACCOUNT_ID
+    // Revoked (or expired) while its consent page was open: no grant for an app that is gone.
+    if (await this.provider.Client.find(clientId) === undefined) {
+      return await this.provider.interactionResult(req as IncomingMessage, res as ServerResponse, { error: 'invalid_client', error_description: 'This app is no longer registered here.' }, { mergeWithLastSubmission: false })
+    }
     const grant = (d.grantId === undefined ? undefined : await this.provider.Grant.find(d.grantId)) ?? new this.provider.Grant({ accountId, clientId })
     const ours = scopes.filter((s) => isScope(s))
     // The provider knows our scopes both as its own and as the resource's: grant them as both.
@@ -433,51 +231,24 @@ export class AuthorizationServer {
     return { name: String(meta.client_name ?? clientId), registeredBy: 'itself', createdAt: issued, redirectUris: (meta.redirect_uris as string[] | undefined) ?? [] }
   }
 
-  /** The newest live grant the operator gave this client, if any. */
-  async #grantIdFor (clientId: string, accountId: string): Promise<string | undefined> {
-    const rows = await this.#c.oauthPayloads.list('Grant', 1000)
-    return rows.find((r) => r.payload.clientId === clientId && r.payload.accountId === accountId)?.id
-  }
-
   async #renewRegistration (clientId: string): Promise<void> {
     try {
       const stored = await this.#c.oauthPayloads.find('Client', clientId)
-      if (stored !== undefined) await this.#c.oauthPayloads.upsert('Client', clientId, stored, this.#registeredTtl)
+      // A revoked registration keeps the expiry it was given when revoked.
+      if (stored !== undefined && stored.revoked_at === undefined) await this.#c.oauthPayloads.upsert('Client', clientId, stored, this.#registeredTtl)
     } catch (err) {
       this.#c.logger.warn({ err, client_id: clientId }, 'could not renew a client registration')
     }
   }
 
   /** Grants the operator approved, newest first. */
-  async grants (): Promise<Array<{ grant_id: string, client_id: string, client_name: string, scopes: string[], created_at: string, expires_at?: string }>> {
-    const rows = await this.#c.oauthPayloads.list('Grant', 1000)
-    return await Promise.all(rows.map(async ({ id, payload }) => {
-      const resources = (payload.resources ?? {}) as Record<string, string>
-      const scopes = [...new Set([...String(resources[this.#resource] ?? '').split(' '), ...String((payload.openid as { scope?: string } | undefined)?.scope ?? '').split(' ')])].filter((s) => s !== '')
-      const clientId = String(payload.clientId)
-      const facts = await this.clientFacts(clientId).catch(() => undefined)
-      return {
-        grant_id: id,
-        client_id: clientId,
-        client_name: facts?.name ?? clientId,
-        scopes,
-        created_at: new Date(Number(payload.iat) * 1000).toISOString(),
-        ...(typeof payload.exp === 'number' ? { expires_at: new Date(payload.exp * 1000).toISOString() } : {})
-      }
-    }))
+  async grants (): Promise<GrantView[]> {
+    return await this.#c.grants.list()
   }
 
   /** Withdraws a grant: its refresh tokens and codes go, and its access tokens stop working at once. */
   async revokeGrant (grantId: string, actor: string): Promise<boolean> {
-    const grant = await this.provider.Grant.find(grantId)
-    if (grant === undefined) return false
-    for (const model of ['RefreshToken', 'AuthorizationCode', 'DeviceCode', 'AccessToken']) {
-      await this.#c.oauthPayloads.revokeByGrantId(model, grantId)
-    }
-    await grant.destroy()
-    await this.#c.revocations.revoke(grantRevocationKey(grantId), grant.clientId ?? 'unknown', new Date(Date.now() + this.#accessTtl * 1000))
-    await this.#c.audit.append({ actor, action: 'grant.revoked', target: grant.clientId ?? grantId, outcome: 'success', detail: { grant_id: grantId } })
-    return true
+    return await this.#c.grants.revoke(grantId, actor)
   }
 
   #pin (req: RawRequest): void {

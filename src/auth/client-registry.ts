@@ -2,6 +2,7 @@ import type { ClientRecord, ClientRepository, AuditLog } from '../store/index.ts
 import { ClientRegistryError } from './errors.ts'
 import { isScope, SCOPES, type Scope } from './scopes.ts'
 import { hashClientSecret, newClientId, newClientSecret } from './secrets.ts'
+import type { RegisteredClients } from './registered-clients.ts'
 
 const MAX_CLIENTS = 10_000
 const NAME = /^[^\p{Cc}]{1,100}$/u
@@ -11,8 +12,11 @@ const AGENT = /^[\w.+-]{1,64}$/
 export interface ClientView {
   client_id: string
   name: string
+  /** For an app that registered itself: the scopes its grants hold (what the operator approved). */
   scopes: string[]
-  auth_method: ClientRecord['authMethod']
+  auth_method: ClientRecord['authMethod'] | 'client_secret_post' | 'none'
+  /** `operator` (edge-hive clients add) or `itself` (dynamic registration, RFC 7591). */
+  registered_by: 'operator' | 'itself'
   agent_type?: string
   agent_version?: string
   created_at: string
@@ -34,12 +38,14 @@ export interface NewClient {
 export interface RegistryComponents {
   clients: ClientRepository
   audit: AuditLog
+  /** Apps that registered themselves: listed, shown and revoked here too. */
+  registered?: RegisteredClients | undefined
 }
 
 export function viewOf (c: ClientRecord): ClientView {
   const v: ClientView = {
     client_id: c.clientId, name: c.name, scopes: c.scopes, auth_method: c.authMethod,
-    created_at: c.createdAt.toISOString(), status: c.revokedAt === undefined ? 'active' : 'revoked'
+    created_at: c.createdAt.toISOString(), registered_by: 'operator', status: c.revokedAt === undefined ? 'active' : 'revoked'
   }
   if (c.agentType !== undefined) v.agent_type = c.agentType
   if (c.agentVersion !== undefined) v.agent_version = c.agentVersion
@@ -68,7 +74,9 @@ function checkJwks (jwks: unknown): NewClient['jwks'] {
 
 /**
  * The node's registered agents: adding, listing, revoking, rotating secrets. Every change is
- * audited. Secrets are returned once, at creation or rotation, and stored only as a hash.
+ * audited. Secrets are returned once, at creation or rotation, and stored only as a hash. Apps
+ * that registered themselves are listed, shown and revoked here as well, so the operator can
+ * revoke any client.
  */
 export class ClientRegistry {
   readonly #c: RegistryComponents
@@ -109,20 +117,31 @@ export class ClientRegistry {
     return secret === undefined ? { client: viewOf(record) } : { client: viewOf(record), secret }
   }
 
+  /** The operator's clients, oldest first, then the apps that registered themselves. */
   async list (): Promise<ClientView[]> {
-    return (await this.#c.clients.list(MAX_CLIENTS)).map(viewOf)
+    return [...(await this.#c.clients.list(MAX_CLIENTS)).map(viewOf), ...await this.#c.registered?.list() ?? []]
   }
 
   async get (clientId: string): Promise<ClientView> {
     const c = await this.#c.clients.get(clientId)
-    if (c === undefined) throw new ClientRegistryError(404, 'unknown_client', `No client ${clientId} is registered here.`)
-    return viewOf(c)
+    if (c !== undefined) return viewOf(c)
+    const registered = await this.#c.registered?.get(clientId)
+    if (registered === undefined) throw unknownClient(clientId)
+    return registered
   }
 
-  /** Revokes a client: it gets no new token, and its live tokens stop working. */
+  /**
+   * Revokes a client: it gets no new token, and its live tokens stop working. For an app that
+   * registered itself, its grants end too (their refresh tokens go).
+   */
   async revoke (clientId: string, actor: string): Promise<ClientView> {
     const c = await this.#c.clients.get(clientId)
-    if (c === undefined) throw new ClientRegistryError(404, 'unknown_client', `No client ${clientId} is registered here.`)
+    if (c === undefined) {
+      const registered = await this.#c.registered?.revoke(clientId, actor)
+      if (registered === undefined) throw unknownClient(clientId)
+      if (registered.changed) this.#onRevoked(clientId)
+      return registered.view
+    }
     if (c.revokedAt !== undefined) return viewOf(c)
     const updated = await this.#c.clients.update(clientId, { revokedAt: new Date() })
     this.#onRevoked(clientId)
@@ -133,7 +152,10 @@ export class ClientRegistry {
   /** Gives a secret client a new secret; the old one stops working at once. */
   async rotateSecret (clientId: string, actor: string): Promise<{ client: ClientView, secret: string }> {
     const c = await this.#c.clients.get(clientId)
-    if (c === undefined) throw new ClientRegistryError(404, 'unknown_client', `No client ${clientId} is registered here.`)
+    if (c === undefined) {
+      if (await this.#c.registered?.get(clientId) !== undefined) throw new ClientRegistryError(409, 'self_registered', `Client ${clientId} registered itself and keeps its own secret; revoke it instead.`)
+      throw unknownClient(clientId)
+    }
     if (c.revokedAt !== undefined) throw new ClientRegistryError(409, 'client_revoked', `Client ${clientId} is revoked; add a new one instead.`)
     if (c.authMethod !== 'client_secret_basic') throw new ClientRegistryError(409, 'no_secret', `Client ${clientId} authenticates with its keys (private_key_jwt) and has no secret.`)
     const secret = newClientSecret()
@@ -144,8 +166,13 @@ export class ClientRegistry {
 
   /** Ids of revoked clients, to refuse their tokens without a lookup. */
   async revokedIds (): Promise<string[]> {
-    return (await this.#c.clients.list(MAX_CLIENTS)).filter((c) => c.revokedAt !== undefined).map((c) => c.clientId)
+    const own = (await this.#c.clients.list(MAX_CLIENTS)).filter((c) => c.revokedAt !== undefined).map((c) => c.clientId)
+    return [...own, ...await this.#c.registered?.revokedIds() ?? []]
   }
+}
+
+function unknownClient (clientId: string): ClientRegistryError {
+  return new ClientRegistryError(404, 'unknown_client', `No client ${clientId} is registered here.`)
 }
 
 export type { Scope }

@@ -78,8 +78,8 @@ export interface OAuthPayloadStore {
   revokeByGrantId (model: string, grantId: string): Promise<void>
   /** Removes every expired record; returns how many. */
   purgeExpired (now: Date): Promise<number>
-  /** Live records of one model, newest first (at most `limit`), with their ids. */
-  list (model: string, limit: number): Promise<Array<{ id: string, payload: Record<string, unknown> }>>
+  /** Live records of one model, newest first (at most `limit`), with their ids; only one client's with `clientId`. */
+  list (model: string, limit: number, clientId?: string): Promise<Array<{ id: string, payload: Record<string, unknown> }>>
 }
 
 /** The node's operator account: who signs in to the browser pages to approve apps. */

@@ -66,7 +66,8 @@ function readJwks (file: string): NewClient['jwks'] {
 
 function line (c: ClientView): string {
   const agent = c.agent_type === undefined ? '' : `  agent ${c.agent_type}${c.agent_version === undefined ? '' : `/${c.agent_version}`}`
-  return `${c.client_id}  ${c.status.padEnd(7)}  ${c.name}  [${c.scopes.join(' ')}]  ${c.auth_method}${agent}`
+  const itself = c.registered_by === 'itself' ? '  (registered itself)' : ''
+  return `${c.client_id}  ${c.status.padEnd(7)}  ${c.name}  [${c.scopes.join(' ')}]  ${c.auth_method}${agent}${itself}`
 }
 
 function details (c: ClientView): string {
@@ -86,7 +87,7 @@ function action (cmd: Command, run: (r: Registry, json: boolean) => Promise<stri
 }
 
 export function registerClients (program: Command): void {
-  const clients = program.command('clients').description('manage the OAuth clients (agents) of a node, running or stopped')
+  const clients = program.command('clients').description('manage the OAuth clients of a node (agents, and the apps that registered themselves), running or stopped')
   const sub = (name: string, description: string): Command => {
     const c = clients.command(name).description(description).option('--json', 'print JSON')
     addSettingFlags(c, ['dataDir', 'store'])
@@ -112,7 +113,7 @@ export function registerClients (program: Command): void {
     return `added ${line(client)}\n` + (secret === undefined ? '' : `client secret (shown only now): ${secret}\n`)
   }))
 
-  const list = sub('list', 'list every client')
+  const list = sub('list', 'list every client: the operator\'s, then the apps that registered themselves')
   list.action(action(list, async (r, json) => {
     const all = await r.list()
     if (json) return JSON.stringify({ clients: all }) + '\n'
@@ -125,7 +126,7 @@ export function registerClients (program: Command): void {
     return json ? JSON.stringify({ client: c }) + '\n' : details(c)
   }))
 
-  const revoke = sub('revoke', 'revoke a client: no new tokens, and its live tokens stop working').argument('<client-id>')
+  const revoke = sub('revoke', 'revoke any client (also an app that registered itself): no new tokens, its grants end, its live tokens stop working').argument('<client-id>')
   revoke.action(action(revoke, async (r, json) => {
     const c = await r.revoke(revoke.args[0]!)
     return json ? JSON.stringify({ client: c }) + '\n' : `revoked ${line(c)}\n`

@@ -62,10 +62,12 @@ export class SurrealOAuthPayloadStore implements OAuthPayloadStore {
     await this.#db.query('DELETE oauth_payload WHERE model = $model AND grant_id = $grantId', { model, grantId }).collect()
   }
 
-  async list (model: string, limit: number): Promise<Array<{ id: string, payload: Record<string, unknown> }>> {
+  async list (model: string, limit: number, clientId?: string): Promise<Array<{ id: string, payload: Record<string, unknown> }>> {
+    // Grants and tokens name their client as payload.clientId; self-registered clients as payload.client_id.
+    const byClient = clientId === undefined ? '' : ' AND (payload.clientId = $clientId OR payload.client_id = $clientId)'
     const [rows] = await this.#db.query<[Array<PayloadRow & { key: string }>]>(
-      'SELECT record::id(id) AS key, payload, expires_at, payload.iat AS iat FROM oauth_payload WHERE model = $model AND (expires_at = NONE OR expires_at > time::now()) ORDER BY iat DESC LIMIT $limit',
-      { model, limit }).collect()
+      `SELECT record::id(id) AS key, payload, expires_at, payload.iat AS iat FROM oauth_payload WHERE model = $model AND (expires_at = NONE OR expires_at > time::now())${byClient} ORDER BY iat DESC LIMIT $limit`,
+      { model, limit, ...(clientId === undefined ? {} : { clientId }) }).collect()
     return (rows ?? []).map((r) => ({ id: r.key.slice(model.length + 1), payload: r.payload }))
   }
 
