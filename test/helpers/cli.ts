@@ -90,7 +90,8 @@ export class NodeProcess {
     const node = new NodeProcess(child, dataDir)
     await new Promise<void>((resolve, reject) => {
       let buffered = ''
-      const timer = setTimeout(() => reject(new Error(`node did not become ready; stderr: ${node.stderr}`)), options.timeoutMs ?? 20_000)
+      // A node that is not ready in time is killed: no fleet knows it yet, so nothing else would.
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not become ready; stderr: ${node.stderr}`)) }, options.timeoutMs ?? 20_000)
       child.stdout!.on('data', (d: Buffer) => {
         node.stdout += d.toString()
         buffered += d.toString()
