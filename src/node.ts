@@ -206,8 +206,8 @@ export class EdgeNode {
   async #startHive (log: Logger): Promise<void> {
     const c = this.config
     const hiveLog = this.#logger.child({ part: 'hive' })
-    this.#p2p = new P2PHost({ privateKey: this.#identity!.privateKey, logger: hiveLog },
-      { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, discovery: c.discovery })
+    this.#p2p = new P2PHost({ privateKey: this.#identity!.privateKey, logger: hiveLog, isMember: (peerId) => this.#hive?.isMember(peerId) ?? false },
+      { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
     this.#hive = new Hive({
       host: this.#p2p,
       privateKey: this.#identity!.privateKey,
@@ -220,7 +220,7 @@ export class EdgeNode {
       audit: (action, target, detail) => {
         this.#audit!.append({ actor: 'node', action, target, outcome: 'success', detail }).catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a hive event'))
       }
-    }, { offlineAfterMs: c.peerOfflineAfter, advertRefreshMs: c.advertRefresh, joinToken: c.joinToken })
+    }, { offlineAfterMs: c.peerOfflineAfter, advertRefreshMs: c.advertRefresh, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
     // Handlers must be in place before the first connection: a peer's challenge must not find them missing.
     await this.#p2p.start({ beforeStart: async () => { await this.#hive!.start() } })
     this.#hive.begin()

@@ -43,10 +43,13 @@ export interface Config {
   p2pListen: string[]
   bootstrap: string[]
   p2pMaxConnections: number
+  p2pMaxConnectionsPerAddress: number
   discovery: boolean
   peerOfflineAfter: number
   advertRefresh: number
   joinToken: string | undefined
+  p2pJoinRateLimit: number
+  p2pAuthRateLimit: number
   metricsEnabled: boolean
   metricsHost: string
   metricsPort: number
@@ -304,6 +307,11 @@ export const SETTINGS: readonly Setting[] = [
     allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 300
   },
   {
+    key: 'p2pMaxConnectionsPerAddress', env: 'EDGE_HIVE_P2P_MAX_CONNECTIONS_PER_ADDRESS', flag: { spec: '--p2p-max-connections-per-address <number>', attr: 'p2pMaxConnectionsPerAddress' },
+    description: 'Open inbound libp2p connections from one remote address (an IPv4 address or an IPv6 /64) at most, so no one address takes every slot; raise it when many nodes share one address (NAT).',
+    allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 16
+  },
+  {
     key: 'discovery', env: 'EDGE_HIVE_DISCOVERY', flag: { spec: '--discovery', attr: 'discovery' },
     description: 'Find peers on the LAN (mDNS) and announce the node as the DNS-SD service _edge-hive._tcp. Without it the node sends no multicast.',
     allowed: 'true or false', schema: boolean(), default: () => false
@@ -322,6 +330,16 @@ export const SETTINGS: readonly Setting[] = [
     key: 'joinToken', env: 'EDGE_HIVE_JOIN_TOKEN', secret: true,
     description: 'An invitation (from `edge-hive hive invite`) to join with at start when the node is not yet a member; for containers. Environment or config file only.',
     allowed: 'an invitation token starting with ehi_', schema: text(8192)
+  },
+  {
+    key: 'p2pJoinRateLimit', env: 'EDGE_HIVE_P2P_JOIN_RATE_LIMIT', flag: { spec: '--p2p-join-rate-limit <per-minute>', attr: 'p2pJoinRateLimit' },
+    description: 'Join requests (/edge-hive/join) answered per minute from one remote address (IPv4 address or IPv6 /64); one peer id gets a quarter of it. More are refused without being looked at.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 20
+  },
+  {
+    key: 'p2pAuthRateLimit', env: 'EDGE_HIVE_P2P_AUTH_RATE_LIMIT', flag: { spec: '--p2p-auth-rate-limit <per-minute>', attr: 'p2pAuthRateLimit' },
+    description: 'Challenges (/edge-hive/auth) answered per minute from one remote address (IPv4 address or IPv6 /64); one peer id gets a quarter of it. More are refused without being looked at.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 120
   },
   {
     key: 'metricsEnabled', env: 'EDGE_HIVE_METRICS_ENABLED', flag: { spec: '--no-metrics', attr: 'metrics' },

@@ -17,3 +17,8 @@ export const invalidRecord = (what: string): HiveError =>
   new HiveError('ERR_INVALID_RECORD', `${what} is malformed or not signed by the peer it names.`, { status: 400 })
 export const p2pDisabled = (): HiveError =>
   new HiveError('ERR_P2P_DISABLED', 'This node runs without its libp2p host (--no-p2p).', { status: 409 })
+export const removeSelf = (): HiveError =>
+  new HiveError('ERR_REMOVE_SELF', 'A node cannot remove itself; remove it from another member.', { status: 400 })
+/** `hive remove` broke the removal rule (membership/removal.ts, `mayRemove`). */
+export const removeNotAllowed = (target: string, why: string): HiveError =>
+  new HiveError('ERR_REMOVE_NOT_ALLOWED', `Cannot remove ${target}: ${why}.`, { status: 403 })

@@ -10,7 +10,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { quic } from '@chainsafe/libp2p-quic'
-import { CAPS_DHT_NAMESPACE, validateCapabilityRecord, selectCapabilityRecord } from './dht-records.ts'
+import { CAPS_DHT_NAMESPACE, capabilityKey, capabilityValidator, refuseRecord, selectCapabilityRecord } from './dht-records.ts'
+import { BoundedDatastore } from './dht-store.ts'
+import { addressKey } from './limits.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
@@ -26,17 +28,27 @@ const BOOTSTRAP_RETRY_MS = 10_000
  */
 const MDNS_QUERY_INTERVAL_MS = 10_000
 const DIAL_TIMEOUT_MS = 10_000
+/**
+ * Inbound DHT streams per connection (kad-dht's default is 32): a member's queries open one
+ * stream per request, a few at a time.
+ */
+const DHT_MAX_INBOUND_STREAMS = 8
+const MAX_CHOSEN = 256
 
 export interface P2PHostComponents {
   /** The node's identity key: the libp2p peer id is the node's. */
   privateKey: PrivateKey
   logger: Logger
+  /** Whether a peer is a proven member of this node's hive: the DHT keeps only members' adverts. */
+  isMember (peerId: string): boolean
 }
 
 export interface P2PHostOptions {
   listen: string[]
   bootstrap: string[]
   maxConnections: number
+  /** Open connections from one remote address (IPv4 address or IPv6 /64) at most; more are refused. */
+  maxConnectionsPerAddress: number
   /** mDNS peer discovery on the LAN; the only thing that makes the host send multicast. */
   discovery: boolean
 }
@@ -62,7 +74,9 @@ async function loadQuic (log: Logger): Promise<ReturnType<typeof quic> | undefin
 
 /**
  * The node's libp2p host: TCP and QUIC, Noise, Yamux, identify, ping and a Kademlia DHT that keeps LAN
- * and loopback addresses (the default mapper drops them, which would leave a LAN hive empty).
+ * and loopback addresses (the default mapper drops them, which would leave a LAN hive empty) and
+ * stores only members' adverts (dht-records.ts) in a datastore with ceilings (dht-store.ts).
+ * Inbound connections are capped per remote address as well as in all.
  * It listens and dials, and sends multicast only for mDNS discovery (`discovery`, from
  * `--discovery`). Bootstrap peers are dialled at start and again while they are not connected.
  */
@@ -71,10 +85,23 @@ export class P2PHost {
   readonly #options: P2PHostOptions
   #node?: Libp2p
   #bootstrapTimer?: NodeJS.Timeout
+  readonly #datastore = new BoundedDatastore()
+  /** Peers the operator named: bootstrap peers, and `peers connect` targets (the last MAX_CHOSEN). */
+  readonly #bootstrapPeers = new Set<string>()
+  readonly #chosen = new Set<string>()
 
   constructor (components: P2PHostComponents, options: P2PHostOptions) {
     this.#c = components
     this.#options = options
+    for (const text of options.bootstrap) {
+      const peer = multiaddr(text).getComponents().find((c) => c.name === 'p2p')?.value
+      if (peer !== undefined) this.#bootstrapPeers.add(peer)
+    }
+  }
+
+  /** Whether the operator named this peer (`--bootstrap`, `peers connect`): the hive may show it its credential first. */
+  isChosen (peerId: string): boolean {
+    return this.#bootstrapPeers.has(peerId) || this.#chosen.has(peerId)
   }
 
   /**
@@ -89,10 +116,13 @@ export class P2PHost {
       start: false,
       privateKey: this.#c.privateKey,
       addresses: { listen },
+      datastore: this.#datastore,
       transports: quicTransport === undefined ? [tcp()] : [tcp(), quicTransport],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
+      // maxConnections is for everyone together: one address must not take every slot.
+      connectionGater: { denyInboundConnection: (maConn) => this.#tooManyFrom(addressKey(maConn.remoteAddr)) },
       peerDiscovery: this.#options.discovery ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_QUERY_INTERVAL_MS })] : [],
       services: {
         identify: identify(),
@@ -101,7 +131,10 @@ export class P2PHost {
           protocol: KAD_PROTOCOL,
           clientMode: false,
           peerInfoMapper: passthroughMapper,
-          validators: { [CAPS_DHT_NAMESPACE]: validateCapabilityRecord },
+          maxInboundStreams: DHT_MAX_INBOUND_STREAMS,
+          // Our key space only (the built-in `pk` namespace too is refused), members' adverts only:
+          // see dht-records.ts for why the signer, not the sender, is what is checked.
+          validators: { [CAPS_DHT_NAMESPACE]: capabilityValidator((p) => this.#c.isMember(p)), pk: refuseRecord },
           selectors: { [CAPS_DHT_NAMESPACE]: selectCapabilityRecord }
         })
       }
@@ -121,6 +154,19 @@ export class P2PHost {
       void this.#dialBootstrap()
       this.#bootstrapTimer = setInterval(() => { void this.#dialBootstrap() }, BOOTSTRAP_RETRY_MS).unref()
     }
+  }
+
+  #tooManyFrom (address: string): boolean {
+    const open = this.#node?.getConnections().filter((c) => addressKey(c.remoteAddr) === address).length ?? 0
+    if (open < this.#options.maxConnectionsPerAddress) return false
+    this.#c.logger.debug({ address }, 'refused a connection: too many open from this address')
+    return true
+  }
+
+  /** Drops a peer's advert from the DHT records this node keeps (it was removed from the hive, or this node left: `undefined`). */
+  async forgetAdverts (peerId?: string): Promise<void> {
+    const mine = peerId === undefined ? undefined : Buffer.from(capabilityKey(peerId))
+    await this.#datastore.deleteRecords((key) => mine === undefined || mine.equals(key))
   }
 
   async #dialBootstrap (): Promise<void> {
@@ -148,6 +194,8 @@ export class P2PHost {
     if (node === undefined) throw new PeerNotFound('the libp2p host is not running')
     const id = peerIdFromString(peerId)
     const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
+    if (this.#chosen.size >= MAX_CHOSEN) this.#chosen.delete(this.#chosen.keys().next().value!)
+    this.#chosen.add(peerId)
     try {
       if (addrs.length > 0) {
         await node.dial(addrs.map((a) => multiaddr(a)), { signal })

@@ -22,6 +22,8 @@ interface Entry extends PeerRecord {
   proven: boolean
   lastAnswer: number
   connectedSince?: number | undefined
+  /** The store has a row for it: loaded from there, or saved once it was a member. */
+  stored: boolean
 }
 
 /**
@@ -49,7 +51,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   /** Loads the table: everyone starts unconnected (members `offline`) until they connect again. */
   async load (): Promise<void> {
     for (const r of await this.#repo.list(MAX_KNOWN_PEERS)) {
-      const e: Entry = { ...r, connected: false, proven: false, lastAnswer: 0 }
+      const e: Entry = { ...r, connected: false, proven: false, lastAnswer: 0, stored: true }
       e.status = this.#statusOf(e)
       this.#peers.set(r.peerId, e)
     }
@@ -66,7 +68,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     let e = this.#peers.get(peerId)
     if (e === undefined) {
       const now = new Date()
-      e = { peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0, stats: freshStats(), connected: false, proven: false, lastAnswer: 0 }
+      e = { peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0, stats: freshStats(), connected: false, proven: false, lastAnswer: 0, stored: false }
       this.#peers.set(peerId, e)
       this.#evict()
     }
@@ -150,7 +152,10 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   misbehaved (peerId: string, why: string): void {
     const e = this.#entry(peerId)
     e.stats.badMessages++
-    this.#log.warn({ peer_id: peerId, why }, 'peer sent a bad message')
+    // A member's bad message is news to the operator; a stranger's are mostly noise after the
+    // first (and a flood of them must not flood the log).
+    const level = e.member || e.stats.badMessages === 1 ? 'warn' : 'debug'
+    this.#log[level]({ peer_id: peerId, why }, 'peer sent a bad message')
     this.#update(e)
   }
 
@@ -189,6 +194,21 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     this.emit('peer', { type: 'removed', peerId, nodeId: e.nodeId, trust: e.trust })
   }
 
+  /** This node left its hive (it was removed): no one is a member of it any more, as far as this node knows. */
+  leftHive (): void {
+    for (const e of this.#peers.values()) {
+      if (!e.member && !e.proven) continue
+      e.member = false
+      e.proven = false
+      this.#update(e)
+    }
+  }
+
+  /** Whether the peer proved membership here before (on this connection or an earlier one) and was not removed since. */
+  isMember (peerId: string): boolean {
+    return this.#peers.get(peerId)?.member === true
+  }
+
   /** Whether hive protocols (other than auth and join) may serve this peer now. */
   isTrusted (peerId: string): boolean {
     const e = this.#peers.get(peerId)
@@ -196,7 +216,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   }
 
   #view (e: Entry): PeerRecord {
-    const { connected: _c, proven: _p, lastAnswer: _l, connectedSince: _s, ...record } = e
+    const { connected: _c, proven: _p, lastAnswer: _l, connectedSince: _s, stored: _st, ...record } = e
     return { ...record, stats: { ...e.stats } }
   }
 
@@ -231,8 +251,10 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     this.#dirty.clear()
     for (const id of ids) {
       const e = this.#peers.get(id)
-      if (e === undefined) continue
-      await this.#repo.upsert(this.#view(e)).catch((err: unknown) => this.#log.warn({ peer_id: id, err: messageOf(err) }, 'could not save a peer'))
+      // Peers that never proved membership live in memory only (at most MAX_KNOWN_PEERS): a
+      // stranger with a fresh key per connection must not add a row to the store each time.
+      if (e === undefined || (!e.member && !e.stored)) continue
+      await this.#repo.upsert(this.#view(e)).then(() => { e.stored = true }, (err: unknown) => this.#log.warn({ peer_id: id, err: messageOf(err) }, 'could not save a peer'))
     }
   }
 }

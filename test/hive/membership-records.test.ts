@@ -5,7 +5,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { foundHive, issueCredential, verifyChain, hiveIdOf } from '../../src/hive/membership/credential.ts'
 import { createInvitation, readInvitation, INVITATION_PREFIX } from '../../src/hive/membership/invitation.ts'
-import { signRemoval, verifyRemoval } from '../../src/hive/membership/removal.ts'
+import { signRemoval, verifyRemoval, mayRemove, type VerifiedRemoval } from '../../src/hive/membership/removal.ts'
 import { sealRecord, openRecord, toText, fromText } from '../../src/hive/signed-record.ts'
 import { sealCapabilities, openCapabilities } from '../../src/hive/protocols/caps.ts'
 import { ReplayGuard } from '../../src/hive/protocols/auth.ts'
@@ -42,8 +42,8 @@ describe('membership credentials', () => {
     assert.equal(hiveId, hiveIdOf(founder.id))
     const chainB = await issueCredential(founder.key, hiveId, chain, b.id)
     const chainC = await issueCredential(b.key, hiveId, chainB, c.id)
-    assert.deepEqual(await verifyChain(chain, hiveId, founder.id, none), { ok: true, issuer: founder.id })
-    assert.deepEqual(await verifyChain(chainC, hiveId, c.id, none), { ok: true, issuer: b.id })
+    assert.deepEqual(await verifyChain(chain, hiveId, founder.id, none), { ok: true, issuer: founder.id, path: [founder.id] })
+    assert.deepEqual(await verifyChain(chainC, hiveId, c.id, none), { ok: true, issuer: b.id, path: [c.id, b.id, founder.id] })
   })
 
   it('refuses a chain presented by another peer, for another hive, self-made, or through a removed member', async () => {
@@ -59,6 +59,9 @@ describe('membership credentials', () => {
     // A chain with a link cut out.
     assert.deepEqual(await verifyChain([chainC[0]!, chain[0]!], hiveId, c.id, none), { ok: false, reason: 'broken' })
     assert.deepEqual(await verifyChain(chainC, hiveId, c.id, new Set([b.id])), { ok: false, reason: 'removed' })
+    // B invited again below its own invitee: a circular chain.
+    const loop = await issueCredential(c.key, hiveId, chainC, b.id)
+    assert.deepEqual(await verifyChain(loop, hiveId, b.id, none), { ok: false, reason: 'broken' })
     for (const bad of [[], 'x', [42], new Array(17).fill(chain[0])]) assert.deepEqual(await verifyChain(bad, hiveId, founder.id, none), { ok: false, reason: 'malformed' })
   })
 })
@@ -77,10 +80,38 @@ describe('invitations and removals', () => {
     const [founder, b, outsider] = [await member(), await member(), await member()]
     const { hiveId, chain } = await foundHive(founder.key, founder.id)
     const good = await signRemoval(founder.key, hiveId, b.id, chain)
-    assert.equal((await verifyRemoval(good, hiveId, none))?.peer, b.id)
+    assert.equal((await verifyRemoval(good, hiveId, none) as VerifiedRemoval).peer, b.id)
+    assert.deepEqual((await verifyRemoval(good, hiveId, none) as VerifiedRemoval).byPath, [founder.id])
+    assert.equal(await verifyRemoval(good, hiveId, none, (peer) => peer === b.id), 'skipped')
     const bad = await signRemoval(outsider.key, hiveId, b.id, chain)
     assert.equal(await verifyRemoval(bad, hiveId, none), undefined)
     assert.equal(await verifyRemoval(good, hiveId, new Set([founder.id])), undefined, 'a removed member cannot remove others')
+  })
+})
+
+describe('who may remove whom', () => {
+  // founder F invited A and B; A invited A1; A1 invited A2.
+  const F = 'F'
+  const path = { F: [F], A: ['A', F], B: ['B', F], A1: ['A1', 'A', F], A2: ['A2', 'A1', 'A', F] }
+  const may = (remover: keyof typeof path, target: keyof typeof path, known = true): string =>
+    mayRemove({ founder: F, remover, removerPath: path[remover], target, targetPath: known ? path[target] : undefined })
+
+  it('never the founder, never oneself, never an ancestor of one\'s own chain', () => {
+    assert.equal(may('A', 'F'), 'founder')
+    assert.equal(may('F', 'F'), 'founder')
+    assert.equal(may('A', 'A'), 'self')
+    assert.equal(may('A1', 'A'), 'own_ancestor')
+    assert.equal(may('A2', 'A'), 'own_ancestor')
+  })
+
+  it('the founder removes anyone else; a member removes those it is an ancestor of, no one else', () => {
+    assert.equal(may('F', 'A2'), 'allowed')
+    assert.equal(may('F', 'B', false), 'allowed', 'the founder needs no chain of the target')
+    assert.equal(may('A', 'A1'), 'allowed')
+    assert.equal(may('A', 'A2'), 'allowed', 'an invitee\'s invitee')
+    assert.equal(may('B', 'A1'), 'not_ancestor')
+    assert.equal(may('A', 'B'), 'not_ancestor', 'a sibling')
+    assert.equal(may('A1', 'B', false), 'unknown_chain')
   })
 })
 

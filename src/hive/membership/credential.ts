@@ -12,6 +12,11 @@ export function hiveIdOf (founderPeerId: string): string {
   return `hive-${founderPeerId}`
 }
 
+/** The founder's peer id, from a hive id. */
+export function founderOf (hiveId: string): string {
+  return hiveId.startsWith('hive-') ? hiveId.slice('hive-'.length) : ''
+}
+
 /** A membership credential says: `peer` belongs to `hive`, signed by an existing member. */
 export interface CredentialDoc {
   hive: string
@@ -32,7 +37,11 @@ export async function issueCredential (key: PrivateKey, hiveId: string, issuerCh
   return [toText(await sealRecord('membership', doc, key)), ...issuerChain].slice(0, MAX_CHAIN_LENGTH + 1)
 }
 
-export type ChainCheck = { ok: true, issuer: string } | { ok: false, reason: 'malformed' | 'other_hive' | 'not_holder' | 'broken' | 'removed' }
+/**
+ * `path` is the chain's subjects from the holder up to the founder: the holder, the member who
+ * invited it, that member's inviter, and so on (the removal rule reads it).
+ */
+export type ChainCheck = { ok: true, issuer: string, path: string[] } | { ok: false, reason: 'malformed' | 'other_hive' | 'not_holder' | 'broken' | 'removed' }
 
 /**
  * Checks that `chain` proves `holder` belongs to `hiveId`: each credential is signed by the
@@ -61,7 +70,10 @@ export async function verifyChain (chain: unknown, hiveId: string, holder: strin
   for (let i = 0; i < links.length - 1; i++) {
     if (links[i]!.signer !== links[i + 1]!.doc.peer) return { ok: false, reason: 'broken' }
   }
+  // A peer twice on one chain (invited again below itself) makes ancestry circular: refused.
+  const path = links.map((l) => l.doc.peer as string)
+  if (new Set(path).size !== path.length) return { ok: false, reason: 'broken' }
   const founder = links[links.length - 1]!
   if (founder.signer !== founder.doc.peer || hiveIdOf(founder.signer) !== hiveId) return { ok: false, reason: 'broken' }
-  return { ok: true, issuer: links[0]!.signer }
+  return { ok: true, issuer: links[0]!.signer, path }
 }

@@ -4,21 +4,29 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { JsonFrames, ProtocolViolation } from './framing.ts'
 
 /**
- * `/edge-hive/auth/1.0.0`: mutual challenge-response, run by the dialling side on every new
+ * `/edge-hive/auth/2.0.0`: mutual challenge-response, run by the dialling side on every new
  * connection (our own protocol; described in the README, "How nodes prove membership").
  *
  *   dialer  -> { challenge }                                   32 random bytes, base64url
- *   answer  <- { challenge, proof, credential }                proof of the dialer's challenge
+ *   answer  <- { challenge }  | { refused }                    refused: over the rate limit
  *   dialer  -> { proof, credential }                           proof of the answerer's challenge
- *   answer  <- { accepted }                                    whether the answerer trusts the dialer
+ *   answer  <- { accepted: false }
+ *            | { accepted: true, proof, credential }           proof of the dialer's challenge
+ *   dialer  -> { accepted }                                    only after accepted: true
+ *
+ * The dialer proves itself first, and the answerer sends its own credential (the membership
+ * chain, which names the hive and its founder) only to a dialer it has just accepted as a member
+ * of its hive: a stranger that connects learns nothing about the hive. Version 1.0.0 had the
+ * answerer send its chain in its first reply, to anyone; it is not spoken any more, so nodes of
+ * both versions do not trust each other (upgrade every member).
  *
  * A proof is { ts, sig }: an Ed25519 signature by the prover's peer key over
- * "edge-hive/auth/1.0.0\n<challenge>\n<prover peer id>\n<verifier peer id>\n<ts>". Binding both
+ * "edge-hive/auth/2.0.0\n<challenge>\n<prover peer id>\n<verifier peer id>\n<ts>". Binding both
  * peer ids stops an answer being relayed to another peer; the fresh challenge and the replay
  * memory stop it being used twice; `ts` more than MAX_CLOCK_SKEW_MS away from now is stale.
  * `credential` is the prover's membership chain (or null), checked by the caller.
  */
-export const AUTH_PROTOCOL = '/edge-hive/auth/1.0.0'
+export const AUTH_PROTOCOL = '/edge-hive/auth/2.0.0'
 export const MAX_CLOCK_SKEW_MS = 30_000
 const CHALLENGE_BYTES = 32
 
@@ -58,7 +66,7 @@ export class ReplayGuard {
 }
 
 function proofBytes (challenge: string, prover: string, verifier: string, ts: number): Uint8Array {
-  return new TextEncoder().encode(`edge-hive/auth/1.0.0\n${challenge}\n${prover}\n${verifier}\n${ts}`)
+  return new TextEncoder().encode(`edge-hive/auth/2.0.0\n${challenge}\n${prover}\n${verifier}\n${ts}`)
 }
 
 export async function prove (p: AuthParty, challenge: string, ts = Date.now()): Promise<Proof> {
@@ -90,30 +98,59 @@ function challengeOf (m: Record<string, unknown>): string {
   return c
 }
 
+/** What the dialler learnt: whether the answerer accepted it, or refused to answer at all (rate limit). */
+export interface AuthOutcome { accepted: boolean, refused?: string | undefined }
+
 /**
- * The dialler's side. `judge` records the verdict about the answerer and must do so before it
- * returns: the answerer may push hive messages as soon as it has accepted us.
+ * The dialler's side. `judge` is called only when the answerer accepted us (it then shows its own
+ * proof and credential) and must record the verdict before it returns: the answerer may push hive
+ * messages as soon as it reads ours.
  */
-export async function initiateAuth (f: JsonFrames, p: AuthParty, judge: (v: AuthVerdict) => Promise<void>): Promise<{ accepted: boolean }> {
+export async function initiateAuth (f: JsonFrames, p: AuthParty, judge: (v: AuthVerdict) => Promise<boolean>): Promise<AuthOutcome> {
   const mine = newChallenge()
   await f.write({ challenge: mine })
-  const answer = await f.read()
-  const theirs = challengeOf(answer)
-  await judge({ proof: await checkProof(p, mine, answer.proof), credential: answer.credential ?? null })
+  const hello = await f.read()
+  if (typeof hello.refused === 'string') {
+    await f.close()
+    return { accepted: false, refused: hello.refused.slice(0, 200) }
+  }
+  const theirs = challengeOf(hello)
   await f.write({ proof: await prove(p, theirs), credential: p.credential() ?? null })
-  const result = await f.read()
+  const answer = await f.read()
+  if (answer.accepted !== true) {
+    await f.close()
+    return { accepted: false }
+  }
+  const trusted = await judge({ proof: await checkProof(p, mine, answer.proof), credential: answer.credential ?? null })
+  await f.write({ accepted: trusted })
   await f.close()
-  return { accepted: result.accepted === true }
+  return { accepted: true }
 }
 
-/** The answering side. `judge` returns whether the dialler is accepted as a member. */
-export async function answerAuth (f: JsonFrames, p: AuthParty, judge: (v: AuthVerdict) => Promise<boolean>): Promise<void> {
+/**
+ * The answering side. `judge` returns whether the dialler is accepted as a member; only then is
+ * this node's proof and credential sent. Resolves with whether the dialler accepted us in turn.
+ */
+export async function answerAuth (f: JsonFrames, p: AuthParty, judge: (v: AuthVerdict) => Promise<boolean>): Promise<{ accepted: boolean, trusted: boolean }> {
   const hello = await f.read()
   const theirs = challengeOf(hello)
   const mine = newChallenge()
-  await f.write({ challenge: mine, proof: await prove(p, theirs), credential: p.credential() ?? null })
+  await f.write({ challenge: mine })
   const reply = await f.read()
-  const accepted = await judge({ proof: await checkProof(p, mine, reply.proof), credential: reply.credential ?? null })
-  await f.write({ accepted })
+  const trusted = await judge({ proof: await checkProof(p, mine, reply.proof), credential: reply.credential ?? null })
+  if (!trusted) {
+    await f.write({ accepted: false })
+    await f.close()
+    return { accepted: false, trusted }
+  }
+  await f.write({ accepted: true, proof: await prove(p, theirs), credential: p.credential() ?? null })
+  const back = await f.read()
+  await f.close()
+  return { accepted: back.accepted === true, trusted }
+}
+
+/** Refuses a challenge without answering it (the dialler is over the rate limit). */
+export async function refuseAuth (f: JsonFrames, reason: string): Promise<void> {
+  await f.write({ refused: reason })
   await f.close()
 }

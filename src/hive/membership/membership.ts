@@ -1,0 +1,182 @@
+import type { Connection, PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { HiveRepository } from '../../store/index.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { messageOf } from '../../shared/errors.ts'
+import type { P2PHost } from '../p2p-host.ts'
+import type { HandshakeGuard } from '../handshake-guard.ts'
+import type { AuditWrite } from '../refusal-log.ts'
+import { JsonFrames } from '../protocols/framing.ts'
+import { JOIN_PROTOCOL, requestJoin, readJoinRequest } from '../protocols/join.ts'
+import { alreadyAMember, invalidInvitation, notAMember, p2pDisabled, HiveError } from '../errors.ts'
+import { foundHive, issueCredential, verifyChain } from './credential.ts'
+import { createInvitation, readInvitation, hashInvitationSecret, MAX_INVITATION_TTL_MS, MAX_INVITATION_USES } from './invitation.ts'
+
+const STREAM_TIMEOUT_MS = 10_000
+const JOIN_RETRY_MS = 5_000
+
+/** This node's membership: its hive, its credential chain, and the chain's path (itself up to the founder). */
+export interface Member { hiveId: string, chain: string[], path: string[] }
+
+export interface MembershipComponents {
+  host: P2PHost
+  privateKey: PrivateKey
+  peerId: string
+  repo: HiveRepository
+  logger: Logger
+  audit: AuditWrite
+  guard: HandshakeGuard
+  /** Peers removed from the hive: they cannot join again, nor vouch in a chain. */
+  removed (): ReadonlySet<string>
+  /** This node just became a member (founded or joined through `inviter`). */
+  joined (inviter?: string): void
+  /** This node just issued a credential to `peer`, whose chain's path is `path`. */
+  issued (peer: string, path: string[]): void
+}
+
+/** Founding a hive, inviting, joining, and the inviting member's side of a join (`/edge-hive/join/1.0.0`). */
+export class Membership {
+  readonly #c: MembershipComponents
+  #member?: Member | undefined
+
+  constructor (c: MembershipComponents) {
+    this.#c = c
+  }
+
+  get current (): Member | undefined {
+    return this.#member
+  }
+
+  async load (): Promise<void> {
+    const m = await this.#c.repo.membership()
+    if (m !== undefined) await this.#set(m.hiveId, m.chain)
+  }
+
+  async #set (hiveId: string, chain: string[]): Promise<void> {
+    const check = await verifyChain(chain, hiveId, this.#c.peerId, new Set())
+    this.#member = { hiveId, chain, path: check.ok ? check.path : [this.#c.peerId] }
+  }
+
+  /** This node was removed: forget the membership. */
+  async leave (): Promise<void> {
+    await this.#c.repo.clearMembership()
+    this.#member = undefined
+  }
+
+  #requireP2P (): NonNullable<P2PHost['libp2p']> {
+    const node = this.#c.host.libp2p
+    if (node === undefined) throw p2pDisabled()
+    return node
+  }
+
+  /** `hive init`: makes a new hive with this node as its first member. */
+  async init (): Promise<{ hive_id: string }> {
+    if (this.#member !== undefined) throw alreadyAMember(this.#member.hiveId)
+    const { hiveId, chain } = await foundHive(this.#c.privateKey, this.#c.peerId)
+    await this.#c.repo.setMembership({ hiveId, chain, joinedAt: new Date() })
+    await this.#set(hiveId, chain)
+    this.#c.audit('hive.created', hiveId)
+    this.#c.logger.info({ hive_id: hiveId }, 'founded a new hive')
+    this.#c.joined()
+    return { hive_id: hiveId }
+  }
+
+  /** `hive invite`: a signed, expiring, counted invitation; only the hash of its secret is kept. */
+  async invite (o: { ttlMs: number, uses: number }): Promise<{ token: string, expires_at: string, uses: number }> {
+    if (this.#member === undefined) throw notAMember()
+    this.#requireP2P()
+    if (!Number.isInteger(o.uses) || o.uses < 1 || o.uses > MAX_INVITATION_USES) throw new HiveError('ERR_INVALID_USES', `uses must be a whole number from 1 to ${MAX_INVITATION_USES}`, { status: 400 })
+    if (!Number.isInteger(o.ttlMs) || o.ttlMs < 1000 || o.ttlMs > MAX_INVITATION_TTL_MS) throw new HiveError('ERR_INVALID_TTL', 'ttl must be between 1 second and 30 days', { status: 400 })
+    // Loopback addresses would lead a node on another machine to itself; give them only when there is nothing else.
+    const all = this.#c.host.listenAddrs()
+    const outside = all.filter((a) => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a))
+    const { token, doc } = await createInvitation(this.#c.privateKey, { hive: this.#member.hiveId, inviter: this.#c.peerId, ttlMs: o.ttlMs, addrs: outside.length > 0 ? outside : all })
+    await this.#c.repo.addInvitation({ id: doc.id, secretHash: hashInvitationSecret(doc.secret), usesLeft: o.uses, expiresAt: new Date(doc.expires_at), createdAt: new Date() })
+    this.#c.audit('hive.invitation_created', doc.id, { uses: o.uses, expires_at: new Date(doc.expires_at).toISOString() })
+    return { token, expires_at: new Date(doc.expires_at).toISOString(), uses: o.uses }
+  }
+
+  /**
+   * The inviting member's side of a join. Counted against the joiner's address and peer id before
+   * anything else (HandshakeGuard); refusals are audited in aggregate, not one entry each.
+   */
+  async admit (f: JsonFrames, conn: Connection): Promise<void> {
+    const joiner = conn.remotePeer.toString()
+    if (!this.#c.guard.admit('join', conn)) {
+      await f.write({ error: 'rate_limited', message: 'too many join requests from this peer or address; try again in a minute' })
+      return await f.close()
+    }
+    const token = await readJoinRequest(f)
+    const refuse = async (error: string, message: string): Promise<void> => {
+      this.#c.guard.refused('hive.join_refused', conn, error)
+      await f.write({ error, message })
+      await f.close()
+    }
+    const m = this.#member
+    if (m === undefined) return await refuse('not_a_member', 'the inviting node is no longer a member of a hive')
+    let doc
+    try {
+      doc = await readInvitation(token)
+    } catch {
+      return await refuse('unknown', 'the invitation is damaged or was not issued by this node')
+    }
+    if (doc.inviter !== this.#c.peerId || doc.hive !== m.hiveId) return await refuse('unknown', 'the invitation was not issued by this node for its hive')
+    if (this.#c.removed().has(joiner)) return await refuse('removed', 'this node was removed from the hive')
+    const use = await this.#c.repo.useInvitation(doc.id, hashInvitationSecret(doc.secret), new Date())
+    if (use !== 'accepted') {
+      const why = { unknown: 'the invitation is not known to the inviting node', expired: 'the invitation has expired', used: 'the invitation has been used already' }[use]
+      return await refuse(use, why)
+    }
+    const chain = await issueCredential(this.#c.privateKey, m.hiveId, m.chain, joiner)
+    this.#c.issued(joiner, [joiner, ...m.path])
+    this.#c.audit('hive.member_joined', joiner, { invitation: doc.id })
+    this.#c.logger.info({ peer_id: joiner }, 'a new member joined with an invitation')
+    await f.write({ hive: m.hiveId, chain })
+    await f.close()
+  }
+
+  /** `hive join <token>`: asks the inviting member for a credential and keeps it. */
+  async join (token: string): Promise<{ hive_id: string, inviter: string }> {
+    if (this.#member !== undefined) throw alreadyAMember(this.#member.hiveId)
+    const node = this.#requireP2P()
+    const doc = await readInvitation(token)
+    if (doc.expires_at <= Date.now()) throw invalidInvitation('it has expired')
+    const addrs = doc.addrs.filter((a) => a.endsWith(`/p2p/${doc.inviter}`)).map((a) => { try { return multiaddr(a) } catch { return undefined } }).filter((a) => a !== undefined)
+    let answer
+    try {
+      const target = addrs.length > 0 ? addrs : peerIdFromString(doc.inviter)
+      const stream = await node.dialProtocol(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+      answer = await requestJoin(new JsonFrames(stream), token)
+    } catch (err) {
+      throw new HiveError('ERR_INVITER_UNREACHABLE', `could not reach the inviting member ${doc.inviter}: ${messageOf(err)}`, { status: 502 })
+    }
+    if (!answer.ok) throw invalidInvitation(answer.message)
+    const check = await verifyChain(answer.chain, answer.hive, this.#c.peerId, this.#c.removed())
+    if (!check.ok || answer.hive !== doc.hive) throw new HiveError('ERR_INVALID_CREDENTIAL', 'the inviting member answered with a credential that does not verify', { status: 502 })
+    await this.#c.repo.setMembership({ hiveId: answer.hive, chain: answer.chain, joinedAt: new Date() })
+    await this.#set(answer.hive, answer.chain)
+    this.#c.audit('hive.joined', answer.hive, { inviter: doc.inviter })
+    this.#c.logger.info({ hive_id: answer.hive, inviter: doc.inviter }, 'joined the hive')
+    this.#c.joined(doc.inviter)
+    return { hive_id: answer.hive, inviter: doc.inviter }
+  }
+
+  /** EDGE_HIVE_JOIN_TOKEN: tries until the inviter answers (it may start later); gives up on a refusal. */
+  async joinAtStart (token: string, stopped: () => boolean): Promise<void> {
+    while (!stopped() && this.#member === undefined) {
+      try {
+        await this.join(token)
+        return
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code !== 'ERR_INVITER_UNREACHABLE') {
+          this.#c.logger.error({ code, err: messageOf(err) }, 'the join token (EDGE_HIVE_JOIN_TOKEN) was refused; not retrying')
+          return
+        }
+        this.#c.logger.info('the inviting member is not reachable yet; trying again')
+      }
+      await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS).unref())
+    }
+  }
+}
