@@ -13,7 +13,7 @@ import {
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
-  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, operatorAdministration, type ClientRegistry, type Grants, type SigningKey
+  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, RefusalAudit, operatorAdministration, type ClientRegistry, type Grants, type SigningKey
 } from './auth/index.ts'
 import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
@@ -75,6 +75,7 @@ export class EdgeNode {
   #grants?: Grants
   readonly #revokedClients = new Set<string>()
   #verifier?: AccessTokenVerifier
+  #authAudit?: RefusalAudit
   /** Ends open streams and sessions when their token does (built with the verifier). */
   readonly #tokens = new TokenWatcher(async (token) => await this.#verifier!.verify(token))
   #authServer?: AuthorizationServer
@@ -147,7 +148,7 @@ export class EdgeNode {
       })
       this.#registry = admin.registry
       this.#grants = admin.grants
-      this.#operator = new OperatorAccount(this.#store.operator)
+      this.#operator = new OperatorAccount(this.#store.operator, { lockMs: c.signInLockout, maxLockMs: Math.max(c.signInLockout, 3_600_000), globalFailures: c.signInGlobalFailures })
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
@@ -270,6 +271,8 @@ export class EdgeNode {
     const http = await createHttpServer(this.#logger.child({ part: 'http' }), {
       tls: this.#tls,
       bodyLimit: c.bodyLimit,
+      requestTimeoutMs: c.requestTimeout,
+      maxConnectionsPerAddress: c.maxConnectionsPerAddress,
       corsOrigins: c.corsOrigins,
       apiRateLimit: c.apiRateLimit,
       rateLimitWindowMs: c.rateLimitWindow,
@@ -296,7 +299,8 @@ export class EdgeNode {
       metadataPath: AUTHORIZATION_SERVER_METADATA_PATH,
       oauthPrefix: OAUTH_PATH_PREFIX,
       tokenRateLimit: c.tokenRateLimit,
-      rateLimitWindowMs: c.rateLimitWindow
+      rateLimitWindowMs: c.rateLimitWindow,
+      registrationRateLimit: c.registrationRateLimit
     })
     registerAdminClientRoutes(http.app, { registry: this.#registry! })
     registerDiscoveryRoutes(http.app, {
@@ -311,13 +315,25 @@ export class EdgeNode {
       finishConsent: async (req, res, scopes) => await this.#authServer!.finishConsent(req, res, scopes),
       deny: async (req, res) => await this.#authServer!.deny(req, res),
       clientFacts: async (id) => await this.#authServer!.clientFacts(id),
-      signIn: async (password) => {
-        const outcome = await this.#operator!.signIn(password)
-        await this.#audit!.append({ actor: 'operator', action: 'operator.sign_in', outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason } }) })
+      signIn: async (password, from) => {
+        const outcome = await this.#operator!.signIn(password, from)
+        // Refusals while locked are not audited (nothing was checked, and a flood would fill the
+        // log); each checked password is, with the lock it started.
+        if (outcome.ok || outcome.reason !== 'locked') {
+          const lock = !outcome.ok && outcome.reason === 'wrong' && outcome.lock !== undefined ? { lock: outcome.lock.scope, locked_for_s: Math.ceil(outcome.lock.retryAfterMs / 1000) } : {}
+          await this.#audit!.append({ actor: 'operator', action: 'operator.sign_in', source: from.address, outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason, ...lock } }) })
+        }
         return outcome
       },
       operatorSet: async () => await this.#operator!.isSet()
-    }, { nodeName: c.nodeName, csrfKey: this.#csrfKey, signInRateLimit: 20 })
+    }, {
+      nodeName: c.nodeName,
+      csrfKey: this.#csrfKey,
+      signInRateLimit: 20,
+      pageRateLimit: c.tokenRateLimit,
+      rateLimitWindowMs: c.rateLimitWindow,
+      trustedBrowserMs: this.#operator!.trustedBrowserMs
+    })
     registerAdminOperatorRoutes(http.app, {
       setPassword: async (password, actor) => {
         await this.#operator!.setPassword(password)
@@ -378,7 +394,12 @@ export class EdgeNode {
     // subscribers (when MCP is on) and on the REST stream (always).
     this.#audit!.on('appended', (entry: { action: string, detail?: Record<string, unknown> }) => {
       if (entry.action === 'token.issued') this.#metrics.tokenIssued(String(entry.detail?.grant_type ?? 'unknown'))
-      if (entry.action === 'token.refused') this.#metrics.tokenRefused(String(entry.detail?.error ?? 'unknown').slice(0, 64))
+      if (entry.action === 'token.refused') {
+        // A summary of repeated refusals (see RefusalAudit) counts each one it sums.
+        const summed = entry.detail?.errors as Record<string, number> | undefined
+        if (summed === undefined) this.#metrics.tokenRefused(String(entry.detail?.error ?? 'unknown').slice(0, 64))
+        else for (const [error, n] of Object.entries(summed)) this.#metrics.tokenRefused(error.slice(0, 64), n)
+      }
     })
     this.#catalog.on('called', (call: { name: string, outcome: 'ok' | 'error' }) => { this.#metrics.toolCall(call.name, call.outcome) })
     this.#audit!.on('appended', (entry: Record<string, unknown> & { at: Date }) => {
@@ -411,7 +432,9 @@ export class EdgeNode {
     this.#authServer = new AuthorizationServer({
       clients: this.#store!.clients,
       oauthPayloads: this.#store!.oauthPayloads,
-      audit: this.#audit!,
+      // Refused requests are summed per source address, so a flood cannot fill the audit log.
+      audit: this.#authAudit = new RefusalAudit(this.#audit!, { windowMs: this.config.rateLimitWindow },
+        (err) => { this.#logger.child({ part: 'auth' }).error({ err }, 'could not write audit entry') }),
       verifier: this.#verifier,
       revocations: this.#revocations!,
       grants: this.#grants!,
@@ -525,6 +548,7 @@ export class EdgeNode {
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hive?.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
     await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
+    await this.#authAudit?.stop().catch((err: unknown) => log.warn({ err }, 'could not write the last refusal summaries'))
     if (this.#store !== undefined) {
       if (this.#identity !== undefined && this.#http !== undefined) {
         await (this.#audit ?? this.#store.audit).append({ actor: 'node', action: 'node.stopped', target: this.#identity.nodeId, outcome: 'success' })

@@ -14,4 +14,6 @@ export {
   type AuthorizationServerOptions, type AuthorizationPages, type InteractionView
 } from './authorization-server.ts'
 export { mintLocalAdminToken, LOCAL_ADMIN_CLIENT_ID } from './local-admin-token.ts'
-export { OperatorAccount, hashPassword, checkPassword, MIN_PASSWORD_LENGTH, MAX_FAILURES, LOCKOUT_MS } from './operator-account.ts'
+export { OperatorAccount, hashPassword, checkPassword, MIN_PASSWORD_LENGTH, type SignInOutcome } from './operator-account.ts'
+export { DEFAULT_SIGN_IN_GUARD, type SignInGuardOptions, type SignInSource, type Lock } from './sign-in-guard.ts'
+export { RefusalAudit, type RefusalAuditOptions } from './refusal-audit.ts'

@@ -2,17 +2,22 @@ import { randomBytes } from 'node:crypto'
 import { argon2id, argon2Verify } from 'hash-wasm'
 import type { OperatorRepository } from '../store/index.ts'
 import { EdgeError } from '../shared/errors.ts'
+import { SignInGuard, type Lock, type SignInGuardOptions, type SignInSource } from './sign-in-guard.ts'
 
 export const MIN_PASSWORD_LENGTH = 12
 export const MAX_PASSWORD_LENGTH = 1024
-/** Consecutive failed sign-ins before the account locks, and for how long. */
-export const MAX_FAILURES = 5
-export const LOCKOUT_MS = 15 * 60_000
-
 // OWASP's Argon2id baseline (19 MiB, 2 passes, 1 lane): slow for a guesser, fine for one person.
 const ARGON2 = { parallelism: 1, iterations: 2, memorySize: 19_456, hashLength: 32 }
 
-export type SignInOutcome = { ok: true } | { ok: false, reason: 'unset' | 'wrong' | 'locked', retryAfterMs?: number }
+/**
+ * `ok` carries the trusted-browser token for the page to keep in a cookie. `wrong` may carry the
+ * lock this failure started; `locked` is a refusal without a look at the password.
+ */
+export type SignInOutcome =
+  | { ok: true, trustedBrowser: string }
+  | { ok: false, reason: 'unset' }
+  | { ok: false, reason: 'wrong', lock?: Lock | undefined }
+  | { ok: false, reason: 'locked', lock: Lock }
 
 export function checkPassword (password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
@@ -26,44 +31,41 @@ export async function hashPassword (password: string): Promise<string> {
 }
 
 /**
- * The node's one operator account: an Argon2id hash in the store, and a lockout after
- * MAX_FAILURES wrong passwords in a row (kept in memory: a restart clears it, as a restart
- * is the operator's own act).
+ * The node's one operator account: an Argon2id hash in the store, and sign-in attempts slowed
+ * per source address with a growing lock, and globally far above that (see SignInGuard).
  */
 export class OperatorAccount {
   readonly #repo: OperatorRepository
-  #failures = 0
-  #lockedUntil = 0
+  readonly #guard: SignInGuard
 
-  constructor (repo: OperatorRepository) {
+  constructor (repo: OperatorRepository, guard: Partial<SignInGuardOptions> = {}) {
     this.#repo = repo
+    this.#guard = new SignInGuard(guard)
   }
 
   async isSet (): Promise<boolean> {
     return (await this.#repo.get()) !== undefined
   }
 
+  /** Sets the password; every sign-in lock is lifted (the operator's own act, from the CLI or the API). */
   async setPassword (password: string): Promise<void> {
     await this.#repo.set({ passwordHash: await hashPassword(password), updatedAt: new Date() })
-    this.#failures = 0
-    this.#lockedUntil = 0
+    this.#guard.clear()
   }
 
-  async signIn (password: string, now = Date.now()): Promise<SignInOutcome> {
-    if (now < this.#lockedUntil) return { ok: false, reason: 'locked', retryAfterMs: this.#lockedUntil - now }
+  /** How long a trusted-browser token lasts. */
+  get trustedBrowserMs (): number {
+    return this.#guard.trustedBrowserMs
+  }
+
+  async signIn (password: string, from: SignInSource, now = Date.now()): Promise<SignInOutcome> {
+    // A locked source is refused before Argon2 runs: guessing costs the node nothing then.
+    const lock = this.#guard.check(from, now)
+    if (lock !== undefined) return { ok: false, reason: 'locked', lock }
     const account = await this.#repo.get()
     if (account === undefined) return { ok: false, reason: 'unset' }
     const ok = password.length <= MAX_PASSWORD_LENGTH && await argon2Verify({ password, hash: account.passwordHash })
-    if (ok) {
-      this.#failures = 0
-      return { ok: true }
-    }
-    this.#failures++
-    if (this.#failures >= MAX_FAILURES) {
-      this.#lockedUntil = now + LOCKOUT_MS
-      this.#failures = 0
-      return { ok: false, reason: 'locked', retryAfterMs: LOCKOUT_MS }
-    }
-    return { ok: false, reason: 'wrong' }
+    if (ok) return { ok: true, trustedBrowser: this.#guard.succeeded(from, now) }
+    return { ok: false, reason: 'wrong', lock: this.#guard.failed(from, now) }
   }
 }

@@ -23,6 +23,8 @@ export interface Config {
   tlsKey: string | undefined
   insecureHttp: boolean
   bodyLimit: number
+  requestTimeout: number
+  maxConnectionsPerAddress: number
   shutdownTimeout: number
   accessTokenTtl: number
   refreshTokenTtl: number
@@ -30,6 +32,9 @@ export interface Config {
   tokenRateLimit: number
   apiRateLimit: number
   rateLimitWindow: number
+  registrationRateLimit: number
+  signInLockout: number
+  signInGlobalFailures: number
   corsOrigins: string[]
   mcpSessionIdle: number
   mcpMaxSessions: number
@@ -204,6 +209,16 @@ export const SETTINGS: readonly Setting[] = [
     allowed: 'a whole number of bytes from 1024 to 104857600', schema: integer(1024, 100 * 1024 * 1024), default: () => 1024 * 1024
   },
   {
+    key: 'requestTimeout', env: 'EDGE_HIVE_REQUEST_TIMEOUT', flag: { spec: '--request-timeout <duration>', attr: 'requestTimeout' },
+    description: 'How long a client has to send a whole request, headers and body, over HTTP/1.1 or HTTP/2; a slower one gets 408 and its connection (or HTTP/2 stream) is closed. Answers, such as event streams, are not limited by it.',
+    allowed: 'a duration from 1s to 10m, like 30s', schema: duration(1000, 600_000), default: () => 30_000
+  },
+  {
+    key: 'maxConnectionsPerAddress', env: 'EDGE_HIVE_MAX_CONNECTIONS_PER_ADDRESS', flag: { spec: '--max-connections-per-address <number>', attr: 'maxConnectionsPerAddress' },
+    description: 'HTTPS connections open at once from one source address (an IPv4 address or an IPv6 /64); more are closed at once. Raise it when many clients share one address (NAT, a proxy).',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 100
+  },
+  {
     key: 'shutdownTimeout', env: 'EDGE_HIVE_SHUTDOWN_TIMEOUT', flag: { spec: '--shutdown-timeout <duration>', attr: 'shutdownTimeout' },
     description: 'How long a stop waits for in-flight requests before closing them.',
     allowed: 'a duration from 100ms to 10m, like 10s', schema: duration(100, 600_000), default: () => 10_000
@@ -225,7 +240,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'tokenRateLimit', env: 'EDGE_HIVE_TOKEN_RATE_LIMIT', flag: { spec: '--token-rate-limit <per-minute>', attr: 'tokenRateLimit' },
-    description: 'Token requests allowed per rate-limit window (a minute by default), per client id and per source address.',
+    description: 'Requests to the token endpoint allowed per rate-limit window (a minute by default) per source address; the other OAuth endpoints and the sign-in pages get as many again, counted apart; and per client id, requests the authorization server accepted.',
     allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 100
   },
   {
@@ -237,6 +252,21 @@ export const SETTINGS: readonly Setting[] = [
     key: 'rateLimitWindow', env: 'EDGE_HIVE_RATE_LIMIT_WINDOW', flag: { spec: '--rate-limit-window <duration>', attr: 'rateLimitWindow' },
     description: 'The window the token and API rate limits count in.',
     allowed: 'a duration from 1s to 1h, like 1m', schema: duration(1000, 3_600_000), default: () => 60_000
+  },
+  {
+    key: 'registrationRateLimit', env: 'EDGE_HIVE_REGISTRATION_RATE_LIMIT', flag: { spec: '--registration-rate-limit <per-10-minutes>', attr: 'registrationRateLimit' },
+    description: 'Apps that may register themselves (RFC 7591, POST /oauth/register) per source address in 10 minutes.',
+    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 30
+  },
+  {
+    key: 'signInLockout', env: 'EDGE_HIVE_SIGN_IN_LOCKOUT', flag: { spec: '--sign-in-lockout <duration>', attr: 'signInLockout' },
+    description: 'How long the sign-in page locks an address (or a browser the operator signed in with) after 5 wrong passwords in a row; each further wrong one doubles it, up to 1 hour. Other addresses are not affected.',
+    allowed: 'a duration from 1s to 1h, like 1m', schema: duration(1000, 3_600_000), default: () => 60_000
+  },
+  {
+    key: 'signInGlobalFailures', env: 'EDGE_HIVE_SIGN_IN_GLOBAL_FAILURES', flag: { spec: '--sign-in-global-failures <number>', attr: 'signInGlobalFailures' },
+    description: 'Wrong passwords on the sign-in page from all addresses together within 15 minutes that lock sign-in for browsers the operator has not signed in with, until the oldest is 15 minutes old. Browsers the operator signed in with are not locked by it; edge-hive operator set-password lifts it.',
+    allowed: 'a whole number from 2 to 1000000', schema: integer(2, 1_000_000), default: () => 100
   },
   {
     key: 'corsOrigins', env: 'EDGE_HIVE_CORS_ORIGINS', flag: { spec: '--cors-origin <origin>', attr: 'corsOrigin', repeatable: true },

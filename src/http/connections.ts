@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls'
 import type { Http2Session } from 'node:http2'
 import type { Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
+import { addressKey } from './rate-limits.ts'
 
 /**
  * Lets a stop drain open connections instead of waiting on them or cutting them.
@@ -12,11 +13,29 @@ import type { FastifyInstance } from 'fastify'
  * this a stop waits for clients to hang up. On drain, HTTP/2 sessions get GOAWAY (in-flight
  * streams finish), idle HTTP/1.1 sockets are ended, and busy ones are ended after their
  * last response; `destroyAll` is the bound when in-flight work takes too long.
+ *
+ * It also caps the connections open at once from one source address (IPv6: one /64), counted
+ * from the TCP accept, before any TLS work: beyond `maxPerAddress` a new connection is closed
+ * at once. Without it one client could hold every socket and file descriptor the node has,
+ * slowly (each kept alive by the idle timeout) or by a flood of handshakes.
  */
 export class ConnectionTracker {
   readonly #sessions = new Set<Http2Session>()
   readonly #sockets = new Map<Socket, number>() // HTTP/1.x socket -> requests in flight
+  readonly #perAddress = new Map<string, number>()
+  readonly #maxPerAddress: number
+  readonly #onRefused: (address: string) => void
   #draining = false
+
+  constructor (options: { maxPerAddress: number, onRefused?: (address: string) => void } = { maxPerAddress: Number.POSITIVE_INFINITY }) {
+    this.#maxPerAddress = options.maxPerAddress
+    this.#onRefused = options.onRefused ?? (() => undefined)
+  }
+
+  /** Connections open now from this address key. */
+  openFrom (address: string): number {
+    return this.#perAddress.get(addressKey(address)) ?? 0
+  }
 
   /** `secure`: the server speaks TLS, so the sockets to track are the TLS ones, not the TCP ones beneath. */
   attach (app: FastifyInstance, secure: boolean): void {
@@ -44,6 +63,24 @@ export class ConnectionTracker {
       if (left === 0 && this.#draining) socket.end()
     })
     server.on(secure ? 'secureConnection' : 'connection', (socket: Socket) => this.#track(socket))
+    // First of the server's listeners: a refused connection gets no TLS handshake.
+    server.prependListener('connection', (socket: Socket) => this.#admit(socket))
+  }
+
+  #admit (socket: Socket): void {
+    const key = addressKey(socket.remoteAddress ?? 'unknown')
+    const open = this.#perAddress.get(key) ?? 0
+    if (open >= this.#maxPerAddress) {
+      this.#onRefused(key)
+      socket.destroy()
+      return
+    }
+    this.#perAddress.set(key, open + 1)
+    socket.once('close', () => {
+      const left = (this.#perAddress.get(key) ?? 1) - 1
+      if (left <= 0) this.#perAddress.delete(key)
+      else this.#perAddress.set(key, left)
+    })
   }
 
   #track (socket: Socket): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import helmet from '@fastify/helmet'
 import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
@@ -8,11 +8,17 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import type { Logger } from 'pino'
 import { toHttpAnswer, HttpError } from './errors.ts'
 import { ConnectionTracker } from './connections.ts'
+import { addressKey, createLimits } from './rate-limits.ts'
+import { enforceRequestDeadline } from './request-deadline.ts'
 
 export interface HttpServerOptions {
   /** PEM certificate and key; absent means plain HTTP (`--insecure-http`). */
   tls?: { cert: string, key: string } | undefined
   bodyLimit: number
+  /** How long a client has to send a whole request, headers and body (408 after). */
+  requestTimeoutMs: number
+  /** Connections open at once from one source address (IPv6: one /64); more are closed at once. */
+  maxConnectionsPerAddress: number
   /** Origins allowed cross-origin; empty: none (no CORS headers at all). */
   corsOrigins: string[]
   /** Requests per window per token subject (per address without a token). */
@@ -44,8 +50,9 @@ const API_SCOPES = {
 
 // Timeouts and sizes: every one bounded (see the README's limits).
 const CONNECTION_IDLE_MS = 300_000
-const REQUEST_RECEIVE_MS = 30_000
 const KEEP_ALIVE_MS = 72_000
+/** HTTP/2 streams open at once on one connection (RFC 9113 §5.1.2); node's default is unlimited. */
+const MAX_CONCURRENT_STREAMS = 128
 
 /** Strips the query string: it may hold things that do not belong in a log. */
 function pathOf (url: string): string {
@@ -65,7 +72,8 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     connectionTimeout: CONNECTION_IDLE_MS,
-    requestTimeout: REQUEST_RECEIVE_MS,
+    // Node's own check (HTTP/1 only, every 30 s); the request deadline below is the precise one.
+    requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: KEEP_ALIVE_MS,
     return503OnClosing: true,
     requestIdHeader: false,
@@ -82,7 +90,8 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
         // TLS 1.3 only: no downgrade to ciphers and handshakes that 1.2 still allows.
         minVersion: 'TLSv1.3',
         cert: options.tls.cert,
-        key: options.tls.key
+        key: options.tls.key,
+        settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS }
       }
       // fastify's typings cannot express http2 + https chosen at run time.
     } as unknown as FastifyServerOptions)) as FastifyInstance
@@ -90,8 +99,12 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
   // Response schemas document the API; answers are serialised as they are, never trimmed to a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
 
-  const tracker = new ConnectionTracker()
+  const tracker = new ConnectionTracker({
+    maxPerAddress: options.maxConnectionsPerAddress,
+    onRefused: (address) => { logger.debug({ address }, 'connection refused: too many open from this address') }
+  })
   tracker.attach(app, options.tls !== undefined)
+  enforceRequestDeadline(app, options.requestTimeoutMs)
 
   // A mirror of the routes, to tell "no such path" (404) from "not with this method" (405).
   const routes = FindMyWay({ ignoreTrailingSlash: false })
@@ -149,13 +162,25 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     max: options.apiRateLimit,
     timeWindow: options.rateLimitWindowMs,
     // Per caller, so a flood from one client does not use up another's allowance.
-    keyGenerator: (req) => req.identity === undefined ? `ip:${req.ip}` : `sub:${req.identity.subject}`,
+    keyGenerator: (req) => req.identity === undefined ? `ip:${addressKey(req.ip)}` : `sub:${req.identity.subject}`,
     enableDraftSpec: true,
     errorResponseBuilder: (_req, ctx) => Object.assign(new HttpError(429, 'rate_limited', `Too many requests; try again in ${ctx.after}.`), { statusCode: 429 })
   })
 
+  // Refused tokens, per source address. The API limit above counts per token subject once the
+  // Bearer guard knows it; a request the guard refuses (401) never gets that far, so a flood of
+  // missing or forged tokens, each costing a signature check, would go uncounted. These hooks
+  // run before the guard's.
+  const refusedTokens = createLimits(app, [{
+    name: 'unauthorized-ip', max: options.apiRateLimit, windowMs: options.rateLimitWindowMs, key: (req) => addressKey(req.ip), countIf: (status) => status === 401
+  }])
+  const guarded = (req: FastifyRequest): boolean => req.routeOptions.url !== undefined && req.routeOptions.config?.public !== true
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
+    if (guarded(req)) await refusedTokens.enforce(req, reply)
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    if (guarded(req)) await refusedTokens.settle(req, reply.statusCode)
   })
   app.addHook('onResponse', async (req, reply) => {
     // The route pattern, not the path: bounded label values, and no ids or secrets from URLs.

@@ -70,8 +70,8 @@ export class NodeMetrics {
     this.#tokensIssued.inc({ grant_type: grantType })
   }
 
-  tokenRefused (reason: string): void {
-    this.#tokensRefused.inc({ reason })
+  tokenRefused (reason: string, count = 1): void {
+    this.#tokensRefused.inc({ reason }, count)
   }
 
   toolCall (tool: string, outcome: 'ok' | 'error'): void {

@@ -478,7 +478,7 @@ describe('browser: sign-in lockout', { skip }, () => {
   before(async () => { await h.start() })
   after(async () => { await h.stop() })
 
-  it('locks sign-in for 15 minutes after 5 wrong passwords (429, Retry-After), even for the right password', async () => {
+  it('locks sign-in from this address for a minute after 5 wrong passwords (429, Retry-After), even for the right password', async () => {
     const clientId = await h.registerCodeApp()
     const state = `st-${randomBytes(6).toString('hex')}`
     const { page } = await h.context()
@@ -492,9 +492,10 @@ describe('browser: sign-in lockout', { skip }, () => {
     await page.fill('input[name=password]', 'wrong password number 5')
     const fifth = await submit(page, 'button:has-text("Sign in")', '/login')
     assert.equal(fifth.status(), 429)
-    assert.match(await page.locator('body').innerText(), /Too many wrong passwords: sign-in is locked for 15 minutes\./)
+    // Only this address: other addresses are not locked out (test/attack/http-limits.test.ts shows it).
+    assert.match(await page.locator('body').innerText(), /Too many wrong passwords: sign-in from your address is locked for 1 minute\./)
     const retryAfter = Number(await fifth.headerValue('retry-after'))
-    assert.ok(retryAfter > 14 * 60 && retryAfter <= 15 * 60, `Retry-After: ${retryAfter}`)
+    assert.ok(retryAfter > 50 && retryAfter <= 60, `Retry-After: ${retryAfter}`)
 
     await page.fill('input[name=password]', h.password)
     const right = await submit(page, 'button:has-text("Sign in")', '/login')

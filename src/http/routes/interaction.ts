@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { PAGE_CSP } from '../pages/layout.ts'
 import { signInPage, consentPage, errorPage, type ClientFacts } from '../pages/views.ts'
+import { addressKey, createLimits } from '../rate-limits.ts'
 
 /** What the pages need from the authorization server and the operator account. */
 export interface InteractionComponents {
@@ -11,9 +12,16 @@ export interface InteractionComponents {
   finishConsent (req: IncomingMessage, res: ServerResponse, scopes: string[]): Promise<string>
   deny (req: IncomingMessage, res: ServerResponse): Promise<string>
   clientFacts (clientId: string): Promise<{ name: string, registeredBy: 'operator' | 'itself', createdAt?: Date | undefined, redirectUris: string[] } | undefined>
-  signIn (password: string): Promise<{ ok: true } | { ok: false, reason: 'unset' | 'wrong' | 'locked', retryAfterMs?: number }>
+  /** `from.address` is the source address key; `from.browser` the trusted-browser cookie, if sent. */
+  signIn (password: string, from: { address: string, browser?: string | undefined }): Promise<SignInAnswer>
   operatorSet (): Promise<boolean>
 }
+
+/** What a sign-in attempt came to; a lock says why and for how long. */
+export type SignInAnswer =
+  | { ok: true, trustedBrowser: string }
+  | { ok: false, reason: 'unset' }
+  | { ok: false, reason: 'wrong' | 'locked', lock?: { scope: 'address' | 'browser' | 'global', retryAfterMs: number } | undefined }
 
 export interface InteractionOptions {
   nodeName: string
@@ -21,10 +29,41 @@ export interface InteractionOptions {
   csrfKey: Buffer
   /** Sign-in attempts per minute per address. */
   signInRateLimit: number
+  /** Page requests per window per address (the OAuth endpoints' per-address allowance, shared). */
+  pageRateLimit: number
+  rateLimitWindowMs: number
+  /** How long the trusted-browser cookie lasts. */
+  trustedBrowserMs: number
 }
+
+/** The cookie that marks a browser the operator signed in with (see SignInGuard). */
+const TRUSTED_BROWSER_COOKIE = 'edge_hive_browser'
 
 const FORM_LIMIT = 16 * 1024
 const UID = '^[A-Za-z0-9_-]{10,64}$'
+
+function cookie (req: FastifyRequest, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  }
+  return undefined
+}
+
+function duration (ms: number): string {
+  if (ms < 60_000) {
+    const s = Math.ceil(ms / 1000)
+    return `${s} second${s === 1 ? '' : 's'}`
+  }
+  const m = Math.ceil(ms / 60_000)
+  return `${m} minute${m === 1 ? '' : 's'}`
+}
+
+function lockMessage (lock: { scope: 'address' | 'browser' | 'global', retryAfterMs: number }): string {
+  const span = duration(lock.retryAfterMs)
+  if (lock.scope === 'global') return `Too many wrong passwords from many places: sign-in is locked for ${span} for browsers that have not signed in here before. The operator can lift it with edge-hive operator set-password.`
+  return `Too many wrong passwords: sign-in ${lock.scope === 'browser' ? 'in this browser' : 'from your address'} is locked for ${span}.`
+}
 
 /**
  * The sign-in and consent pages of the authorization code and device flows, at
@@ -76,7 +115,11 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
       done(null, new URLSearchParams(text as string))
     })
     const params = { type: 'object', required: ['uid'], properties: { uid: { type: 'string', pattern: UID } } } as const
-    const page = { config: { public: true }, schema: { hide: true, params } }
+    // Every page counts against its address's OAuth allowance; sign-in posts also against their own.
+    const perAddress = (name: string, max: number, windowMs: number) => ({ name, max, windowMs, key: (req: FastifyRequest) => addressKey(req.ip) })
+    const pages = createLimits(app, [perAddress('oauth-ip', opts.pageRateLimit, opts.rateLimitWindowMs)])
+    const signIns = createLimits(app, [perAddress('oauth-ip', opts.pageRateLimit, opts.rateLimitWindowMs), perAddress('signin-ip', opts.signInRateLimit, 60_000)])
+    const page = { config: { public: true, rateLimit: false as const }, schema: { hide: true, params }, preHandler: pages.enforce }
 
     scope.get<{ Params: { uid: string } }>('/interaction/:uid', page, async (req, reply) => {
       const d = await load(req, reply)
@@ -90,8 +133,8 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
 
     scope.post<{ Params: { uid: string }, Body: URLSearchParams }>('/interaction/:uid/login', {
       ...page,
-      // Guessing passwords is slow twice over: per address here, and the account's lockout.
-      config: { public: true, rateLimit: { max: opts.signInRateLimit, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `signin:${req.ip}` } }
+      // Guessing passwords is slow twice over: posts per address here, and the account's locks.
+      preHandler: signIns.enforce
     }, async (req, reply) => {
       const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams()
       if (!csrfOk(req.params.uid, form.get('csrf'))) return await html(reply, 403, errorPage(opts.nodeName, { error: 'invalid_request', error_description: 'The form was not sent from this node\'s own page (CSRF check failed).' }))
@@ -100,13 +143,16 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
       const client = await facts(d.clientId, d.redirectUri, d.device)
       const again = async (status: number, problem: string): Promise<FastifyReply> => await
         html(reply, status, signInPage(opts.nodeName, { action: `/interaction/${d.uid}/login`, csrf: csrfFor(d.uid), client, problem }))
-      const outcome = await c.signIn(form.get('password') ?? '')
-      if (outcome.ok) return await reply.redirect(await c.finishSignIn(...raw(req, reply)), 303)
+      const outcome = await c.signIn(form.get('password') ?? '', { address: addressKey(req.ip), browser: cookie(req, TRUSTED_BROWSER_COOKIE) })
+      if (outcome.ok) {
+        // A browser the operator signed in with: someone else's guessing does not lock it out.
+        void reply.header('set-cookie', `${TRUSTED_BROWSER_COOKIE}=${outcome.trustedBrowser}; Path=/interaction; Max-Age=${Math.floor(opts.trustedBrowserMs / 1000)}; HttpOnly; Secure; SameSite=Strict`)
+        return await reply.redirect(await c.finishSignIn(...raw(req, reply)), 303)
+      }
       if (outcome.reason === 'unset') return await html(reply, 409, signInPage(opts.nodeName, { action: '', csrf: '', unset: true }))
-      if (outcome.reason === 'locked') {
-        const minutes = Math.ceil((outcome.retryAfterMs ?? 60_000) / 60_000)
-        void reply.header('retry-after', String(Math.ceil((outcome.retryAfterMs ?? 60_000) / 1000)))
-        return await again(429, `Too many wrong passwords: sign-in is locked for ${minutes} minute${minutes === 1 ? '' : 's'}.`)
+      if (outcome.lock !== undefined) {
+        void reply.header('retry-after', String(Math.ceil(outcome.lock.retryAfterMs / 1000)))
+        return await again(429, lockMessage(outcome.lock))
       }
       return await again(401, 'That password is not right.')
     })

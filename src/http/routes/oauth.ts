@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type {} from '@fastify/rate-limit' // its types add app.rateLimit() and config.rateLimit
 import { HttpError } from '../errors.ts'
+import { ACCEPTED, addressKey, createLimits, type LimitRule, type Limits } from '../rate-limits.ts'
 import { object } from '../schemas.ts'
+import { PROVIDER_ENDPOINTS, tokenResponses } from './oauth-docs.ts'
 
 export interface OAuthRouteComponents {
   /** Answers a request for an authorization server path (the provider writes the response). */
@@ -22,116 +23,161 @@ export interface OAuthRouteOptions {
   tokenPath: string
   metadataPath: string
   oauthPrefix: string
-  /** Token requests per window, per source address and per client id. */
+  /**
+   * Requests per window per source address, to the token endpoint and to the other OAuth
+   * endpoints (counted apart); and accepted requests per window per client id.
+   */
   tokenRateLimit: number
   rateLimitWindowMs: number
+  /** Self-registrations (RFC 7591) per source address per 10 minutes. */
+  registrationRateLimit: number
 }
 
-const SEED_TOKEN_BODY_LIMIT = 64 * 1024
-/** Self-registrations (RFC 7591) per source address per window: enough for people, not for a flood. */
-const REGISTRATIONS_PER_WINDOW = 30
+/** Token, revocation, introspection and device authorization bodies: forms of a few fields. */
+const CLIENT_BODY_LIMIT = 64 * 1024
 const REGISTRATION_WINDOW_MS = 10 * 60_000
+const MAX_CLIENT_ID = 200
+const INTERNAL_HEADER = 'x-edge-hive-internal'
+/** The endpoints where a client authenticates or names itself in the body (RFC 6749 §2.3). */
+const CLIENT_ENDPOINTS = new Set(['token', 'revoke', 'introspect', 'device/auth'])
+/** Where a body read here is kept on the request. */
+const BODY = Symbol('edge-hive.oauth.body')
 
-const oauthError = { type: 'object', description: 'An OAuth error (RFC 6749 §5.2).', properties: { error: { type: 'string' }, error_description: { type: 'string' } } }
-const tokenAnswer = object('RFC 6749 §5.1: access_token (an RFC 9068 JWT whose aud is the node\'s MCP URL), token_type Bearer, expires_in, scope.')
-const tokenRequest = {
-  type: 'object',
-  required: ['grant_type'],
-  properties: {
-    grant_type: { type: 'string', enum: ['client_credentials'] },
-    scope: { type: 'string', description: 'Space-separated scopes, at most the client\'s; all of them when absent.' },
-    resource: { type: 'string', description: 'RFC 8707: the node\'s MCP URL (the only resource).' },
-    client_id: { type: 'string' },
-    client_secret: { type: 'string', description: 'With client_secret_post; prefer HTTP Basic (client_secret_basic).' },
-    client_assertion_type: { type: 'string', enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'] },
-    client_assertion: { type: 'string', description: 'RFC 7523: a JWT signed with the client\'s registered key (private_key_jwt).' }
-  }
+interface ReadBody { kind: 'form' | 'json' | 'not-an-object' | 'malformed' | 'other', params: Record<string, string> }
+
+function parseBody (contentType: string, text: string): ReadBody {
+  if (/^application\/x-www-form-urlencoded/i.test(contentType)) return { kind: 'form', params: Object.fromEntries(new URLSearchParams(text)) }
+  if (!/^application\/json/i.test(contentType)) return { kind: 'other', params: {} }
+  let json: unknown
+  try { json = JSON.parse(text) } catch { return { kind: 'malformed', params: {} } }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { kind: 'not-an-object', params: {} }
+  const params = Object.create(null) as Record<string, string>
+  for (const [k, v] of Object.entries(json)) if (typeof v === 'string' || typeof v === 'number') params[k] = String(v)
+  return { kind: 'json', params }
 }
-const tokenResponses = { 200: { description: 'A token.', ...tokenAnswer }, 400: oauthError, 401: oauthError, 429: oauthError }
-/** The authorization server's own endpoints, as documentation: oidc-provider reads and checks the requests. */
-const PROVIDER_ENDPOINTS = [
-  { method: 'POST', path: 'token', summary: 'Token endpoint (client credentials; RFC 6749 §4.4, client auth: Basic, post or RFC 7523 private_key_jwt)', body: tokenRequest, response: tokenResponses },
-  {
-    method: 'POST', path: 'revoke', summary: 'Revoke a token (RFC 7009)',
-    body: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } },
-    response: { 200: { description: 'Revoked, or unknown (RFC 7009 §2.2).' }, 401: oauthError }
-  },
-  {
-    method: 'POST', path: 'introspect', summary: 'Introspect a token (RFC 7662)',
-    body: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } },
-    response: { 200: { description: '`{ active, ... }`', ...object('RFC 7662 §2.2') }, 401: oauthError }
-  },
-  {
-    method: 'POST', path: 'register', consumes: ['application/json'], summary: 'Dynamic client registration (RFC 7591): apps register themselves; the operator grants scopes at consent',
-    body: object('RFC 7591 §2 client metadata: client_name, redirect_uris (https, or http on loopback), grant_types (authorization_code, refresh_token, device_code; not client_credentials), token_endpoint_auth_method (none for public apps)'),
-    response: { 201: { description: 'Registered.', ...object('RFC 7591 §3.2.1: client_id, and client_secret for confidential clients') }, 400: oauthError }
-  },
-  {
-    method: 'POST', path: 'device/auth', summary: 'Device authorization (RFC 8628): a device or CLI asks for a user code',
-    body: { type: 'object', required: ['client_id'], properties: { client_id: { type: 'string' }, scope: { type: 'string' }, resource: { type: 'string' } } },
-    response: { 200: { description: 'device_code, user_code, verification_uri, expires_in, interval', ...object('RFC 8628 §3.2') }, 400: oauthError, 401: oauthError }
-  },
-  { method: 'GET', path: 'jwks', summary: 'The public key that signs access tokens (JWK Set)', response: { 200: { description: 'JWK Set', ...object('RFC 7517 JWK Set') } } },
-  { method: 'GET', path: 'authorize', summary: 'Authorization endpoint (answers with OAuth errors until interactive sign-in exists)', response: { 400: oauthError } }
-] as const
 
-/** The client id a token request names, where it can be seen without reading the body. */
+const bodyOf = (req: FastifyRequest): ReadBody | undefined => (req as FastifyRequest & { [BODY]?: ReadBody })[BODY]
+
+/** The client id in an HTTP Basic authorization (RFC 6749 §2.3.1), if there is one. */
 function basicClientId (req: FastifyRequest): string | undefined {
   const h = req.headers.authorization
   if (h === undefined || !/^Basic /i.test(h)) return undefined
   const decoded = Buffer.from(h.slice(6), 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
   if (colon <= 0) return undefined
-  try { return decodeURIComponent(decoded.slice(0, colon)).slice(0, 200) } catch { return undefined }
+  try { return decodeURIComponent(decoded.slice(0, colon)).slice(0, MAX_CLIENT_ID) } catch { return undefined }
 }
 
-function bodyClientId (req: FastifyRequest): string | undefined {
-  const id = (req.body as Record<string, unknown> | undefined)?.client_id
-  return typeof id === 'string' ? id.slice(0, 200) : undefined
+/**
+ * The client a request names: HTTP Basic, else `client_id` in the body, else the `sub` of an
+ * RFC 7523 client assertion (read, not verified: the authorization server verifies it, and the
+ * per-client count only counts what it accepted).
+ */
+function namedClientId (req: FastifyRequest): string | undefined {
+  const basic = basicClientId(req)
+  if (basic !== undefined) return basic
+  const params = bodyOf(req)?.params ?? {}
+  if (typeof params.client_id === 'string' && params.client_id !== '') return params.client_id.slice(0, MAX_CLIENT_ID)
+  const assertion = params.client_assertion
+  if (typeof assertion !== 'string') return undefined
+  try {
+    const sub = (JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown }).sub
+    return typeof sub === 'string' ? sub.slice(0, MAX_CLIENT_ID) : undefined
+  } catch { return undefined }
+}
+
+function queryClientId (req: FastifyRequest): string | undefined {
+  const id = (req.query as Record<string, unknown> | undefined)?.client_id
+  return typeof id === 'string' && id !== '' ? id.slice(0, MAX_CLIENT_ID) : undefined
+}
+
+/** Reads a body into a buffer, refusing one larger than `limit` (413). */
+function readBody (payload: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > limit) {
+        payload.removeListener('data', onData)
+        reject(new HttpError(413, 'payload_too_large', 'The request body is larger than this endpoint accepts.'))
+        return
+      }
+      chunks.push(chunk)
+    }
+    payload.on('data', onData)
+    payload.once('end', () => resolve(Buffer.concat(chunks, size)))
+    payload.once('error', reject)
+  })
 }
 
 /**
  * The authorization server's endpoints (handed to oidc-provider as they are), the seed's
  * token routes that also take a JSON body, and the RFC 9728 protected resource metadata.
+ *
+ * Limits, all enforced on every request (see docs/security.md): per source address on every
+ * endpoint (token requests, registrations and the rest each counted apart), and per client id on
+ * the endpoints that name one, counting what the authorization server accepted. The endpoints
+ * where a client authenticates or names itself in the body (token, revocation, introspection,
+ * device authorization) are read here, so that the client id is known, then replayed to the
+ * authorization server in-process.
  */
 export async function registerOAuthRoutes (app: FastifyInstance, components: OAuthRouteComponents, opts: OAuthRouteOptions): Promise<void> {
-  // Requests this module replays to the token endpoint carry this marker, so that one token
-  // request is counted once by the rate limits, not twice.
+  // Requests this module replays to the authorization server carry this marker, so that one
+  // request is counted once by the limits, and its body is read once.
   const marker = randomBytes(16).toString('hex')
-  const replayed = (req: FastifyRequest): boolean => req.headers['x-edge-hive-internal'] === marker
+  const replayed = (req: FastifyRequest): boolean => req.headers[INTERNAL_HEADER] === marker
+  const address = (req: FastifyRequest): string => addressKey(req.ip)
   const window = opts.rateLimitWindowMs
-  const byAddress = { max: opts.tokenRateLimit, timeWindow: window, keyGenerator: (req: FastifyRequest) => `token-ip:${req.ip}`, allowList: replayed }
-  const perClient = (clientIdOf: (req: FastifyRequest) => string | undefined) => app.rateLimit({
-    max: opts.tokenRateLimit,
-    timeWindow: window,
-    keyGenerator: (req) => `token-client:${clientIdOf(req) ?? ''}`,
-    allowList: (req) => replayed(req) || clientIdOf(req) === undefined
-  })
+  const perAddress = (name: string, max = opts.tokenRateLimit, windowMs = window): LimitRule => ({ name, max, windowMs, key: address })
+  const perClient = (name: string, key: (req: FastifyRequest) => string | undefined): LimitRule =>
+    ({ name, max: opts.tokenRateLimit, windowMs: window, key, countIf: ACCEPTED })
+  const limits = {
+    token: createLimits(app, [perAddress('token-ip'), perClient('token-client', namedClientId)]),
+    clientEndpoint: createLimits(app, [perAddress('oauth-ip'), perClient('oauth-client', namedClientId)]),
+    authorize: createLimits(app, [perAddress('oauth-ip'), perClient('oauth-client', queryClientId)]),
+    // Anyone may register an app, so registrations are counted apart and more tightly.
+    register: createLimits(app, [perAddress('register-ip', opts.registrationRateLimit, REGISTRATION_WINDOW_MS)]),
+    other: createLimits(app, [perAddress('oauth-ip')])
+  }
+  const limitsFor = (path: string): Limits => path === 'token' ? limits.token : path === 'register' ? limits.register : path === 'authorize' ? limits.authorize : CLIENT_ENDPOINTS.has(path) ? limits.clientEndpoint : limits.other
+  /** Hands the request to the authorization server, which reads it and writes the answer. */
+  const toProvider = (limit?: Limits) => async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    reply.hijack()
+    await components.handleOAuth(req.raw as IncomingMessage, reply.raw as ServerResponse)
+    await limit?.settle(req, reply.raw.statusCode)
+  }
+  /** Hands a request read here to the authorization server, and answers with its answer. */
+  const replay = async (req: FastifyRequest, reply: FastifyReply, limit: Limits, url: string, contentType: string, payload: string | Buffer): Promise<FastifyReply> => {
+    const res = await app.inject({
+      method: 'POST',
+      url,
+      payload,
+      remoteAddress: req.ip,
+      headers: {
+        'content-type': contentType,
+        [INTERNAL_HEADER]: marker,
+        ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization })
+      }
+    })
+    await limit.settle(req, res.statusCode)
+    for (const h of ['content-type', 'cache-control', 'pragma', 'www-authenticate']) {
+      const v = res.headers[h]
+      if (v !== undefined) void reply.header(h, v)
+    }
+    return await reply.code(res.statusCode).send(res.rawPayload)
+  }
 
-  const registrationLimit = { max: REGISTRATIONS_PER_WINDOW, timeWindow: REGISTRATION_WINDOW_MS, keyGenerator: (req: FastifyRequest) => `register-ip:${req.ip}` }
-  // One per-client limiter for every provider endpoint, as one allowance.
-  const providerLimit = perClient(basicClientId)
   await app.register(async (scope) => {
     // oidc-provider reads and limits the body itself: leave the stream untouched here.
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null))
-    const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      reply.hijack()
-      await components.handleOAuth(req.raw as IncomingMessage, reply.raw as ServerResponse)
-    }
-    scope.route({
-      method: ['GET', 'POST', 'OPTIONS'], url: `${opts.oauthPrefix}*`, handler,
-      config: { public: true, rateLimit: byAddress },
-      preHandler: providerLimit,
-      schema: { hide: true }
-    })
+    const route = (limit: Limits) => ({ config: { public: true, rateLimit: false as const }, preHandler: limit.enforce })
+    scope.route({ method: ['GET', 'POST', 'OPTIONS'], url: `${opts.oauthPrefix}*`, handler: toProvider(), ...route(limits.other), schema: { hide: true } })
     // The same handler under each endpoint's own path, so each is documented (and measured) apart.
-    for (const e of PROVIDER_ENDPOINTS) {
+    for (const e of PROVIDER_ENDPOINTS.filter((x) => !CLIENT_ENDPOINTS.has(x.path))) {
       scope.route({
-        method: e.method, url: `${opts.oauthPrefix}${e.path}`, handler,
-        // Anyone may register an app, so registrations are counted apart and more tightly.
-        config: { public: true, rateLimit: e.path === 'register' ? registrationLimit : byAddress },
-        preHandler: providerLimit,
+        method: e.method, url: `${opts.oauthPrefix}${e.path}`, handler: toProvider(limitsFor(e.path)), ...route(limitsFor(e.path)),
         // Documentation only: the body stays unread here and the provider checks it.
         validatorCompiler: () => () => true,
         schema: {
@@ -143,47 +189,58 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
       })
     }
     scope.get(opts.metadataPath, {
-      config: { public: true },
+      ...route(limits.other),
       schema: { tags: ['oauth'], summary: 'Authorization server metadata (RFC 8414)', response: { 200: { description: 'Metadata.', ...object('RFC 8414 §2') } } }
-    }, handler)
+    }, toProvider())
   })
 
-  // The seed's token routes: the standard form body, or the seed's JSON body
-  // {"grant_type","client_id","client_secret","scope"}; answered by the same token endpoint.
-  const seedToken = async (req: FastifyRequest<{ Params: { node_id?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
-    if (req.params.node_id !== undefined && req.params.node_id !== opts.nodeId) {
-      throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
-    }
-    const body = req.body
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'The body must be a JSON object or a form.' })
-    }
-    const form = new URLSearchParams()
-    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-      if (typeof v === 'string' || typeof v === 'number') form.append(k, String(v))
-    }
-    const res = await app.inject({
-      method: 'POST',
-      url: opts.tokenPath,
-      payload: form.toString(),
-      remoteAddress: req.ip,
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-edge-hive-internal': marker,
-        ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization })
-      }
-    })
-    for (const h of ['content-type', 'cache-control', 'pragma', 'www-authenticate']) {
-      const v = res.headers[h]
-      if (v !== undefined) void reply.header(h, v)
-    }
-    return reply.code(res.statusCode).send(res.rawPayload)
-  }
   await app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: SEED_TOKEN_BODY_LIMIT }, (_req, text, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(text as string)))
+    // Read here, to know the client, except in a replay, whose body the provider reads.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (req, payload, done) => {
+      if (replayed(req)) { done(null); return }
+      readBody(payload, CLIENT_BODY_LIMIT).then((body) => {
+        Object.assign(req, { [BODY]: parseBody(String(req.headers['content-type'] ?? ''), body.toString('utf8')) })
+        done(null, body)
+      }, done)
     })
-    const route = { config: { public: true, rateLimit: byAddress }, bodyLimit: SEED_TOKEN_BODY_LIMIT, preHandler: perClient((req) => basicClientId(req) ?? bodyClientId(req)) }
+    const guard = (limit: Limits) => async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      if (!replayed(req)) await limit.enforce(req, reply)
+    }
+    for (const e of PROVIDER_ENDPOINTS.filter((x) => CLIENT_ENDPOINTS.has(x.path))) {
+      const url = `${opts.oauthPrefix}${e.path}`
+      const limit = limitsFor(e.path)
+      scope.route({
+        method: 'POST', url,
+        config: { public: true, rateLimit: false },
+        preHandler: guard(limit),
+        bodyLimit: CLIENT_BODY_LIMIT,
+        validatorCompiler: () => () => true,
+        schema: { tags: ['oauth'], summary: e.summary, ...('body' in e ? { body: e.body, consumes: ['application/x-www-form-urlencoded'] } : {}), response: e.response },
+        handler: async (req, reply) => {
+          if (replayed(req)) { await toProvider()(req, reply); return reply }
+          // The body as it came: the provider judges it (and its content type) exactly as if it had read it.
+          return await replay(req, reply, limit, url, String(req.headers['content-type'] ?? 'application/x-www-form-urlencoded'), req.body as Buffer)
+        }
+      })
+    }
+
+    // The seed's token routes: the standard form body, or the seed's JSON body
+    // {"grant_type","client_id","client_secret","scope"}; answered by the same token endpoint.
+    const seedToken = async (req: FastifyRequest<{ Params: { node_id?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+      if (req.params.node_id !== undefined && req.params.node_id !== opts.nodeId) {
+        throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
+      }
+      const body = bodyOf(req)
+      if (body?.kind === 'other') throw new HttpError(415, 'unsupported_media_type', 'Send a form (application/x-www-form-urlencoded) or a JSON object.')
+      if (body?.kind === 'malformed') throw new HttpError(400, 'malformed_json', 'The request body is not valid JSON.')
+      if (body === undefined || body.kind === 'not-an-object') {
+        return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'The body must be a JSON object or a form.' })
+      }
+      const params = body.params
+      return await replay(req, reply, limits.token, opts.tokenPath, 'application/x-www-form-urlencoded', new URLSearchParams(params).toString())
+    }
+    const route = { config: { public: true, rateLimit: false as const }, bodyLimit: CLIENT_BODY_LIMIT, preHandler: guard(limits.token) }
     const doc = (summary: string, params?: Record<string, unknown>) => ({
       tags: ['oauth'], summary, consumes: ['application/json', 'application/x-www-form-urlencoded'], response: tokenResponses, ...(params === undefined ? {} : { params })
     })
