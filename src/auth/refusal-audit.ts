@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditLog, AuditQuery } from '../store/index.ts'
+import { RefusalTally } from '../shared/refusal-tally.ts'
 
 export interface RefusalAuditOptions {
   /** Refusals are counted per source in windows of this length. */
@@ -14,9 +15,6 @@ export interface RefusalAuditOptions {
 export const DEFAULT_REFUSAL_AUDIT: Omit<RefusalAuditOptions, 'windowMs'> = { perSource: 3, maxEntriesPerWindow: 100, maxSources: 1000 }
 
 type NewEntry = Omit<AuditEntry, 'at'> & { at?: Date }
-interface Tally { action: string, source: string, refused: number, errors: Map<string, number>, actors: Set<string> }
-
-const ACTORS_NAMED = 8
 
 /**
  * The audit log as the authorization server writes to it, with its refusals (entries whose
@@ -30,40 +28,24 @@ const ACTORS_NAMED = 8
  */
 export class RefusalAudit implements AuditLog {
   readonly #inner: AuditLog
-  readonly #o: RefusalAuditOptions
+  readonly #windowMs: number
+  readonly #tally: RefusalTally
   readonly #onError: (err: unknown) => void
-  #tallies = new Map<string, Tally>()
-  #written = 0
-  #overflow = { refused: 0, sources: new Set<string>() }
   readonly #timer: NodeJS.Timeout
 
   constructor (inner: AuditLog, options: Partial<RefusalAuditOptions> & { windowMs: number }, onError: (err: unknown) => void = () => undefined) {
     this.#inner = inner
-    this.#o = { ...DEFAULT_REFUSAL_AUDIT, ...options }
+    const o = { ...DEFAULT_REFUSAL_AUDIT, ...options }
+    this.#windowMs = o.windowMs
+    this.#tally = new RefusalTally(o)
     this.#onError = onError
-    this.#timer = setInterval(() => { void this.flush() }, this.#o.windowMs).unref()
+    this.#timer = setInterval(() => { void this.flush() }, o.windowMs).unref()
   }
 
   async append (entry: NewEntry): Promise<void> {
     if (entry.outcome !== 'failure') { await this.#inner.append(entry); return }
-    const source = entry.source ?? 'unknown'
-    const key = `${entry.action} ${source}`
-    let t = this.#tallies.get(key)
-    if (t === undefined) {
-      if (this.#tallies.size >= this.#o.maxSources) { this.#overflowed(source); return }
-      t = { action: entry.action, source, refused: 0, errors: new Map(), actors: new Set() }
-      this.#tallies.set(key, t)
-    }
-    t.refused++
-    if (t.refused <= this.#o.perSource && this.#written < this.#o.maxEntriesPerWindow) {
-      this.#written++
-      await this.#inner.append(entry)
-      return
-    }
-    if (this.#written >= this.#o.maxEntriesPerWindow && t.refused <= this.#o.perSource) { this.#overflowed(source); t.refused--; return }
-    const error = String(entry.detail?.error ?? entry.detail?.reason ?? 'unknown').slice(0, 64)
-    t.errors.set(error, (t.errors.get(error) ?? 0) + 1)
-    if (t.actors.size < ACTORS_NAMED) t.actors.add(entry.actor.slice(0, 200))
+    const reason = String(entry.detail?.error ?? entry.detail?.reason ?? 'unknown').slice(0, 64)
+    if (this.#tally.record(entry.action, entry.source ?? 'unknown', entry.actor.slice(0, 200), reason)) await this.#inner.append(entry)
   }
 
   async list (query: AuditQuery): Promise<AuditEntry[]> {
@@ -71,33 +53,19 @@ export class RefusalAudit implements AuditLog {
   }
 
   async purge (policy: { before: Date, keep: number }): Promise<void> {
-    await (this.#inner as { purge?: (p: { before: Date, keep: number }) => Promise<void> }).purge?.(policy)
+    await this.#inner.purge(policy)
   }
 
   /** Ends the window: writes what was summed. */
   async flush (): Promise<void> {
-    const tallies = this.#tallies
-    const overflow = this.#overflow
-    this.#tallies = new Map()
-    this.#overflow = { refused: 0, sources: new Set() }
-    this.#written = 0
-    const windowS = Math.round(this.#o.windowMs / 1000)
-    const writes: Array<Promise<void>> = []
-    for (const t of tallies.values()) {
-      const summed = [...t.errors.values()].reduce((a, b) => a + b, 0)
-      if (summed === 0) continue
-      if (writes.length >= this.#o.maxEntriesPerWindow) {
-        overflow.refused += summed
-        overflow.sources.add(t.source)
-        continue
-      }
-      writes.push(this.#inner.append({
-        actor: 'node', action: t.action, source: t.source, outcome: 'failure',
-        detail: { reason: 'repeated', refused: summed, window_s: windowS, errors: Object.fromEntries(t.errors), actors: [...t.actors] }
-      }))
-    }
+    const { summaries, overflow } = this.#tally.drain()
+    const windowS = Math.round(this.#windowMs / 1000)
+    const writes = summaries.map(async (t) => await this.#inner.append({
+      actor: 'node', action: t.action, source: t.source, outcome: 'failure',
+      detail: { reason: 'repeated', refused: t.refused, window_s: windowS, errors: t.reasons, actors: t.who }
+    }))
     if (overflow.refused > 0) {
-      writes.push(this.#inner.append({ actor: 'node', action: 'auth.refusals_suppressed', outcome: 'failure', detail: { refused: overflow.refused, sources: overflow.sources.size, window_s: windowS } }))
+      writes.push(this.#inner.append({ actor: 'node', action: 'auth.refusals_suppressed', outcome: 'failure', detail: { refused: overflow.refused, sources: overflow.sources, window_s: windowS } }))
     }
     for (const r of await Promise.allSettled(writes)) if (r.status === 'rejected') this.#onError(r.reason)
   }
@@ -106,10 +74,5 @@ export class RefusalAudit implements AuditLog {
   async stop (): Promise<void> {
     clearInterval(this.#timer)
     await this.flush()
-  }
-
-  #overflowed (source: string): void {
-    this.#overflow.refused++
-    if (this.#overflow.sources.size < this.#o.maxSources) this.#overflow.sources.add(source)
   }
 }
