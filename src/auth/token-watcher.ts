@@ -4,8 +4,20 @@ import type { VerifyResult } from './token-verifier.ts'
 export type TokenEnd = 'expired' | 'revoked'
 
 interface Watched {
+  /** The token's `exp` in ms (read once, when the first watch starts). */
+  expMs: number
   timer: NodeJS.Timeout | undefined
   listeners: Set<(why: TokenEnd) => void>
+}
+
+/** A token's `exp` in ms; 0 for one that cannot be read (so it ends at once). */
+function expiryOf (token: string): number {
+  try {
+    const exp = Number(decodeJwt(token).exp) * 1000
+    return Number.isFinite(exp) ? exp : 0
+  } catch {
+    return 0
+  }
 }
 
 /** setTimeout's longest delay (about 24.8 days); longer waits re-arm. */
@@ -29,10 +41,11 @@ export class TokenWatcher {
   watch (token: string, onEnd: (why: TokenEnd) => void): () => void {
     let w = this.#watched.get(token)
     if (w === undefined) {
-      w = { timer: undefined, listeners: new Set() }
+      w = { expMs: expiryOf(token), timer: undefined, listeners: new Set() }
       this.#watched.set(token, w)
       this.#arm(token, w)
     }
+    // A wrapper of its own per watch: the same onEnd watched twice is two watches.
     const once = (why: TokenEnd): void => { onEnd(why) }
     w.listeners.add(once)
     return () => {
@@ -44,13 +57,7 @@ export class TokenWatcher {
   }
 
   #arm (token: string, w: Watched): void {
-    let expMs: number
-    try {
-      expMs = Number(decodeJwt(token).exp) * 1000
-    } catch {
-      expMs = Date.now()
-    }
-    const wait = Number.isFinite(expMs) ? expMs - Date.now() : 0
+    const wait = w.expMs - Date.now()
     if (wait > MAX_DELAY_MS) {
       w.timer = setTimeout(() => { this.#arm(token, w) }, MAX_DELAY_MS).unref()
       return
@@ -77,16 +84,8 @@ export class TokenWatcher {
   async recheck (): Promise<void> {
     for (const token of [...this.#watched.keys()]) {
       const r = await this.#verify(token)
-      if (!r.ok) this.#end(token, Date.now() >= this.#expiryOf(token) ? 'expired' : 'revoked')
+      const w = this.#watched.get(token)
+      if (!r.ok && w !== undefined) this.#end(token, Date.now() >= w.expMs ? 'expired' : 'revoked')
     }
-  }
-
-  #expiryOf (token: string): number {
-    try { return Number(decodeJwt(token).exp) * 1000 } catch { return 0 }
-  }
-
-  /** How many distinct tokens are watched (for tests and metrics). */
-  get size (): number {
-    return this.#watched.size
   }
 }

@@ -44,10 +44,6 @@ export class CallerQuota {
       }
     }
   }
-
-  get held (): number {
-    return this.#held
-  }
 }
 
 /** The words a refused caller reads. */

@@ -53,10 +53,6 @@ function jsonRpcError (status: number, code: number, message: string): Response 
   return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status })
 }
 
-function isBatch (body: unknown): boolean {
-  return Array.isArray(body)
-}
-
 function callerOf (authInfo: AuthInfo | undefined): Caller {
   return { clientId: authInfo?.clientId ?? 'anonymous', scopes: authInfo?.scopes ?? [] }
 }
@@ -111,7 +107,7 @@ export class McpEndpoint {
       const session = this.#sessions.get(sid)
       // Another client's session is not found, rather than forbidden: its id tells nothing.
       if (session === undefined || session.clientId !== authInfo.clientId) return jsonRpcError(404, -32001, 'Session not found; start a new one with initialize.')
-      if (isBatch(parsedBody)) {
+      if (Array.isArray(parsedBody)) {
         const revision = session.server.server.getNegotiatedProtocolVersion() ?? 'unknown'
         if (!BATCH_REVISIONS.has(revision)) return jsonRpcError(400, -32600, `Invalid Request: MCP ${revision} has no JSON-RPC batches; send one message per request.`)
       }
@@ -123,7 +119,7 @@ export class McpEndpoint {
       }
       return await session.transport.handleRequest(request, { parsedBody, authInfo })
     }
-    if (isBatch(parsedBody)) return jsonRpcError(400, -32600, 'Invalid Request: initialize cannot be sent in a batch; send it alone.')
+    if (Array.isArray(parsedBody)) return jsonRpcError(400, -32600, 'Invalid Request: initialize cannot be sent in a batch; send it alone.')
     if (request.method === 'POST' && isInitializeRequest(parsedBody)) {
       let place = this.#sessionQuota.acquire(callerOf(authInfo))
       // Many clients never DELETE their sessions: at its limit a client's own least recently

@@ -2,7 +2,7 @@ export { Catalog, type HiveApi, type Caller, type ToolDefinition, type ToolConte
 export { McpEndpoint, type McpEndpointOptions, type WatchToken, type TokenEnd } from './endpoint.ts'
 export { scopesForBody, EVENT_SCOPES } from './scopes.ts'
 export { CallerQuota, quotaMessage } from './caller-quota.ts'
-export { ScopedMcpServer, FORBIDDEN } from './message-gate.ts'
+export { FORBIDDEN } from './message-gate.ts'
 export { registerBuiltins, logUriFor, LOGS_LATEST_URI, NODE_INFO_URI, type BuiltinComponents, type PeerView } from './builtins.ts'
 export { loadPlugins, type EdgeHivePlugin } from './plugins.ts'
 export { invokeTool, readCatalogResource, type InvokeOutcome } from './invoke.ts'

@@ -79,11 +79,6 @@ export function scopesForBody (body: unknown, catalog: Catalog): Scope[] {
   return [...needed]
 }
 
-/** The scopes of `needed` the caller does not hold. */
-export function missingScopes (needed: readonly string[], caller: Pick<Caller, 'scopes'>): string[] {
-  return needed.filter((s) => !caller.scopes.includes(s))
-}
-
 export interface ListenFilter {
   toolsListChanged?: boolean
   promptsListChanged?: boolean
