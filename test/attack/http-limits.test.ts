@@ -5,7 +5,6 @@
 // is asserted with a wide margin, so a busy machine does not fail them.
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
@@ -13,7 +12,7 @@ import { connect as h2connect, type ClientHttp2Session } from 'node:http2'
 import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { join } from 'node:path'
-import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { Fleet, setOperatorPassword, type NodeProcess } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
@@ -46,17 +45,6 @@ function authorizePath (node: NodeProcess, clientId: string): string {
     state: 's', code_challenge: randomBytes(32).toString('base64url'), code_challenge_method: 'S256'
   })
   return `/oauth/authorize?${q.toString()}`
-}
-
-/** Sets the operator password as the operator does: the local CLI, through stdin. */
-async function setOperatorPassword (dataDir: string, password: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', dataDir], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  child.stdout.resume()
-  child.stdin.end(`${password}\n`)
-  const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve) })
-  assert.equal(code, 0, `operator set-password failed: ${stderr}`)
 }
 
 /** A person's browser at one address: a cookie jar, the node's own forms, redirects by hand. */

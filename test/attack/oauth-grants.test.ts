@@ -5,12 +5,12 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { createServer as createNetServer } from 'node:net'
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CLI, Fleet, cleanEnv, freePort, runCli, type NodeProcess } from '../helpers/cli.ts'
+import { Fleet, cleanEnv, filesUnder, freePort, runCli, setOperatorPassword, type NodeProcess } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { decodePayload, getToken, operatorClient } from '../helpers/tokens.ts'
 
@@ -18,15 +18,6 @@ const exec = promisify(execFile)
 const APP = fileURLToPath(new URL('../fixtures/oauth-people-client.ts', import.meta.url))
 const PASSWORD = 'correct horse battery staple'
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
-
-async function setPassword (node: NodeProcess): Promise<void> {
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', node.dataDir], { env: cleanEnv(), stdio: ['pipe', 'ignore', 'ignore'] })
-    child.on('close', resolve)
-    child.stdin.end(PASSWORD + '\n')
-  })
-  assert.equal(code, 0, 'operator set-password')
-}
 
 /** A person's app (openid-client) approved by the operator in a scripted browser; what it printed. */
 async function app (node: NodeProcess, flow: string, options: Record<string, unknown> = {}): Promise<Record<string, any>> {
@@ -100,7 +91,7 @@ describe('attack: OAuth grants, clients and tokens', () => {
   let t: Target
   before(async () => {
     t = new Target(await fleet.start({ args: ['--no-p2p'] }))
-    await setPassword(t.node)
+    await setOperatorPassword(t.node.dataDir, PASSWORD)
   })
   after(async () => { await fleet.cleanup() })
 
@@ -257,17 +248,6 @@ describe('attack: OAuth grants, clients and tokens', () => {
   })
 })
 
-/** Every file below `dir`, as bytes. */
-function filesUnder (dir: string): Buffer[] {
-  const out: Buffer[] = []
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name)
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p))
-    else out.push(readFileSync(p))
-  }
-  return out
-}
-
 describe('attack: a copy of the store, and a stopped node', () => {
   const fleet = new Fleet()
   after(async () => { await fleet.cleanup() })
@@ -276,7 +256,7 @@ describe('attack: a copy of the store, and a stopped node', () => {
     const dir = fleet.tempDir()
     const node = await fleet.start({ dataDir: dir, args: ['--no-p2p', '--store', `surrealkv://${join(dir, 'db')}`] })
     const t = new Target(node)
-    await setPassword(node)
+    await setOperatorPassword(node.dataDir, PASSWORD)
     const device = await app(node, 'device')
     assert.equal(await t.callTool(device.access_token), 403, 'the device\'s token is good (mcp:read only, so this call is beyond it)')
     const code = await app(node, 'tokens')
@@ -295,7 +275,7 @@ describe('attack: a copy of the store, and a stopped node', () => {
     // The same port after the restart: the issuer and the tokens' audience are URLs with it.
     const port = String(await freePort())
     let node = await fleet.start({ dataDir: dir, args: ['--no-p2p', '--port', port, ...store] })
-    await setPassword(node)
+    await setOperatorPassword(node.dataDir, PASSWORD)
     const out = await app(node, 'tokens')
     assert.equal(await new Target(node).callTool(out.access_token), 200)
     assert.equal((await node.stop()).code, 0)

@@ -3,30 +3,18 @@
 // trusts exactly the node's certificate (its public key is pinned), nothing else is relaxed.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createHash, randomBytes, X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core'
-import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { Fleet, setOperatorPassword, type NodeProcess } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { decodePayload } from '../helpers/tokens.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? false : 'Chromium is not installed: apt-get install chromium (CI installs it)'
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
-
-/** Sets the operator password as the operator does, through stdin (never on the command line). */
-async function setOperatorPassword (dataDir: string, password: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', dataDir], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  child.stdout.resume()
-  child.stdin.end(`${password}\n`)
-  const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve) })
-  assert.equal(code, 0, `operator set-password failed: ${stderr}`)
-}
 
 /** A loopback HTTP server: the apps' redirect target, and the other site of the cross-site tests. */
 class Site {

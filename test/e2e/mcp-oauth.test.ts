@@ -5,13 +5,13 @@
 // over plain HTTP in the fixture), and the SDK exchanges the code and lists the node's tools.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLocalJWKSet, jwtVerify } from 'jose'
-import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { Fleet, cleanEnv, setOperatorPassword, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 import { decodePayload } from '../helpers/tokens.ts'
 
@@ -37,17 +37,6 @@ interface Run {
   requests: Array<{ method: string, url: string, status: number }>
   verifier_saved: boolean
   failure?: string
-}
-
-/** Sets the operator password as a person would, on the running node's data dir. */
-async function setPassword (dataDir: string, password: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', dataDir], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
-  child.stdin.end(`${password}\n`)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  assert.equal(code, 0, output)
 }
 
 describe('the official MCP SDK client\'s own OAuth (authorization code, DCR, PKCE) against a node', () => {
@@ -128,7 +117,7 @@ describe('the official MCP SDK client\'s own OAuth (authorization code, DCR, PKC
   before(async () => {
     node = await fleet.start({ args: ['--no-p2p'] })
     ca = readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
-    await setPassword(node.dataDir, PASSWORD)
+    await setOperatorPassword(node.dataDir, PASSWORD)
   })
   after(async () => { await fleet.cleanup() })
 

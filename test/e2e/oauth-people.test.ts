@@ -5,26 +5,13 @@ import { promisify } from 'node:util'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CLI, Fleet, cleanEnv, runCli, type NodeProcess } from '../helpers/cli.ts'
+import { CLI, Fleet, cleanEnv, runCli, runSetPassword, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 import { decodePayload } from '../helpers/tokens.ts'
 
 const exec = promisify(execFile)
 const APP = fileURLToPath(new URL('../fixtures/oauth-people-client.ts', import.meta.url))
 const PASSWORD = 'correct horse battery staple'
-
-/** Sets the operator password through the CLI, the password on standard input. */
-async function setPassword (node: NodeProcess, password: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return await new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', node.dataDir], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(password + '\n')
-  })
-}
 
 /** Runs the app (openid-client plus a scripted browser) for one flow; returns what it printed. */
 async function app (node: NodeProcess, flow: string, options: Record<string, unknown> = {}, password = PASSWORD): Promise<Record<string, any>> {
@@ -55,10 +42,10 @@ describe('OAuth for people\'s apps (openid-client, with the browser scripted ove
   })
 
   it('operator set-password refuses a short password with exit 2 and sets a good one, while the node runs', async () => {
-    const short = await setPassword(node, 'short')
+    const short = await runSetPassword(node.dataDir, 'short')
     assert.equal(short.code, 2)
     assert.match(short.stderr, /12 to 1024 characters/)
-    const ok = await setPassword(node, PASSWORD)
+    const ok = await runSetPassword(node.dataDir, PASSWORD)
     assert.equal(ok.code, 0, ok.stderr)
   })
 

@@ -2,26 +2,15 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Fleet, NodeProcess, freePort, tempDir } from '../helpers/cli.ts'
+import { Fleet, NodeProcess, filesUnder, freePort, tempDir } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
 const exec = promisify(execFile)
 const READ_AUDIT = fileURLToPath(new URL('../fixtures/read-audit.ts', import.meta.url))
-
-/** Every file below `dir`, as bytes. */
-function filesUnder (dir: string): Buffer[] {
-  const out: Buffer[] = []
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name)
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p))
-    else out.push(readFileSync(p))
-  }
-  return out
-}
 
 describe('OAuth state across restarts', () => {
   const fleet = new Fleet()

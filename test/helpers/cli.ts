@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +24,17 @@ export function removeDir (dir: string): void {
   rmSync(dir, { recursive: true, force: true })
 }
 
+/** Every file below `dir`, as bytes (to look for secrets in a copy of the store). */
+export function filesUnder (dir: string): Buffer[] {
+  const out: Buffer[] = []
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p))
+    else out.push(readFileSync(p))
+  }
+  return out
+}
+
 export interface RunResult {
   code: number | null
   signal: NodeJS.Signals | null
@@ -43,6 +54,26 @@ export function runCli (args: string[], options: { env?: Record<string, string>,
     child.on('error', reject)
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }) })
   })
+}
+
+/** Runs `edge-hive operator set-password` as the operator does: the password on standard input, never on the command line. */
+export function runSetPassword (dataDir: string, password: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', dataDir], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+    child.stdin.end(`${password}\n`)
+  })
+}
+
+/** Sets the operator password through the CLI and fails the test if it could not. */
+export async function setOperatorPassword (dataDir: string, password: string): Promise<void> {
+  const r = await runSetPassword(dataDir, password)
+  if (r.code !== 0) throw new Error(`operator set-password failed (${r.code}): ${r.stderr}${r.stdout}`)
 }
 
 /** What the node's `node ready` log line says. */
