@@ -207,7 +207,13 @@ export class EdgeNode {
   async #startHive (log: Logger): Promise<void> {
     const c = this.config
     const hiveLog = this.#logger.child({ part: 'hive' })
-    this.#p2p = new P2PHost({ privateKey: this.#identity!.privateKey, logger: hiveLog, isMember: (peerId) => this.#hive?.isMember(peerId) ?? false },
+    this.#p2p = new P2PHost({
+      privateKey: this.#identity!.privateKey,
+      logger: hiveLog,
+      isMember: (peerId) => this.#hive?.isMember(peerId) ?? false,
+      isTrusted: (peerId) => this.#hive?.directory.isTrusted(peerId) ?? false,
+      wantsPeers: () => this.#hive?.wantsPeers() ?? true
+    },
       { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
     this.#hive = new Hive({
       host: this.#p2p,
@@ -221,7 +227,7 @@ export class EdgeNode {
       audit: (action, target, detail) => {
         this.#audit!.append({ actor: 'node', action, target, outcome: 'success', detail }).catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a hive event'))
       }
-    }, { offlineAfterMs: c.peerOfflineAfter, advertRefreshMs: c.advertRefresh, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
+    }, { offlineAfterMs: c.peerOfflineAfter, degree: c.hiveDegree, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
     // Handlers must be in place before the first connection: a peer's challenge must not find them missing.
     await this.#p2p.start({ beforeStart: async () => { await this.#hive!.start() } })
     this.#hive.begin()

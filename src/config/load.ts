@@ -54,6 +54,12 @@ function show (value: unknown): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s
 }
 
+/** Settings of earlier versions that are gone, and what to do instead. */
+const RETIRED: Record<string, string> = {
+  advertRefresh: 'is no longer a setting (since 0.2): a member\'s advert is its heartbeat, sent three times per peerOfflineAfter; remove it'
+}
+const RETIRED_ENV: Record<string, string> = { EDGE_HIVE_ADVERT_REFRESH: 'advertRefresh' }
+
 /**
  * Resolves the configuration: built-in defaults, then the config file, then environment
  * variables, then flags (each later source wins). Throws a ConfigError that lists every
@@ -66,14 +72,19 @@ export function loadConfig (input: ConfigInput): LoadedConfig {
 
   const known = new Set<string>(SETTINGS.map((s) => s.key))
   for (const key of Object.keys(fileValues)) {
-    if (!known.has(key)) {
+    if (RETIRED[key] !== undefined) {
+      problems.push({ setting: key, source: `config file ${configFile}`, message: RETIRED[key] })
+    } else if (!known.has(key)) {
       problems.push({ setting: key, source: `config file ${configFile}`, message: `is not a setting; known settings: ${[...known].join(', ')}` })
     }
   }
   const knownEnv = new Set([CONFIG_FILE_ENV, ...SETTINGS.map((s) => s.env)])
   for (const name of Object.keys(input.env)) {
     // A mistyped variable would otherwise be ignored without a word.
-    if (name.startsWith('EDGE_HIVE_') && !knownEnv.has(name)) {
+    const retired = RETIRED_ENV[name]
+    if (retired !== undefined) {
+      problems.push({ setting: name, source: 'environment', message: RETIRED[retired]! })
+    } else if (name.startsWith('EDGE_HIVE_') && !knownEnv.has(name)) {
       problems.push({ setting: name, source: 'environment', message: 'is not a setting this version knows' })
     }
   }

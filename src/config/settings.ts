@@ -51,7 +51,7 @@ export interface Config {
   p2pMaxConnectionsPerAddress: number
   discovery: boolean
   peerOfflineAfter: number
-  advertRefresh: number
+  hiveDegree: number
   joinToken: string | undefined
   p2pJoinRateLimit: number
   p2pAuthRateLimit: number
@@ -348,13 +348,13 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'peerOfflineAfter', env: 'EDGE_HIVE_PEER_OFFLINE_AFTER', flag: { spec: '--peer-offline-after <duration>', attr: 'peerOfflineAfter' },
-    description: 'A member that answers no ping for this long is shown offline (pings run three times in this span).',
+    description: 'A member not heard from for this long is shown offline. Members send a heartbeat (a fresh signed advert, by gossip) three times in this span; a hive of more than 50 members beats more slowly and waits longer (see the scale model in the README). A member that stops cleanly, or whose connections drop, is shown offline within seconds.',
     allowed: 'a duration from 3s to 10m, like 15s', schema: duration(3000, 600_000), default: () => 15_000
   },
   {
-    key: 'advertRefresh', env: 'EDGE_HIVE_ADVERT_REFRESH', flag: { spec: '--advert-refresh <duration>', attr: 'advertRefresh' },
-    description: 'How often the node signs a fresh capability advert (uptime, load) and sends it to members and the DHT.',
-    allowed: 'a duration from 1s to 1h, like 30s', schema: duration(1000, 3_600_000), default: () => 30_000
+    key: 'hiveDegree', env: 'EDGE_HIVE_DEGREE', flag: { spec: '--hive-degree <number>', attr: 'hiveDegree' },
+    description: 'Members this node keeps a connection to: it dials more while it has fewer, and closes the extra ones beyond twice this many. Adverts, removals and heartbeats reach the others by gossip through them.',
+    allowed: 'a whole number from 2 to 64', schema: integer(2, 64), default: () => 6
   },
   {
     key: 'joinToken', env: 'EDGE_HIVE_JOIN_TOKEN', secret: true,

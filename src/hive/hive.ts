@@ -12,18 +12,25 @@ import { verifyChain } from './membership/credential.ts'
 import { Membership } from './membership/membership.ts'
 import { Removals, type Applied } from './membership/removals.ts'
 import { JsonFrames, ProtocolViolation } from './protocols/framing.ts'
-import { AUTH_PROTOCOL, ReplayGuard, initiateAuth, answerAuth, refuseAuth, type AuthParty, type AuthVerdict } from './protocols/auth.ts'
+import { AUTH_PROTOCOL, LEGACY_AUTH_PROTOCOLS, MAX_CLOCK_SKEW_MS, UPGRADE_REFUSAL, ReplayGuard, initiateAuth, answerAuth, refuseAuth, type AuthParty, type AuthVerdict } from './protocols/auth.ts'
 import { CAPS_PROTOCOL, type CapabilityDoc } from './protocols/caps.ts'
 import { MEMBERS_PROTOCOL, pushMembers, readMembers, type MemberHint } from './protocols/members.ts'
 import { JOIN_PROTOCOL } from './protocols/join.ts'
 import { Adverts } from './adverts.ts'
 import { HandshakeGuard, type HandshakeLimits } from './handshake-guard.ts'
+import { HiveGossip } from './gossip/hive-gossip.ts'
+import { DegreeKeeper } from './degree.ts'
 
 /** How long opening a stream to a peer may take. */
 const STREAM_TIMEOUT_MS = 10_000
 /** Inbound streams per connection for each hive protocol: a peer cannot make the node juggle more. */
 const MAX_INBOUND_STREAMS = 4
-const REDIAL_INTERVAL_MS = 10_000
+/** How often connections to members are topped up to the degree, or trimmed. */
+const DEGREE_INTERVAL_MS = 10_000
+/** The heartbeat slows as the hive grows, so the hive as a whole sends about 1 / this many ms adverts (10 a second). */
+const HEARTBEAT_SPREAD_MS = 100
+/** A peer that said goodbye is not suspected when its connection closes within this long. */
+const BYE_MS = 30_000
 /** A connected peer not proven a member is challenged again after this, doubling up to the max. */
 const CHALLENGE_RETRY_MS = 5_000
 const CHALLENGE_RETRY_MAX_MS = 300_000
@@ -45,10 +52,10 @@ export interface HiveComponents {
 }
 
 export interface HiveOptions {
-  /** A member that stops answering is `offline` after this long. */
+  /** A member not heard from for this long is `offline`; members send a heartbeat three times in this span (less often in a big hive). */
   offlineAfterMs: number
-  /** The advert is refreshed and sent again this often. */
-  advertRefreshMs: number
+  /** Member connections this node keeps (dials below it, trims above twice it). */
+  degree: number
   /** Join and challenge attempts allowed per remote address (and a quarter of that per peer id). */
   limits: HandshakeLimits
   /** An invitation to use at start when this node is not yet a member (EDGE_HIVE_JOIN_TOKEN). */
@@ -67,10 +74,11 @@ export interface MemberView {
 
 /**
  * The hive: membership (found, invite, join, remove), the challenge-response on every
- * connection, capability adverts, removals spreading between members, and the peer table
- * with its health checks. Every hive protocol but auth and join refuses peers that have not
- * proven membership on their current connection; those two are rate limited per remote address
- * and peer id (HandshakeGuard).
+ * connection, capability adverts spread by gossip (each member's advert is its heartbeat),
+ * removals, and the peer table with its health checks. Each member keeps connections to a few
+ * members (DegreeKeeper), not all. Every hive protocol but auth and join refuses peers that have
+ * not proven membership on their current connection; those two are rate limited per remote
+ * address and peer id (HandshakeGuard).
  */
 export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #c: HiveComponents
@@ -82,11 +90,17 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #removals: Removals
   readonly #adverts: Adverts
   readonly #membership: Membership
+  readonly #gossip: HiveGossip
+  readonly #degree: DegreeKeeper
   /** Peers this node may show its credential first: the member it joined through, members named by members. */
   readonly #vouched = new Set<string>()
   /** When to challenge an unproven connected peer again, and the wait after that. */
   readonly #retries = new Map<string, { at: number, wait: number }>()
+  /** Members that said goodbye before closing a connection on purpose, and when. */
+  readonly #byes = new Map<string, number>()
   readonly #timers: NodeJS.Timeout[] = []
+  #beat?: NodeJS.Timeout
+  #lastBeat = 0
   #stopped = false
 
   constructor (c: HiveComponents, o: HiveOptions) {
@@ -97,6 +111,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     this.directory = new PeerDirectory({ repo: c.peers, logger: c.logger }, { offlineAfterMs: o.offlineAfterMs })
     this.directory.on('peer', (e) => this.emit('peer', e))
     this.#guard = new HandshakeGuard({ audit: c.audit, logger: c.logger }, o.limits)
+    const misbehaved = (peer: string, why: string): void => { this.directory.misbehaved(peer, why) }
     this.#removals = new Removals({
       self: c.peerId,
       key: c.privateKey,
@@ -105,7 +120,20 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       audit: c.audit,
       membership: () => this.#membership.current,
       applied: async (r, record, from) => { await this.#removed(r, record, from) },
-      misbehaved: (peer, why) => { this.directory.misbehaved(peer, why) }
+      misbehaved
+    })
+    this.#gossip = new HiveGossip({
+      pubsub: () => c.host.libp2p?.services.pubsub,
+      peerId: c.peerId,
+      privateKey: c.privateKey,
+      logger: c.logger,
+      isTrusted: (p) => this.directory.isTrusted(p),
+      isMember: (p) => this.isMember(p),
+      misbehaved,
+      advert: async (e, from) => await this.#adverts.accept(e, from),
+      removal: async (record, from) => await this.#removals.receiveOne(record, from),
+      suspected: (p) => { this.directory.suspected(p) },
+      refute: () => { void this.#heartbeat() }
     })
     this.#adverts = new Adverts({
       host: c.host,
@@ -115,9 +143,21 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       directory: this.directory,
       logger: c.logger,
       advert: c.advert,
-      member: () => this.#membership.current !== undefined,
+      membership: () => this.#membership.current,
+      removed: () => this.#removals.removed,
+      chainVerified: async (peer, path) => await this.#removals.proved(peer, path),
+      publish: async (m) => { await this.#gossip.publish(m) },
       send: async (peer, protocol, write) => { await this.#send(peer, protocol, write) }
-    })
+    }, { maxAgeMs: o.offlineAfterMs + MAX_CLOCK_SKEW_MS })
+    this.#degree = new DegreeKeeper({
+      libp2p: () => c.host.libp2p,
+      logger: c.logger,
+      trusted: () => this.directory.trustedPeers(),
+      unconnected: () => this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)),
+      mesh: () => this.#gossip.meshPeers(),
+      chosen: (p) => c.host.isChosen(p),
+      bye: async (p) => { await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [], [], true) }) }
+    }, o.degree)
     this.#membership = new Membership({
       host: c.host,
       privateKey: c.privateKey,
@@ -130,6 +170,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       issued: (peer, path) => { this.#removals.issued(peer, path) },
       joined: (inviter) => {
         if (inviter !== undefined) this.#vouch(inviter)
+        this.#gossip.join(this.#membership.current!.hiveId)
         this.#reauthenticateAll()
       }
     })
@@ -145,6 +186,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return peerId === this.#c.peerId || (this.directory.isMember(peerId) && !this.#removals.removed.has(peerId))
   }
 
+  /** Whether the node wants more member connections: LAN discovery asks the LAN, and dials what it finds, only then. */
+  wantsPeers (): boolean {
+    return this.#degree.wants()
+  }
+
   /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */
   async start (): Promise<void> {
     await this.#membership.load()
@@ -154,6 +200,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     if (node === undefined) return
     const opts = { maxInboundStreams: MAX_INBOUND_STREAMS }
     await node.handle(AUTH_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#answerAuth(f, conn) }), opts)
+    for (const legacy of LEGACY_AUTH_PROTOCOLS) await node.handle(legacy, (s, conn) => this.#serve(s, conn, async (f) => { await refuseAuth(f, UPGRADE_REFUSAL) }), opts)
     await node.handle(JOIN_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#membership.admit(f, conn) }), opts)
     await node.handle(CAPS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#adverts.receive(f, conn) }, true), opts)
     await node.handle(MEMBERS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#receiveMembers(f, conn) }, true), opts)
@@ -168,33 +215,75 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     })
     node.addEventListener('connection:close', (evt) => {
       const peer = evt.detail.remotePeer
-      if (node.getConnections(peer).length === 0) this.directory.disconnected(peer.toString())
+      if (node.getConnections(peer).length > 0) return
+      const id = peer.toString()
+      const wasTrusted = this.directory.isTrusted(id)
+      this.directory.disconnected(id)
+      const bye = this.#byes.get(id)
+      this.#byes.delete(id)
+      // A member gone without a goodbye may be down: the others hear of it (and it, if alive, answers).
+      if (wasTrusted && !this.#stopped && (bye === undefined || Date.now() - bye > BYE_MS)) void this.#gossip.suspect(id)
     })
     node.addEventListener('peer:identify', (evt) => {
-      const addrs = evt.detail.listenAddrs.map((a) => `${a.toString()}/p2p/${evt.detail.peerId.toString()}`)
-      this.directory.addresses(evt.detail.peerId.toString(), addrs)
+      const id = evt.detail.peerId.toString()
+      const addrs = evt.detail.listenAddrs.map((a) => `${a.toString()}/p2p/${id}`)
+      this.directory.addresses(id, addrs)
+      if (this.#mayChallenge(id) && !evt.detail.protocols.includes(AUTH_PROTOCOL) && evt.detail.protocols.some((p) => LEGACY_AUTH_PROTOCOLS.includes(p))) {
+        this.#log.warn({ peer_id: id }, 'a member runs an older Edge Hive whose hive protocols this version does not speak; upgrade it')
+      }
+    })
+    node.services.pubsub.addEventListener('gossipsub:graft', () => {
+      // Joined the hive's mesh (at start, or after joining): tell the hive at once, not at the next heartbeat.
+      if (Date.now() - this.#lastBeat > 1000) void this.#heartbeat()
     })
 
     const every = (ms: number, fn: () => Promise<void>): void => {
       this.#timers.push(setInterval(() => { fn().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'hive task failed')) }, ms).unref())
     }
-    every(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 3)), async () => { await this.#pingAll() })
-    every(this.#o.advertRefreshMs, async () => { await this.announce() })
-    every(REDIAL_INTERVAL_MS, async () => { await this.#redialMembers() })
+    every(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 3)), async () => { await this.#pingNeighbours() })
+    every(DEGREE_INTERVAL_MS, async () => { if (this.#membership.current !== undefined) await this.#degree.keep() })
     every(CHALLENGE_RETRY_MS, async () => { await this.#challengeUnproven() })
   }
 
-  /** Once the host listens: dial the members known from before, and join with the start token. */
+  /** Once the host listens: join the hive's gossip, dial the members known from before, and join with the start token. */
   begin (): void {
-    void this.#redialMembers()
-    if (this.#o.joinToken !== undefined && this.#membership.current === undefined) void this.#membership.joinAtStart(this.#o.joinToken, () => this.#stopped)
+    const m = this.#membership.current
+    if (m !== undefined) this.#gossip.join(m.hiveId)
+    this.#scheduleHeartbeat()
+    if (m !== undefined) void this.#degree.keep()
+    if (this.#o.joinToken !== undefined && m === undefined) void this.#membership.joinAtStart(this.#o.joinToken, () => this.#stopped)
   }
 
+  /** Says goodbye to the hive (members list this node offline at once) and stops. */
   async stop (): Promise<void> {
     this.#stopped = true
     for (const t of this.#timers) clearInterval(t)
+    clearTimeout(this.#beat)
     this.#guard.stop()
+    await this.#adverts.leaving().catch(() => undefined)
     await this.directory.stop()
+  }
+
+  /**
+   * The heartbeat: a fresh advert for the whole hive, every `offlineAfterMs` / 3, and more
+   * slowly in a big hive (members × HEARTBEAT_SPREAD_MS, so the hive sends about ten a second
+   * in all however many members it has; the offline window grows to three heartbeats with it).
+   * Jittered, so members started together do not beat together.
+   */
+  #scheduleHeartbeat (): void {
+    if (this.#stopped) return
+    const members = this.directory.memberCount()
+    const every = Math.max(Math.floor(this.#o.offlineAfterMs / 3), members * HEARTBEAT_SPREAD_MS)
+    this.directory.setOfflineAfter(Math.max(this.#o.offlineAfterMs, 3 * every))
+    this.#beat = setTimeout(() => {
+      void this.#heartbeat().finally(() => { this.#scheduleHeartbeat() })
+    }, Math.round(every * (0.9 + 0.2 * Math.random()))).unref()
+  }
+
+  async #heartbeat (): Promise<void> {
+    if (this.#membership.current === undefined || this.#stopped) return
+    this.#lastBeat = Date.now()
+    await this.#adverts.announce().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'heartbeat not sent'))
   }
 
   /** Runs one inbound protocol stream: bounded, and a broken message counts against the peer. */
@@ -305,33 +394,34 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removals.records(), this.#memberHints(peer)) })
   }
 
-  /** The members this node is connected to and proven, with where to dial them (not `to` itself). */
+  /** Some members this node is connected to and proven, with where to dial them (not `to` itself): twice the degree at most. */
   #memberHints (to: string): MemberHint[] {
-    return this.directory.list()
-      .filter((p) => p.peerId !== to && this.directory.isTrusted(p.peerId))
-      .map((p) => ({ peer_id: p.peerId, addrs: p.addresses.filter((a) => a.endsWith(`/p2p/${p.peerId}`)) }))
+    return this.directory.trustedPeers()
+      .filter((p) => p !== to)
+      .map((p) => ({ peer_id: p, addrs: this.directory.addressesOf(p).filter((a) => a.endsWith(`/p2p/${p}`)) }))
       .filter((h) => h.addrs.length > 0)
+      .sort(() => Math.random() - 0.5)
+      .slice(0, 2 * this.#degree.degree)
   }
 
-  /** A member named these as members: dial those not connected, challenge those connected but not proven. */
+  /**
+   * A member named these as members: challenge those connected but not proven, and dial, in
+   * random order, as many of the others as this node is short of its degree.
+   */
   async #dialHints (hints: MemberHint[]): Promise<void> {
     const node = this.#c.host.libp2p
     if (node === undefined) return
-    await Promise.all(hints.filter((h) => h.peer_id !== this.#c.peerId && !this.#removals.removed.has(h.peer_id)).map(async (h) => {
-      try {
-        const id = peerIdFromString(h.peer_id)
-        this.#vouch(h.peer_id)
-        const open = node.getConnections(id)
-        if (open.length > 0) {
-          if (!this.directory.isTrusted(h.peer_id)) await this.#authenticate(open[0]!)
-          return
-        }
+    const usable = hints.filter((h) => h.peer_id !== this.#c.peerId && !this.#removals.removed.has(h.peer_id))
+    for (const h of usable) this.#vouch(h.peer_id)
+    const connected = usable.filter((h) => node.getConnections(peerIdFromString(h.peer_id)).length > 0)
+    const others = usable.filter((h) => !connected.includes(h)).sort(() => Math.random() - 0.5).slice(0, this.#degree.missing())
+    await Promise.all([
+      ...connected.filter((h) => !this.directory.isTrusted(h.peer_id)).map(async (h) => { await this.#authenticate(node.getConnections(peerIdFromString(h.peer_id))[0]!) }),
+      ...others.map(async (h) => {
         const addrs = h.addrs.filter((a) => a.endsWith(`/p2p/${h.peer_id}`)).map((a) => multiaddr(a))
-        if (addrs.length > 0) await node.dial(addrs, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
-      } catch (err) {
-        this.#log.debug({ peer_id: h.peer_id, err: messageOf(err) }, 'a member named by another could not be dialled')
-      }
-    }))
+        if (addrs.length > 0) await node.dial(addrs, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) }).catch((err: unknown) => this.#log.debug({ peer_id: h.peer_id, err: messageOf(err) }, 'a member named by another could not be dialled'))
+      })
+    ])
   }
 
   /** Runs the challenge again with every peer this node may challenge (after its membership changed). */
@@ -359,17 +449,19 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     }
   }
 
-  /** Makes a fresh advert, sends it to every proven member and puts it in the DHT; returns it. */
+  /** Makes a fresh advert, publishes it to the hive and (when it changed) puts it in the DHT; returns it. */
   async announce (): Promise<CapabilityDoc> {
+    this.#lastBeat = Date.now()
     return await this.#adverts.announce()
   }
 
   // --- health -----------------------------------------------------------------------------
 
-  async #pingAll (): Promise<void> {
+  /** Pings the members this node is connected to (a few, the degree): the ping health in their trust. Liveness comes from heartbeats. */
+  async #pingNeighbours (): Promise<void> {
     const node = this.#c.host.libp2p
     if (node === undefined) return
-    const ping = (node.services as { ping: Ping }).ping
+    const ping = (node.services as unknown as { ping: Ping }).ping
     await Promise.all(this.directory.trustedPeers().map(async (p) => {
       try {
         await ping.ping(peerIdFromString(p), { signal: AbortSignal.timeout(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 2))) })
@@ -377,17 +469,6 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       } catch {
         this.directory.answered(p, false)
       }
-    }))
-  }
-
-  /** Members that went away are dialled again at the addresses they last had; a restarted one comes back `online`. */
-  async #redialMembers (): Promise<void> {
-    const node = this.#c.host.libp2p
-    if (node === undefined || this.#stopped) return
-    await Promise.all(this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)).map(async (p) => {
-      const addrs = p.addresses.filter((a) => a.endsWith(`/p2p/${p.peerId}`))
-      if (addrs.length === 0) return
-      await node.dial(addrs.map((a) => multiaddr(a)), { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) }).catch(() => undefined)
     }))
   }
 
@@ -424,16 +505,23 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   }
 
   async #receiveMembers (f: JsonFrames, conn: Connection): Promise<void> {
-    const { removals, members } = await readMembers(f)
+    const { removals, members, bye } = await readMembers(f)
     await f.close()
+    const from = conn.remotePeer.toString()
+    if (bye) {
+      if (this.#byes.size >= MAX_VOUCHED) this.#byes.clear()
+      this.#byes.set(from, Date.now())
+    }
     void this.#dialHints(members)
-    await this.#removals.receive(removals, conn.remotePeer.toString())
+    await this.#removals.receive(removals, from)
   }
 
   /** A removal was applied: spread it, forget the removed member, or leave the hive if it is this node. */
   async #removed (r: Applied, record: string, from?: string): Promise<void> {
     if (r.peer === this.#c.peerId) {
       this.#log.warn({ by: r.by }, 'this node was removed from the hive')
+      this.#gossip.leave()
+      this.#adverts.forget()
       await this.#membership.leave()
       // What this node learnt as a member does not outlive its membership.
       this.#removals.forgetMembers()
@@ -443,14 +531,17 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       return
     }
     this.#log.info({ peer_id: r.peer, by: r.by }, 'member removed')
-    // Spread: every proven member hears of it now (the removed one too, so it knows it is out);
-    // members that connect later hear of it when they are welcomed.
+    // Spread: the whole hive by gossip; the members connected here directly too (the removed
+    // one among them, so it knows it is out: it gets no gossip once removed); members that
+    // connect later hear of it when they are welcomed.
     const tell = this.directory.trustedPeers().filter((p) => p !== from)
     this.directory.removed(r.peer)
     this.#vouched.delete(r.peer)
+    this.#adverts.forget(r.peer)
     await this.#c.host.forgetAdverts(r.peer)
-    await Promise.all(tell.map(async (p) => {
-      await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [record]) })
-    }))
+    await Promise.all([
+      this.#gossip.publish({ removal: record }),
+      ...tell.map(async (p) => { await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [record]) }) })
+    ])
   }
 }

@@ -5,14 +5,16 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { mdns } from '@libp2p/mdns'
-import { multiaddr } from '@multiformats/multiaddr'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { quic } from '@chainsafe/libp2p-quic'
 import { CAPS_DHT_NAMESPACE, capabilityKey, capabilityValidator, refuseRecord, selectCapabilityRecord } from './dht-records.ts'
 import { BoundedDatastore } from './dht-store.ts'
 import { addressKey } from './limits.ts'
+import { LanDiscovery } from './lan-discovery.ts'
+import { gossipOptions } from './gossip/options.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
@@ -21,11 +23,7 @@ export const KAD_PROTOCOL = '/edge-hive/kad/1.0.0'
 /** The mDNS service libp2p peers of a hive announce (not libp2p's default, so only Edge Hive nodes answer). */
 export const MDNS_SERVICE_TAG = '_edge-hive-p2p._udp.local'
 const BOOTSTRAP_RETRY_MS = 10_000
-/**
- * mDNS queries go out at start and then this often. Every node on the segment answers every query,
- * so a short interval costs a big hive dearly (measured: 30 nodes on 2 cores spent most of their
- * idle CPU on mDNS at 5 s); members also learn each other's addresses from each other.
- */
+/** While the node wants peers (fewer member connections than its degree), an mDNS query goes out this often; else none. */
 const MDNS_QUERY_INTERVAL_MS = 10_000
 const DIAL_TIMEOUT_MS = 10_000
 /**
@@ -41,6 +39,10 @@ export interface P2PHostComponents {
   logger: Logger
   /** Whether a peer is a proven member of this node's hive: the DHT keeps only members' adverts. */
   isMember (peerId: string): boolean
+  /** Whether a peer proved membership on its current connection: gossip goes to and comes from those only. */
+  isTrusted (peerId: string): boolean
+  /** Whether the node wants more peers now (LAN discovery asks, and dials what it finds, only then). */
+  wantsPeers (): boolean
 }
 
 export interface P2PHostOptions {
@@ -83,7 +85,8 @@ async function loadQuic (log: Logger): Promise<ReturnType<typeof quic> | undefin
 export class P2PHost {
   readonly #c: P2PHostComponents
   readonly #options: P2PHostOptions
-  #node?: Libp2p
+  #node?: Libp2p<{ pubsub: GossipSub }>
+  #lan?: LanDiscovery
   #bootstrapTimer?: NodeJS.Timeout
   readonly #datastore = new BoundedDatastore()
   /** Peers the operator named: bootstrap peers, and `peers connect` targets (the last MAX_CHOSEN). */
@@ -123,10 +126,10 @@ export class P2PHost {
       connectionManager: { maxConnections: this.#options.maxConnections },
       // maxConnections is for everyone together: one address must not take every slot.
       connectionGater: { denyInboundConnection: (maConn) => this.#tooManyFrom(addressKey(maConn.remoteAddr)) },
-      peerDiscovery: this.#options.discovery ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_QUERY_INTERVAL_MS })] : [],
       services: {
         identify: identify(),
         ping: ping(),
+        pubsub: gossipsub(gossipOptions((p) => this.#c.isTrusted(p))),
         dht: kadDHT({
           protocol: KAD_PROTOCOL,
           clientMode: false,
@@ -142,18 +145,29 @@ export class P2PHost {
     await hooks.beforeStart?.()
     await this.#node.start()
     this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
-    // mDNS only reports peers; dialling them is ours to do.
-    this.#node.addEventListener('peer:discovery', (evt) => {
-      const node = this.#node
-      if (node === undefined || node.getConnections(evt.detail.id).length > 0) return
-      log.debug({ peer_id: evt.detail.id.toString() }, 'peer discovered')
-      node.dial(evt.detail.id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => log.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
-    })
+    if (this.#options.discovery) {
+      this.#lan = new LanDiscovery({
+        peerId: this.#node.peerId.toString(),
+        logger: log,
+        addresses: () => this.#node?.getMultiaddrs() ?? [],
+        wanted: () => this.#c.wantsPeers(),
+        found: (peer, addrs) => { this.#discovered(peer, addrs) }
+      }, { serviceTag: MDNS_SERVICE_TAG, queryIntervalMs: MDNS_QUERY_INTERVAL_MS })
+      this.#lan.start()
+    }
     this.#node.addEventListener('peer:disconnect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer disconnected'))
     if (this.#options.bootstrap.length > 0) {
       void this.#dialBootstrap()
       this.#bootstrapTimer = setInterval(() => { void this.#dialBootstrap() }, BOOTSTRAP_RETRY_MS).unref()
     }
+  }
+
+  /** A peer found on the LAN: dialled while the node wants peers (the hive then decides what it is). */
+  #discovered (peer: string, addrs: Multiaddr[]): void {
+    const node = this.#node
+    if (node === undefined || addrs.length === 0 || !this.#c.wantsPeers() || node.getConnections(peerIdFromString(peer)).length > 0) return
+    this.#c.logger.debug({ peer_id: peer }, 'peer discovered')
+    node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
   }
 
   #tooManyFrom (address: string): boolean {
@@ -212,7 +226,7 @@ export class P2PHost {
   }
 
   /** The running libp2p node, for the hive's own protocols; undefined before start and after stop. */
-  get libp2p (): Libp2p | undefined {
+  get libp2p (): Libp2p<{ pubsub: GossipSub }> | undefined {
     return this.#node
   }
 
@@ -232,6 +246,7 @@ export class P2PHost {
 
   async stop (): Promise<void> {
     clearInterval(this.#bootstrapTimer)
+    this.#lan?.stop()
     await this.#node?.stop()
   }
 }

@@ -7,6 +7,14 @@ import { trustScore, freshStats } from './trust.ts'
 /** The most peers remembered; the least recently seen non-members are forgotten first. */
 export const MAX_KNOWN_PEERS = 1000
 const FLUSH_INTERVAL_MS = 1_000
+/**
+ * A member heard from (a heartbeat, a ping) is saved again at most this often when nothing else
+ * about it changed: `last_seen` in the store is for after a restart, not a live view, and 29
+ * members beating every 5 s would otherwise be 6 writes a second.
+ */
+const RESAVE_MS = 5 * 60_000
+/** A suspected member that says nothing for this long after the suspicion is offline (see `suspected`). */
+export const SUSPICION_MS = 3_000
 
 /** A peer's status changed: `online`, `offline`, `untrusted`, or `removed` from the hive. */
 export interface PeerEvent {
@@ -24,18 +32,25 @@ interface Entry extends PeerRecord {
   connectedSince?: number | undefined
   /** The store has a row for it: loaded from there, or saved once it was a member. */
   stored: boolean
+  savedAt: number
+  /** A member said it lost its connection to this one: when, and the last answer heard before. */
+  suspicion?: { at: number, lastAnswer: number } | undefined
 }
 
 /**
  * The peers this node knows, persisted in the store: status, trust score, addresses and the last
- * capability record. Status is derived, never set: `untrusted` until membership is proven on the
- * current connection, then `online` while the peer answers (a ping or any hive message) within
- * `offlineAfterMs`, else `offline`. Emits `peer` (PeerEvent) when a status changes.
+ * capability record. Status is derived, never set: `untrusted` until the peer is known to be a
+ * member (it proved membership on a connection here, or its advert came with a valid chain),
+ * then `online` while it is heard from (its advert, the hive's heartbeat, from gossip; a ping
+ * on a direct connection) within `offlineAfterMs`, else `offline`; at once `offline` when it
+ * says it is leaving, and when a member suspects it (lost its connection to it) and it does
+ * not answer within SUSPICION_MS. Emits `peer` (PeerEvent) when a status changes. Changes are
+ * saved once a second, in one write.
  */
 export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #repo: PeerRepository
   readonly #log: Logger
-  readonly #offlineAfterMs: number
+  #offlineAfterMs: number
   readonly #peers = new Map<string, Entry>()
   readonly #dirty = new Set<string>()
   #timer?: NodeJS.Timeout
@@ -51,7 +66,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   /** Loads the table: everyone starts unconnected (members `offline`) until they connect again. */
   async load (): Promise<void> {
     for (const r of await this.#repo.list(MAX_KNOWN_PEERS)) {
-      const e: Entry = { ...r, connected: false, proven: false, lastAnswer: 0, stored: true }
+      const e: Entry = { ...r, connected: false, proven: false, lastAnswer: 0, stored: true, savedAt: Date.now() }
       e.status = this.#statusOf(e)
       this.#peers.set(r.peerId, e)
     }
@@ -68,7 +83,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     let e = this.#peers.get(peerId)
     if (e === undefined) {
       const now = new Date()
-      e = { peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0, stats: freshStats(), connected: false, proven: false, lastAnswer: 0, stored: false }
+      e = { peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0, stats: freshStats(), connected: false, proven: false, lastAnswer: 0, stored: false, savedAt: 0 }
       this.#peers.set(peerId, e)
       this.#evict()
     }
@@ -83,7 +98,7 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
 
   #statusOf (e: Entry): PeerStatus {
     if (!e.member) return 'untrusted'
-    return e.connected && e.proven && Date.now() - e.lastAnswer <= this.#offlineAfterMs ? 'online' : 'offline'
+    return Date.now() - e.lastAnswer <= this.#offlineAfterMs ? 'online' : 'offline'
   }
 
   /** Recomputes trust and status; `changed` says the record itself changed and must be saved. */
@@ -94,9 +109,9 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
       e.stats.connectedMs += now - e.connectedSince
       e.connectedSince = now
     }
-    e.trust = trustScore(e.member && e.proven, e.stats)
+    e.trust = trustScore(e.member, e.stats)
     const status = this.#statusOf(e)
-    if (changed || trust !== e.trust || status !== e.status) this.#dirty.add(e.peerId)
+    if (changed || Math.abs(trust - e.trust) >= 0.01 || status !== e.status || (e.member && now - e.savedAt >= RESAVE_MS)) this.#dirty.add(e.peerId)
     if (status === e.status) return
     e.status = status
     this.#log.info({ peer_id: e.peerId, node_id: e.nodeId, status, trust: e.trust }, `peer ${status}`)
@@ -112,14 +127,35 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     this.#update(e)
   }
 
+  /** The last connection to the peer closed. Its status does not change: whether it is still up is for the hive to say (see `suspected`). */
   disconnected (peerId: string): void {
     const e = this.#peers.get(peerId)
     if (e === undefined) return
-    this.#update(e)
+    this.#update(e, false)
     e.connected = false
     e.proven = false
     e.connectedSince = undefined
-    this.#update(e)
+    this.#update(e, false)
+  }
+
+  /**
+   * A member lost its connection to this peer without a goodbye (this node, or one whose
+   * gossip said so). The peer is told too and answers with a fresh advert if it is alive; if
+   * nothing is heard from it within SUSPICION_MS, it is offline.
+   */
+  suspected (peerId: string): void {
+    const e = this.#peers.get(peerId)
+    if (e === undefined || !e.member || e.suspicion !== undefined) return
+    e.suspicion = { at: Date.now(), lastAnswer: e.lastAnswer }
+  }
+
+  /** The peer said it is stopping (its last advert): offline now. */
+  left (peerId: string): void {
+    const e = this.#peers.get(peerId)
+    if (e === undefined) return
+    e.lastAnswer = 0
+    e.suspicion = undefined
+    this.#update(e, false)
   }
 
   /** The peer's listen addresses, as identify or its advert reported them (used to dial it again). */
@@ -168,20 +204,27 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
       e.lastAnswer = Date.now()
       e.lastSeen = new Date()
     }
-    this.#update(e)
+    this.#update(e, false)
   }
 
-  /** Keeps a capability record if it is newer than the last; a sequence going backwards is refused. */
+  /**
+   * Keeps a member's capability record if it is newer than the last (a sequence going backwards
+   * is refused), and counts it as hearing from the member. The caller checked the record's
+   * signature and the member's chain: the peer is a member from now on.
+   */
   capabilities (peerId: string, doc: Record<string, unknown> & { seq: number, node_id: string }): 'accepted' | 'duplicate' | 'stale' {
     const e = this.#entry(peerId)
     if (e.capabilitiesSeq !== undefined && doc.seq === e.capabilitiesSeq) return 'duplicate'
     if (e.capabilitiesSeq !== undefined && doc.seq < e.capabilitiesSeq) return 'stale'
+    // Only a change of what the advert offers is worth a write; uptime and load change every time.
+    const changed = !e.member || e.nodeId !== doc.node_id || !sameOffer(e.capabilities, doc)
     e.capabilities = doc
     e.capabilitiesSeq = doc.seq
     e.nodeId = doc.node_id
+    e.member = true
     e.lastAnswer = Date.now()
     e.lastSeen = new Date()
-    this.#update(e)
+    this.#update(e, changed)
     return 'accepted'
   }
 
@@ -216,13 +259,29 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   }
 
   #view (e: Entry): PeerRecord {
-    const { connected: _c, proven: _p, lastAnswer: _l, connectedSince: _s, stored: _st, ...record } = e
+    const { connected: _c, proven: _p, lastAnswer: _l, connectedSince: _s, stored: _st, savedAt: _sa, suspicion: _su, ...record } = e
     return { ...record, stats: { ...e.stats } }
   }
 
   /** Every known peer, most recently seen first. */
   list (): PeerRecord[] {
     return [...this.#peers.values()].sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime()).map((e) => this.#view(e))
+  }
+
+  /** Members known (not this node). */
+  memberCount (): number {
+    let n = 0
+    for (const e of this.#peers.values()) if (e.member) n++
+    return n
+  }
+
+  /** A bigger hive beats more slowly, so its members wait longer before taking silence for absence. */
+  setOfflineAfter (ms: number): void {
+    this.#offlineAfterMs = ms
+  }
+
+  addressesOf (peerId: string): string[] {
+    return this.#peers.get(peerId)?.addresses ?? []
   }
 
   /** Members not connected now, for redialling. */
@@ -235,9 +294,17 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     return [...this.#peers.values()].filter((e) => e.member && e.proven && e.connected).map((e) => e.peerId)
   }
 
-  /** Re-derives every status (time passing turns silent peers `offline`). */
+  /** Re-derives every status (time passing turns silent peers `offline`, and suspected ones that stayed silent). */
   refresh (): void {
-    for (const e of this.#peers.values()) this.#update(e, false)
+    const now = Date.now()
+    for (const e of this.#peers.values()) {
+      const s = e.suspicion
+      if (s !== undefined && (e.lastAnswer > s.lastAnswer || now - s.at >= SUSPICION_MS)) {
+        if (e.lastAnswer <= s.lastAnswer) e.lastAnswer = 0
+        e.suspicion = undefined
+      }
+      this.#update(e, false)
+    }
   }
 
   /** Saves the changed peers; one flush at a time, so two never write the same rows at once. */
@@ -247,14 +314,31 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   }
 
   async #flush (): Promise<void> {
-    const ids = [...this.#dirty]
+    // Peers that never proved membership live in memory only (at most MAX_KNOWN_PEERS): a
+    // stranger with a fresh key per connection must not add a row to the store each time.
+    const entries = [...this.#dirty].map((id) => this.#peers.get(id)).filter((e): e is Entry => e !== undefined && (e.member || e.stored))
     this.#dirty.clear()
-    for (const id of ids) {
-      const e = this.#peers.get(id)
-      // Peers that never proved membership live in memory only (at most MAX_KNOWN_PEERS): a
-      // stranger with a fresh key per connection must not add a row to the store each time.
-      if (e === undefined || (!e.member && !e.stored)) continue
-      await this.#repo.upsert(this.#view(e)).then(() => { e.stored = true }, (err: unknown) => this.#log.warn({ peer_id: id, err: messageOf(err) }, 'could not save a peer'))
+    if (entries.length === 0) return
+    const now = Date.now()
+    try {
+      await this.#repo.upsertMany(entries.map((e) => this.#view(e)))
+      for (const e of entries) {
+        e.stored = true
+        e.savedAt = now
+      }
+    } catch (err) {
+      this.#log.warn({ peers: entries.length, err: messageOf(err) }, 'could not save the peer table')
     }
   }
+}
+
+/** Whether two adverts offer the same (everything but `seq` and the metadata's uptime and load). */
+function sameOffer (a: Record<string, unknown> | undefined, b: Record<string, unknown>): boolean {
+  if (a === undefined) return false
+  const strip = (d: Record<string, unknown>): string => {
+    const { seq: _s, metadata, ...rest } = d
+    const { uptime: _u, load: _l, ...meta } = (metadata ?? {}) as Record<string, unknown>
+    return JSON.stringify([rest, meta])
+  }
+  return strip(a) === strip(b)
 }

@@ -11,7 +11,8 @@ export const RECORD_KINDS = {
   membership: 'edge-hive-membership',
   invitation: 'edge-hive-invitation',
   removal: 'edge-hive-removal',
-  capabilities: 'edge-hive-capabilities'
+  capabilities: 'edge-hive-capabilities',
+  suspect: 'edge-hive-suspect'
 } as const
 export type RecordKind = keyof typeof RECORD_KINDS
 

@@ -182,6 +182,8 @@ export interface PeerRecord {
 
 export interface PeerRepository {
   upsert (peer: PeerRecord): Promise<void>
+  /** Saves many in one write. */
+  upsertMany (peers: PeerRecord[]): Promise<void>
   /** Every known peer, most recently seen first (at most `limit`). */
   list (limit: number): Promise<PeerRecord[]>
 }

@@ -126,9 +126,9 @@ describe('hive membership between hosts in network namespaces', { skip: unavaila
     assert.equal(out.replayed, false, 'the same answer to a new challenge is refused')
     assert.equal(out.stale, false, 'an answer with a stale timestamp is refused')
     assert.equal(out.honest_again, true)
-    const rogue = await until(3_000, async () => await peerIn(a, out.peer_id), (p) => p?.capabilities?.seq === 2_000)
-    assert.equal(rogue?.capabilities?.seq, 2_000, 'only its own genuine record was kept; the forged and older ones were dropped')
-    assert.ok(rogue!.trust < 0.3, `two failed challenges and three bad records cost trust (got ${rogue!.trust})`)
+    const rogue = await until(3_000, async () => await peerIn(a, out.peer_id), (p) => p?.capabilities?.seq === out.genuine_seq)
+    assert.equal(rogue?.capabilities?.seq, out.genuine_seq, 'only its own genuine record was kept; the forged and older ones were dropped')
+    assert.ok(rogue!.trust < 0.3, `two failed challenges and two forged records cost trust (got ${rogue!.trust})`)
     const victim = await peerIn(a, b.ready.peer_id)
     assert.equal(victim?.node_id, b.ready.node_id, 'a record forged in B\'s name did not replace B\'s')
     assert.ok(!(victim?.capabilities?.capabilities?.mcp?.supported_tools ?? []).includes('steal_secrets'))
@@ -145,7 +145,7 @@ describe('hive membership between hosts in network namespaces', { skip: unavaila
     assert.deepEqual(back.map((p) => p?.status), ['online', 'online'])
   })
 
-  it('a member that goes silent (its link cut, no TCP close) turns offline through failed pings, and online again when it answers', async () => {
+  it('a member that goes silent (its link cut, no TCP close) turns offline when its heartbeats stop, and online again when it answers', async () => {
     const peerId = b.ready.peer_id
     net.setLink(hosts[1]!, false)
     try {

@@ -122,28 +122,39 @@ export class Removals {
 
   /** Removal records a proven member sent. */
   async receive (records: unknown[], from: string): Promise<void> {
-    for (const record of records) {
-      const m = this.#c.membership()
-      if (m === undefined) return
-      if (typeof record === 'string' && (this.#known.has(record) || this.#refused.has(record))) continue
-      const r = await verifyRemoval(record, m.hiveId, this.#removed, (peer) => this.#removed.has(peer))
-      if (r === 'skipped') continue
-      if (r === undefined) {
-        this.#refuse(record)
-        this.#c.misbehaved(from, 'a removal that does not verify')
-        continue
-      }
-      const verdict = this.#verdict(r)
-      if (verdict === 'allowed') {
-        await this.#apply(record as string, r, from)
-      } else if (verdict === 'unknown_chain') {
-        this.#hold(record as string, r)
-      } else {
-        this.#refuse(record)
-        this.#c.logger.warn({ peer_id: r.peer, by: r.by, from, rule: verdict }, 'refused a removal that breaks the removal rule')
-        if (verdict !== 'not_ancestor') this.#c.misbehaved(from, `a removal that breaks the removal rule (${verdict})`)
-      }
+    for (const record of records) await this.receiveOne(record, from)
+  }
+
+  /**
+   * One removal record from `from` (a proven member, or the member whose gossip relayed it):
+   * `applied`, `held` (its target's chain is not known here yet), `known` (seen before, or not
+   * for this node to judge now) or `refused` (it does not verify or breaks the removal rule).
+   */
+  async receiveOne (record: unknown, from: string): Promise<'applied' | 'held' | 'known' | 'refused'> {
+    const m = this.#c.membership()
+    if (m === undefined) return 'known'
+    if (typeof record === 'string' && this.#known.has(record)) return 'known'
+    if (typeof record === 'string' && this.#refused.has(record)) return 'refused'
+    const r = await verifyRemoval(record, m.hiveId, this.#removed, (peer) => this.#removed.has(peer))
+    if (r === 'skipped') return 'known'
+    if (r === undefined) {
+      this.#refuse(record)
+      this.#c.misbehaved(from, 'a removal that does not verify')
+      return 'refused'
     }
+    const verdict = this.#verdict(r)
+    if (verdict === 'allowed') {
+      await this.#apply(record as string, r, from)
+      return 'applied'
+    }
+    if (verdict === 'unknown_chain') {
+      this.#hold(record as string, r)
+      return 'held'
+    }
+    this.#refuse(record)
+    this.#c.logger.warn({ peer_id: r.peer, by: r.by, from, rule: verdict }, 'refused a removal that breaks the removal rule')
+    if (verdict !== 'not_ancestor') this.#c.misbehaved(from, `a removal that breaks the removal rule (${verdict})`)
+    return 'refused'
   }
 
   #verdict (r: { peer: string, by: string, byPath: string[] }): RemovalVerdict {

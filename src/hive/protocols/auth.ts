@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { JsonFrames, ProtocolViolation } from './framing.ts'
 
 /**
- * `/edge-hive/auth/2.0.0`: mutual challenge-response, run by the dialling side on every new
+ * `/edge-hive/auth/3.0.0`: mutual challenge-response, run by the dialling side on every new
  * connection (our own protocol; described in the README, "How nodes prove membership").
  *
  *   dialer  -> { challenge }                                   32 random bytes, base64url
@@ -17,16 +17,22 @@ import { JsonFrames, ProtocolViolation } from './framing.ts'
  * The dialer proves itself first, and the answerer sends its own credential (the membership
  * chain, which names the hive and its founder) only to a dialer it has just accepted as a member
  * of its hive: a stranger that connects learns nothing about the hive. Version 1.0.0 had the
- * answerer send its chain in its first reply, to anyone; it is not spoken any more, so nodes of
- * both versions do not trust each other (upgrade every member).
+ * answerer send its chain in its first reply, to anyone; 2.0.0 is the same exchange, spoken by nodes
+ * whose hive sent adverts to every member directly instead of by gossip. Neither is spoken any
+ * more: a node of this version answers a 2.0.0 challenge with `{ refused }` saying so (LEGACY_AUTH_PROTOCOLS),
+ * and nodes of different versions do not trust each other (upgrade every member).
  *
  * A proof is { ts, sig }: an Ed25519 signature by the prover's peer key over
- * "edge-hive/auth/2.0.0\n<challenge>\n<prover peer id>\n<verifier peer id>\n<ts>". Binding both
+ * "edge-hive/auth/3.0.0\n<challenge>\n<prover peer id>\n<verifier peer id>\n<ts>". Binding both
  * peer ids stops an answer being relayed to another peer; the fresh challenge and the replay
  * memory stop it being used twice; `ts` more than MAX_CLOCK_SKEW_MS away from now is stale.
  * `credential` is the prover's membership chain (or null), checked by the caller.
  */
-export const AUTH_PROTOCOL = '/edge-hive/auth/2.0.0'
+export const AUTH_PROTOCOL = '/edge-hive/auth/3.0.0'
+/** Versions answered only to say why not (see above). */
+export const LEGACY_AUTH_PROTOCOLS = ['/edge-hive/auth/2.0.0']
+/** What a node of an older version is told when it challenges this one. */
+export const UPGRADE_REFUSAL = 'version: this member speaks /edge-hive/auth/3.0.0 (the hive gossips adverts since Edge Hive 0.2); upgrade this node'
 export const MAX_CLOCK_SKEW_MS = 30_000
 const CHALLENGE_BYTES = 32
 
@@ -66,7 +72,7 @@ export class ReplayGuard {
 }
 
 function proofBytes (challenge: string, prover: string, verifier: string, ts: number): Uint8Array {
-  return new TextEncoder().encode(`edge-hive/auth/2.0.0\n${challenge}\n${prover}\n${verifier}\n${ts}`)
+  return new TextEncoder().encode(`edge-hive/auth/3.0.0\n${challenge}\n${prover}\n${verifier}\n${ts}`)
 }
 
 export async function prove (p: AuthParty, challenge: string, ts = Date.now()): Promise<Proof> {

@@ -1,26 +1,42 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { sealRecord, openRecord, toText, fromText } from '../signed-record.ts'
+import { MAX_CHAIN_LENGTH } from '../membership/credential.ts'
 import { JsonFrames, ProtocolViolation } from './framing.ts'
 
 /**
- * `/edge-hive/caps/1.0.0`: a member pushes its capability record, `{ record }`, where record is a
- * libp2p signed envelope (domain `edge-hive-capabilities`) around the seed's advert document plus
- * `seq`. Sent after auth, on change and every refresh interval; only members' records are read.
+ * `/edge-hive/caps/2.0.0`: when two members have proven themselves to each other, each sends
+ * the other every advert it holds, its own and other members', so a member that joins or comes
+ * back knows the whole hive at once instead of waiting for each member's next heartbeat.
+ *
+ *   sender -> { adverts: [{ record, chain }, ...] }     as many frames as needed, each under 64 KiB
+ *   sender -> { done: true }
+ *
+ * `record` is a libp2p signed envelope (domain `edge-hive-capabilities`) around the advert
+ * document plus `seq`, signed by the member it describes; `chain` is that member's membership
+ * chain, which proves it belongs to the hive. The same pair travels in gossip (protocols/gossip.ts).
+ * Version 1.0.0 carried the sender's own record only and is not spoken any more.
  */
-export const CAPS_PROTOCOL = '/edge-hive/caps/1.0.0'
+export const CAPS_PROTOCOL = '/edge-hive/caps/2.0.0'
+/** Adverts sent in one exchange at most (the peer table's size). */
+export const MAX_ADVERTS = 1000
+/** A frame is cut before this many bytes of records (the frame limit is 64 KiB). */
+const FRAME_BUDGET = 48 * 1024
 
-/** The advert: the seed's document, with `seq` growing on every new version. */
+/** The advert: the seed's document, with `seq` growing on every new version (milliseconds since 1970, so also when it was made). */
 export type CapabilityDoc = Record<string, unknown> & { peer_id: string, node_id: string, seq: number }
+
+/** An advert as it travels: the signed record and the membership chain of the member it is about. */
+export interface AdvertEntry { record: string, chain: string[] }
 
 export async function sealCapabilities (key: PrivateKey, doc: CapabilityDoc): Promise<string> {
   return toText(await sealRecord('capabilities', doc, key))
 }
 
 /**
- * Opens a capability record from `from`. Throws ProtocolViolation when it is not signed by that
- * peer or does not name it (a forged record), or is malformed.
+ * Opens a capability record. Throws ProtocolViolation when it does not verify, is malformed, or
+ * is not signed by the peer it names (a forged record); `from`, when given, must be that peer.
  */
-export async function openCapabilities (record: unknown, from: string): Promise<CapabilityDoc> {
+export async function openCapabilities (record: unknown, from?: string): Promise<CapabilityDoc> {
   if (typeof record !== 'string') throw new ProtocolViolation('a capability message without a record')
   let opened
   try {
@@ -29,12 +45,45 @@ export async function openCapabilities (record: unknown, from: string): Promise<
     throw new ProtocolViolation('a capability record that does not verify')
   }
   const d = opened.doc
-  if (opened.signer !== from || d.peer_id !== from) throw new ProtocolViolation('a capability record not signed by the peer it names')
+  if (opened.signer !== d.peer_id || (from !== undefined && opened.signer !== from)) throw new ProtocolViolation('a capability record not signed by the peer it names')
   if (typeof d.node_id !== 'string' || typeof d.seq !== 'number' || !Number.isSafeInteger(d.seq) || d.seq < 0) throw new ProtocolViolation('a malformed capability record')
   return d as CapabilityDoc
 }
 
-export async function pushCapabilities (f: JsonFrames, record: string): Promise<void> {
-  await f.write({ record })
+/** Checks the shape of an advert entry from a peer (not its signatures: the caller does). */
+export function advertEntry (e: unknown): AdvertEntry {
+  const o = e as Partial<AdvertEntry> | null
+  if (typeof o?.record !== 'string' || !Array.isArray(o.chain) || o.chain.length === 0 || o.chain.length > MAX_CHAIN_LENGTH || !o.chain.every((c) => typeof c === 'string')) {
+    throw new ProtocolViolation('a malformed advert')
+  }
+  return { record: o.record, chain: o.chain }
+}
+
+export async function pushAdverts (f: JsonFrames, entries: AdvertEntry[]): Promise<void> {
+  let batch: AdvertEntry[] = []
+  let size = 0
+  for (const e of entries.slice(0, MAX_ADVERTS)) {
+    const n = e.record.length + e.chain.reduce((a, c) => a + c.length + 3, 0) + 32
+    if (batch.length > 0 && size + n > FRAME_BUDGET) {
+      await f.write({ adverts: batch })
+      batch = []
+      size = 0
+    }
+    batch.push(e)
+    size += n
+  }
+  if (batch.length > 0) await f.write({ adverts: batch })
+  await f.write({ done: true })
   await f.close()
+}
+
+/** Reads every advert frame up to `done`; `each` gets each entry (checked for shape). */
+export async function readAdverts (f: JsonFrames, each: (e: AdvertEntry) => Promise<void>): Promise<void> {
+  let count = 0
+  for (;;) {
+    const m = await f.read()
+    if (m.done === true) return
+    if (!Array.isArray(m.adverts) || (count += m.adverts.length) > MAX_ADVERTS) throw new ProtocolViolation('a malformed adverts message')
+    for (const e of m.adverts) await each(advertEntry(e))
+  }
 }

@@ -24,20 +24,28 @@ export class SurrealPeerRepository implements PeerRepository {
   }
 
   async upsert (p: PeerRecord): Promise<void> {
-    await this.#db.query('UPSERT type::record(\'peer\', $peerId) CONTENT $row RETURN NONE', {
-      peerId: p.peerId,
-      row: defined({
-        node_id: p.nodeId,
-        addresses: p.addresses,
-        capabilities: p.capabilities,
-        capabilities_seq: p.capabilitiesSeq,
-        first_seen: p.firstSeen,
-        last_seen: p.lastSeen,
-        status: p.status,
-        member: p.member,
-        trust: p.trust,
-        stats: p.stats
-      })
+    await this.upsertMany([p])
+  }
+
+  /** Saves many peers in one query (the peer table flushes its changes once a second, not one write per event). */
+  async upsertMany (peers: PeerRecord[]): Promise<void> {
+    if (peers.length === 0) return
+    await this.#db.query('FOR $p IN $rows { UPSERT type::record(\'peer\', $p.peer_id) CONTENT $p.row RETURN NONE; }', {
+      rows: peers.map((p) => ({
+        peer_id: p.peerId,
+        row: defined({
+          node_id: p.nodeId,
+          addresses: p.addresses,
+          capabilities: p.capabilities,
+          capabilities_seq: p.capabilitiesSeq,
+          first_seen: p.firstSeen,
+          last_seen: p.lastSeen,
+          status: p.status,
+          member: p.member,
+          trust: p.trust,
+          stats: p.stats
+        })
+      }))
     }).collect()
   }
 

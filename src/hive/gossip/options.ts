@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto'
+import type { GossipsubOpts } from '@libp2p/gossipsub'
+
+/** The largest gossip message read (an advert with its membership chain is a few KiB). */
+export const MAX_GOSSIP_BYTES = 64 * 1024
+/** What a peer that has not proven membership scores (times a weight of 1); see gossipOptions. */
+const STRANGER_SCORE = -100
+
+/**
+ * Gossipsub as the hive runs it.
+ *
+ * - Messages are not signed by gossipsub (`StrictNoSign`): each carries records signed by the
+ *   member they are about (adverts, removals), which is what receivers check, so a second
+ *   signature would only cost a sign and a verify per message. Message ids are the SHA-256 of
+ *   the data, so the same record relayed twice is one message.
+ * - Gossipsub speaks to every connected peer that has the protocol; only proven members may take
+ *   part. A peer that has not proven membership on its current connection scores -100, below
+ *   the publish (-50) and gossip (-10) thresholds: nothing is published or gossiped to it and it
+ *   is never in the mesh. It stays above the graylist threshold so its subscription (sent once,
+ *   when the connection opens, before the challenge has run) is remembered for when it proves
+ *   itself; its messages are refused by the hive's validator, which counts them against it.
+ * - No IP colocation penalty: members behind one NAT, or a test on loopback, share an address,
+ *   and connections per address are capped by the host already.
+ */
+export function gossipOptions (isTrusted: (peerId: string) => boolean): Partial<GossipsubOpts> {
+  return {
+    globalSignaturePolicy: 'StrictNoSign',
+    msgIdFn: (msg) => new Uint8Array(createHash('sha256').update(msg.data).digest()),
+    emitSelf: false,
+    allowPublishToZeroTopicPeers: true,
+    ignoreDuplicatePublishError: true,
+    fallbackToFloodsub: false,
+    doPX: false,
+    maxInboundDataLength: MAX_GOSSIP_BYTES,
+    maxTopicBytesPerPeer: 16 * 1024,
+    scoreParams: {
+      appSpecificScore: (peer: string) => isTrusted(peer) ? 0 : STRANGER_SCORE,
+      appSpecificWeight: 1,
+      IPColocationFactorWeight: 0
+    },
+    scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -10_000, acceptPXThreshold: 10, opportunisticGraftThreshold: 5 }
+  }
+}
+
