@@ -39,9 +39,15 @@ export class DegreeKeeper {
     this.degree = degree
   }
 
-  /** Whether the node wants more member connections (LAN discovery and member hints are followed only then). */
+  /**
+   * Whether the node wants more peers: fewer proven members than `degree`, and fewer peers
+   * connected at all (dials in flight become connections fast; at start nothing is proven yet,
+   * and dialling every peer mDNS reports would make a full mesh again). LAN discovery queries,
+   * and dials what it finds, only then.
+   */
   wants (): boolean {
-    return this.#c.trusted().length < this.degree
+    const connected = new Set(this.#c.libp2p()?.getConnections().map((c) => c.remotePeer.toString()) ?? []).size
+    return this.#c.trusted().length < this.degree && connected < this.degree
   }
 
   /** How many more member connections the node wants now. */
