@@ -80,11 +80,11 @@ export async function restartMember (h: HiveUnderTest, i: number, timeoutMs: num
   h.nodes[i] = node
   // The ready line's time on this clock (readyAt is performance.now(); the monitor reports Date.now()).
   const readyAt = Date.now() - (performance.now() - node.readyAt)
-  const readyMs = readyAt - spawnedAt
+  const readyMs = Math.round(readyAt - spawnedAt)
   if (node.ready.peer_id !== peerId) return { ready_ms: readyMs, ms: null, note: `came back as another peer (${node.ready.peer_id})` }
   const r = await watch(h, { expect: 'online', target: peerId, min_seq: spawnedAt, nodes: othersThan(h, i) }, timeoutMs)
   return r.ok
-    ? { ready_ms: readyMs, ms: Math.max(0, r.at - readyAt) }
+    ? { ready_ms: readyMs, ms: Math.max(0, Math.round(r.at - readyAt)) }
     : { ready_ms: readyMs, ms: null, note: `not online with a fresh advert on all within ${fmt.s(timeoutMs)} of its ready: ${shortfall(r)}` }
 }
 
