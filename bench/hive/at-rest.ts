@@ -44,15 +44,17 @@ export async function measureAtRest (net: TestNetwork, nodes: RestingNode[], o: 
   const samples: PortConnections[][] = []
   const sample = async (): Promise<void> => { samples.push(await Promise.all(nodes.map(async (n) => await portConnections(net, n.host, o.p2pPort)))) }
 
-  const end = performance.now() + o.windowMs
+  const start = performance.now()
+  const end = start + o.windowMs
   const cpu0 = nodes.map(cpuAt)
   const net0 = await counters()
   await sample()
-  for (let left = end - performance.now(); left > 0; left = end - performance.now()) {
-    await sleep(Math.min(o.sampleEveryMs, left))
-    // The last sample is taken with the end counters, below.
-    if (end - performance.now() > 0) await sample()
+  // On a fixed schedule (a slow sample does not push the next ones back); the last is taken with the end counters.
+  for (let k = 1; start + k * o.sampleEveryMs < end; k++) {
+    await sleep(Math.max(0, start + k * o.sampleEveryMs - performance.now()))
+    await sample()
   }
+  await sleep(Math.max(0, end - performance.now()))
   const cpu1 = nodes.map(cpuAt)
   const net1 = await counters()
   await sample()
