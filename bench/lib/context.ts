@@ -51,6 +51,8 @@ export interface Benchmark {
   title: string
   /** Benchmarks whose results this one needs; run first when not run already. */
   needs?: string[]
+  /** Seconds this benchmark adds to the run's time budget (bench/run.ts BUDGET_S covers the rest). */
+  budgetS?: (o: BenchOptions) => number
   run (ctx: BenchContext): Promise<BenchmarkOutcome>
 }
 
@@ -59,5 +61,6 @@ export const fmt = {
   ms: (n: number): string => n >= 100 ? n.toFixed(0) : n.toFixed(1),
   s: (ms: number): string => `${(ms / 1000).toFixed(2)} s`,
   ratio: (a: number, b: number): string => b === 0 ? 'n/a' : (a / b).toFixed(2),
-  mib: (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`
+  mib: (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`,
+  bytes: (n: number): string => n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n.toFixed(0)} B`
 }
