@@ -224,6 +224,7 @@ export class EdgeNode {
       peers: this.#store!.peers,
       logger: hiveLog,
       advert: () => this.info() as unknown as Record<string, unknown>,
+      load: () => ({ ...this.#load.read() }),
       audit: (action, target, detail) => {
         this.#audit!.append({ actor: 'node', action, target, outcome: 'success', detail }).catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a hive event'))
       }

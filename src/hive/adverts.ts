@@ -5,8 +5,8 @@ import type { P2PHost } from './p2p-host.ts'
 import type { PeerDirectory } from './peer-directory.ts'
 import type { JsonFrames } from './protocols/framing.ts'
 import { ProtocolViolation } from './protocols/framing.ts'
-import { CAPS_PROTOCOL, MAX_ADVERTS, sealCapabilities, openCapabilities, pushAdverts, readAdverts, type AdvertEntry, type CapabilityDoc } from './protocols/caps.ts'
-import type { GossipMessage } from './protocols/gossip.ts'
+import { CAPS_PROTOCOL, MAX_ADVERTS, MAX_WANT, offerOf, sealCapabilities, openCapabilities, pushAdverts, requestAdverts, serveAdverts, type AdvertEntry, type CapabilityDoc } from './protocols/caps.ts'
+import { openBeat, sealBeat, type GossipMessage } from './protocols/gossip.ts'
 import { verifyChain } from './membership/credential.ts'
 import { capabilityKey } from './dht-records.ts'
 
@@ -17,6 +17,17 @@ const DHT_PUT_TIMEOUT_MS = 10_000
  * every heartbeat: a put is a query to the 20 closest peers, who each verify it.
  */
 const DHT_REFRESH_MS = 10 * 60_000
+/**
+ * Between heartbeats, which are small, the whole advert goes out when what it offers changes and
+ * otherwise this often (more slowly in a big hive: see `beat`), so a member that missed one gets
+ * the next, and the uptime shown stays within a minute.
+ */
+const ADVERT_EVERY_MS = 60_000
+/** ...and in a hive of n members, every n × this, so the hive as a whole sends about one a second. */
+const ADVERT_SPREAD_MS = 1_000
+/** Missing adverts are asked for together after this; the same member's again only after WANT_AGAIN_MS. */
+const WANT_GATHER_MS = 200
+const WANT_AGAIN_MS = 5_000
 
 export interface AdvertComponents {
   host: P2PHost
@@ -27,6 +38,10 @@ export interface AdvertComponents {
   logger: Logger
   /** The node's current advert (the seed's document without peer_id, node_id and seq). */
   advert (): Record<string, unknown>
+  /** The node's load now (carried by each heartbeat). */
+  load (): Record<string, number>
+  /** Members known (a big hive sends whole adverts less often). */
+  members (): number
   /** This node's membership now. */
   membership (): { hiveId: string, chain: string[] } | undefined
   removed (): ReadonlySet<string>
@@ -45,7 +60,13 @@ export interface AdvertOptions {
 
 export type AdvertOutcome = 'accepted' | 'duplicate' | 'stale'
 
-interface Known extends AdvertEntry { seq: number, chainKey: string }
+interface Known extends AdvertEntry {
+  /** The advert's seq. */
+  seq: number
+  /** The highest seq heard from the member, advert or heartbeat: anything not above it is old news. */
+  last: number
+  chainKey: string
+}
 
 /**
  * Capability adverts: this node's, signed and published on the hive's gossip every heartbeat
@@ -61,6 +82,20 @@ export class Adverts {
   #current?: { doc: CapabilityDoc, record: string }
   readonly #known = new Map<string, Known>()
   #dht = { key: '', at: 0 }
+  #published = { offer: '', at: 0 }
+  /**
+   * Heartbeats still to send as whole adverts. A member that just joined or restarted is not
+   * known to members yet, and a member relays a heartbeat only from a member it holds the advert
+   * of (it cannot check the membership of others): whole adverts, which prove themselves, reach
+   * the whole hive at once instead of one hop per heartbeat.
+   */
+  #wholeBeats = 0
+  #timer?: NodeJS.Timeout
+  #stopped = false
+  #lastSent = 0
+  /** Members whose advert was asked for, and when; members to ask each relaying member for. */
+  readonly #asked = new Map<string, number>()
+  readonly #wants = new Map<string, Set<string>>()
 
   constructor (c: AdvertComponents, o: AdvertOptions) {
     this.#c = c
@@ -80,15 +115,86 @@ export class Adverts {
     return this.#current
   }
 
-  /** Makes a fresh advert and publishes it to the hive (the heartbeat); puts it in the DHT when it changed. */
+  /** Makes a fresh advert and publishes it to the hive; puts it in the DHT when it changed. */
   async announce (): Promise<CapabilityDoc> {
     const { doc, record } = await this.#make()
     const m = this.#c.membership()
     if (m !== undefined) {
+      this.#published = { offer: offerOf(doc), at: Date.now() }
+      this.#lastSent = Date.now()
       await this.#c.publish({ advert: { record, chain: m.chain } })
       void this.#putInDht(doc, record)
     }
     return doc
+  }
+
+  /**
+   * The heartbeat: the whole advert when what it offers changed or it is due (every
+   * ADVERT_EVERY_MS, or members × ADVERT_SPREAD_MS in a big hive), else a small signed beat
+   * with the current advert's seq and the load.
+   */
+  async beat (): Promise<void> {
+    const m = this.#c.membership()
+    if (m === undefined) return
+    this.#lastSent = Date.now()
+    const due = Date.now() - this.#published.at >= Math.max(ADVERT_EVERY_MS, this.#c.members() * ADVERT_SPREAD_MS)
+    const changed = offerOf({ ...this.#c.advert(), node_id: this.#c.nodeId, peer_id: this.#c.peerId }) !== this.#published.offer
+    if (this.#current === undefined || this.#wholeBeats > 0 || due || changed) {
+      this.#wholeBeats = Math.max(0, this.#wholeBeats - 1)
+      await this.announce()
+      return
+    }
+    this.#seq = Math.max(this.#seq + 1, Date.now())
+    await this.#c.publish({ beat: await sealBeat(this.#c.privateKey, m.hiveId, { seq: this.#seq, advert: this.#current.doc.seq, load: this.#c.load() }) })
+  }
+
+  /** Starts the heartbeat: `beat` every `interval()` ms, jittered by ±10 % so members started together do not beat together. */
+  startBeating (interval: () => number): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      void this.beat().catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'heartbeat not sent'))
+        .finally(() => { this.startBeating(interval) })
+    }, Math.round(interval() * (0.9 + 0.2 * Math.random()))).unref()
+  }
+
+  stopBeating (): void {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+  }
+
+  /** A whole advert now (this node joined the hive's mesh, or was suspected), unless one went out in the last second. */
+  async speakUp (): Promise<void> {
+    if (this.#stopped || Date.now() - this.#lastSent < 1000) return
+    await this.announce().catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'advert not sent'))
+  }
+
+  /** This node just joined the hive, or started as a member: its next heartbeats are whole adverts. */
+  introduce (): void {
+    this.#wholeBeats = 3
+  }
+
+
+  /**
+   * A heartbeat from gossip: the member is up. Taken only from a member whose advert this node
+   * holds (that is where its membership was checked); otherwise `unknown`, and the advert is
+   * asked of the member that relayed the heartbeat.
+   */
+  async acceptBeat (record: string, via: string): Promise<AdvertOutcome | 'unknown'> {
+    const m = this.#c.membership()
+    if (m === undefined) return 'stale'
+    const b = await openBeat(record, m.hiveId)
+    if (b === undefined || this.#c.removed().has(b.by)) return 'stale'
+    if (b.by === this.#c.peerId) return 'duplicate'
+    const known = this.#known.get(b.by)
+    if (known === undefined) {
+      this.#want(b.by, via)
+      return 'unknown'
+    }
+    if (b.seq <= known.last) return b.seq === known.last ? 'duplicate' : 'stale'
+    if (b.seq < Date.now() - this.#o.maxAgeMs) return 'stale'
+    known.last = b.seq
+    this.#c.directory.heard(b.by, b.load)
+    return 'accepted'
   }
 
   /** This node is stopping: members list it offline now rather than when its heartbeats stop. */
@@ -108,11 +214,51 @@ export class Adverts {
     await this.#c.send(peer, CAPS_PROTOCOL, async (f) => { await pushAdverts(f, [own, ...others]) })
   }
 
-  /** Adverts from a member that proved itself on this connection (the caller checked). */
+  /** A caps stream from a member that proved itself on this connection (the caller checked): adverts it sends, or asks for. */
   async receive (f: JsonFrames, conn: Connection): Promise<void> {
     const from = conn.remotePeer.toString()
-    await readAdverts(f, async (e) => { await this.accept(e, from) })
-    await f.close()
+    await serveAdverts(f, async (e) => { await this.accept(e, from) }, async (ids) => await this.#entries(ids))
+  }
+
+  /** This node's advert and those it holds of `ids`. */
+  async #entries (ids: string[]): Promise<AdvertEntry[]> {
+    const m = this.#c.membership()
+    if (m === undefined) return []
+    const out: AdvertEntry[] = []
+    for (const id of new Set(ids)) {
+      if (id === this.#c.peerId) out.push({ record: (await this.current()).record, chain: m.chain })
+      const k = this.#known.get(id)
+      if (k !== undefined && this.#c.directory.isMember(id)) out.push({ record: k.record, chain: k.chain })
+    }
+    return out
+  }
+
+  /**
+   * A heartbeat came, through `via`, from a member whose advert this node does not hold: asks
+   * `via` for it (it checked that advert before relaying the heartbeat). Asks are gathered for
+   * a moment and made one at a time per member asked; each missing member is asked for at most
+   * every few seconds.
+   */
+  #want (member: string, via: string): void {
+    const now = Date.now()
+    if ((this.#asked.get(member) ?? 0) > now - WANT_AGAIN_MS) return
+    if (this.#asked.size >= MAX_ADVERTS) this.#asked.clear()
+    this.#asked.set(member, now)
+    let list = this.#wants.get(via)
+    if (list === undefined) {
+      if (this.#wants.size >= MAX_WANT) return
+      list = new Set()
+      this.#wants.set(via, list)
+      setTimeout(() => { void this.#ask(via) }, WANT_GATHER_MS).unref()
+    }
+    if (list.size < MAX_WANT) list.add(member)
+  }
+
+  async #ask (via: string): Promise<void> {
+    const ids = [...(this.#wants.get(via) ?? [])]
+    this.#wants.delete(via)
+    if (ids.length === 0) return
+    await this.#c.send(via, CAPS_PROTOCOL, async (f) => { await requestAdverts(f, ids, async (e) => { await this.accept(e, via) }) })
   }
 
   /**
@@ -128,8 +274,7 @@ export class Adverts {
     if (peer === this.#c.peerId) return 'duplicate'
     if (this.#c.removed().has(peer)) return 'stale'
     const known = this.#known.get(peer)
-    if (known !== undefined && doc.seq <= known.seq) return doc.seq === known.seq ? 'duplicate' : 'stale'
-    if (doc.seq < Date.now() - this.#o.maxAgeMs) return 'stale'
+    if (known !== undefined && doc.seq <= known.last) return doc.seq === known.seq ? 'duplicate' : 'stale'
     const chainKey = e.chain.join('.')
     if (known?.chainKey !== chainKey) {
       const check = await verifyChain(e.chain, m.hiveId, peer, this.#c.removed())
@@ -139,10 +284,15 @@ export class Adverts {
       }
       if (await this.#c.chainVerified(peer, check.path)) return 'stale'
     }
-    const outcome = this.#c.directory.capabilities(peer, doc)
-    if (outcome !== 'accepted') return outcome
+    // An advert is news however old (what the member offers); it says the member is up only
+    // when it is recent, so a replayed one cannot pass for a heartbeat.
+    const outcome = this.#c.directory.capabilities(peer, doc, doc.seq >= Date.now() - this.#o.maxAgeMs)
+    if (outcome === 'stale') return outcome
+    // Kept even when the peer table had it already (loaded from the store after a restart):
+    // heartbeats are taken, and adverts passed on, only for members held here.
     if (known === undefined && this.#known.size >= MAX_ADVERTS) this.#known.delete(this.#known.keys().next().value!)
-    this.#known.set(peer, { record: e.record, chain: e.chain, seq: doc.seq, chainKey })
+    this.#known.set(peer, { record: e.record, chain: e.chain, seq: doc.seq, last: doc.seq, chainKey })
+    if (outcome !== 'accepted') return outcome
     const p2p = (doc.capabilities as { p2p?: { listen_addrs?: unknown } } | undefined)?.p2p
     if (Array.isArray(p2p?.listen_addrs)) this.#c.directory.addresses(peer, p2p.listen_addrs.filter((a): a is string => typeof a === 'string'))
     if (doc.status === 'leaving') this.#c.directory.left(peer)
@@ -156,9 +306,7 @@ export class Adverts {
   }
 
   async #putInDht (doc: CapabilityDoc, record: string): Promise<void> {
-    const { seq: _s, metadata, ...rest } = doc
-    const { uptime: _u, load: _l, ...meta } = (metadata ?? {}) as Record<string, unknown>
-    const key = JSON.stringify([rest, meta])
+    const key = offerOf(doc)
     if (key === this.#dht.key && Date.now() - this.#dht.at < DHT_REFRESH_MS) return
     this.#dht = { key, at: Date.now() }
     const dht = (this.#c.host.libp2p?.services as { dht?: { put: (k: Uint8Array, v: Uint8Array, o: { signal: AbortSignal }) => AsyncIterable<unknown> } } | undefined)?.dht

@@ -1,10 +1,15 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
+import type { Ping } from '@libp2p/ping'
+import type { PeerDirectory } from './peer-directory.ts'
+import type { MemberHint } from './protocols/members.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
+/** A duplicate connection is closed only once every connection to that peer is this old. */
+const SETTLE_MS = 10_000
 
 export interface DegreeComponents {
   libp2p (): Libp2p | undefined
@@ -19,16 +24,24 @@ export interface DegreeComponents {
   chosen (peer: string): boolean
   /** Tells a member the next close is on purpose (so it does not suspect this node). */
   bye (peer: string): Promise<void>
+  directory: Pick<PeerDirectory, 'trustedPeers' | 'addressesOf' | 'isTrusted' | 'answered'>
+  removed (peer: string): boolean
+  self: string
+  /** A member named this peer as a member: this node may challenge it. */
+  vouch (peer: string): void
+  /** Runs the challenge on a connection. */
+  challenge (conn: Connection): Promise<void>
 }
 
 /**
- * Keeps this node's connections to members between `degree` and twice that, instead of one to
- * every member: gossip needs a connected mesh, not a full one, and each connection costs pings,
- * keep-alives and gossip traffic. Below `degree` it dials members it is not connected to (in
- * random order, so a hive does not pile onto the same few); above twice `degree` it closes the
- * connections that carry least (not in the gossip mesh, not chosen by the operator), down to
- * one and a half times `degree`, saying goodbye first. New members arrive at their inviter and
- * bootstrap peers, so those are what trimming mostly relieves.
+ * Keeps this node's connections to members between `degree` and one and a half times that,
+ * instead of one to every member: gossip needs a connected mesh, not a full one, and each
+ * connection costs pings, keep-alives and gossip traffic. Below `degree` it dials members it is
+ * not connected to (in random order, so a hive does not pile onto the same few); above one and
+ * a half times `degree` it closes the connections that carry least (not in the gossip mesh,
+ * not chosen by the operator) down to `degree`, saying goodbye first, so the member does not
+ * take the close for a failure. New members arrive at their inviter and bootstrap peers, and
+ * members started together dial each other at once: trimming mostly relieves those.
  */
 export class DegreeKeeper {
   readonly #c: DegreeComponents
@@ -58,6 +71,7 @@ export class DegreeKeeper {
   async keep (): Promise<void> {
     const node = this.#c.libp2p()
     if (node === undefined) return
+    await dedupe(node)
     const trusted = this.#c.trusted()
     if (trusted.length < this.degree) {
       const candidates = shuffle(this.#c.unconnected().filter((p) => p.addresses.some((a) => a.endsWith(`/p2p/${p.peerId}`))))
@@ -65,16 +79,84 @@ export class DegreeKeeper {
         const addrs = p.addresses.filter((a) => a.endsWith(`/p2p/${p.peerId}`)).map((a) => multiaddr(a))
         await node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ peer_id: p.peerId, err: messageOf(err) }, 'member not reachable'))
       }))
-    } else if (trusted.length > 2 * this.degree) {
+    } else if (trusted.length > Math.ceil(1.5 * this.degree)) {
       const mesh = new Set(this.#c.mesh())
       const spare = shuffle(trusted.filter((p) => !mesh.has(p) && !this.#c.chosen(p)))
-      const extra = trusted.length - Math.ceil(1.5 * this.degree)
+      const extra = trusted.length - this.degree
       for (const peer of spare.slice(0, extra)) {
         await this.#c.bye(peer)
         await node.hangUp(peerIdFromString(peer)).catch(() => undefined)
       }
       if (extra > 0) this.#c.logger.debug({ closed: Math.min(extra, spare.length), connected: trusted.length }, 'closed member connections beyond the degree')
     }
+  }
+
+  /** Some members this node is connected to and proven, with where to dial them (not `to` itself): twice the degree at most. */
+  hints (to: string): MemberHint[] {
+    return this.#c.directory.trustedPeers()
+      .filter((p) => p !== to)
+      .map((p) => ({ peer_id: p, addrs: this.#c.directory.addressesOf(p).filter((a) => a.endsWith(`/p2p/${p}`)) }))
+      .filter((h) => h.addrs.length > 0)
+      .sort(() => Math.random() - 0.5)
+      .slice(0, 2 * this.degree)
+  }
+
+  /**
+   * A member named these as members: challenge those connected but not proven, and dial, in
+   * random order, as many of the others as this node is short of its degree.
+   */
+  async follow (hints: MemberHint[]): Promise<void> {
+    const node = this.#c.libp2p()
+    if (node === undefined) return
+    const usable = hints.filter((h) => h.peer_id !== this.#c.self && !this.#c.removed(h.peer_id))
+    for (const h of usable) this.#c.vouch(h.peer_id)
+    const connected = usable.filter((h) => node.getConnections(peerIdFromString(h.peer_id)).length > 0)
+    const others = usable.filter((h) => !connected.includes(h)).sort(() => Math.random() - 0.5).slice(0, this.missing())
+    await Promise.all([
+      ...connected.filter((h) => !this.#c.directory.isTrusted(h.peer_id)).map(async (h) => { await this.#c.challenge(node.getConnections(peerIdFromString(h.peer_id))[0]!) }),
+      ...others.map(async (h) => {
+        const addrs = h.addrs.filter((a) => a.endsWith(`/p2p/${h.peer_id}`)).map((a) => multiaddr(a))
+        if (addrs.length > 0) await node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ peer_id: h.peer_id, err: messageOf(err) }, 'a member named by another could not be dialled'))
+      })
+    ])
+  }
+
+  /** Pings the members this node is connected to (a few, the degree), once per `offlineAfterMs`: the ping health in their trust. Liveness comes from heartbeats. */
+  async ping (timeoutMs: number): Promise<void> {
+    const node = this.#c.libp2p()
+    if (node === undefined) return
+    const ping = (node.services as unknown as { ping: Ping }).ping
+    await Promise.all(this.#c.directory.trustedPeers().map(async (p) => {
+      try {
+        await ping.ping(peerIdFromString(p), { signal: AbortSignal.timeout(timeoutMs) })
+        this.#c.directory.answered(p, true)
+      } catch {
+        this.#c.directory.answered(p, false)
+      }
+    }))
+  }
+}
+
+/**
+ * Two members that dial each other at the same moment (both found the other on the LAN, or both
+ * were short of their degree) end up with two connections, and every keep-alive and ping twice.
+ * Both sides keep the same one, the one dialled by the lower peer id, and close the other.
+ */
+async function dedupe (node: Libp2p): Promise<void> {
+  const self = node.peerId.toString()
+  const byPeer = new Map<string, Connection[]>()
+  for (const c of node.getConnections()) {
+    const list = byPeer.get(c.remotePeer.toString()) ?? []
+    list.push(c)
+    byPeer.set(c.remotePeer.toString(), list)
+  }
+  const settled = Date.now() - SETTLE_MS
+  for (const [peer, conns] of byPeer) {
+    // Not while one of them is new: its challenge may still be running.
+    if (conns.length < 2 || conns.some((c) => c.timeline.open > settled)) continue
+    const keepDirection = self < peer ? 'outbound' : 'inbound'
+    const keep = conns.find((c) => c.direction === keepDirection && c.status === 'open') ?? conns[0]!
+    await Promise.all(conns.filter((c) => c !== keep).map(async (c) => { await c.close().catch(() => undefined) }))
   }
 }
 

@@ -1,25 +1,23 @@
 import { EventEmitter } from 'node:events'
 import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
-import type { Ping } from '@libp2p/ping'
-import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { HiveRepository, PeerRecord, PeerRepository } from '../store/index.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 import type { P2PHost } from './p2p-host.ts'
 import { PeerDirectory, type PeerEvent } from './peer-directory.ts'
-import { verifyChain } from './membership/credential.ts'
 import { Membership } from './membership/membership.ts'
 import { Removals, type Applied } from './membership/removals.ts'
 import { JsonFrames, ProtocolViolation } from './protocols/framing.ts'
-import { AUTH_PROTOCOL, LEGACY_AUTH_PROTOCOLS, MAX_CLOCK_SKEW_MS, UPGRADE_REFUSAL, ReplayGuard, initiateAuth, answerAuth, refuseAuth, type AuthParty, type AuthVerdict } from './protocols/auth.ts'
+import { AUTH_PROTOCOL, LEGACY_AUTH_PROTOCOLS, MAX_CLOCK_SKEW_MS, UPGRADE_REFUSAL, refuseAuth } from './protocols/auth.ts'
 import { CAPS_PROTOCOL, type CapabilityDoc } from './protocols/caps.ts'
-import { MEMBERS_PROTOCOL, pushMembers, readMembers, type MemberHint } from './protocols/members.ts'
+import { MEMBERS_PROTOCOL, pushMembers, readMembers } from './protocols/members.ts'
 import { JOIN_PROTOCOL } from './protocols/join.ts'
 import { Adverts } from './adverts.ts'
 import { HandshakeGuard, type HandshakeLimits } from './handshake-guard.ts'
 import { HiveGossip } from './gossip/hive-gossip.ts'
 import { DegreeKeeper } from './degree.ts'
+import { Challenges } from './challenges.ts'
 
 /** How long opening a stream to a peer may take. */
 const STREAM_TIMEOUT_MS = 10_000
@@ -31,11 +29,10 @@ const DEGREE_INTERVAL_MS = 10_000
 const HEARTBEAT_SPREAD_MS = 100
 /** A peer that said goodbye is not suspected when its connection closes within this long. */
 const BYE_MS = 30_000
-/** A connected peer not proven a member is challenged again after this, doubling up to the max. */
+/** How often connected peers that have not proven membership are looked at for a new challenge (each backs off). */
 const CHALLENGE_RETRY_MS = 5_000
-const CHALLENGE_RETRY_MAX_MS = 300_000
-/** Peers vouched for (named by a member, or the inviter) remembered at most. */
-const MAX_VOUCHED = 1024
+/** Goodbyes remembered at most. */
+const MAX_BYES = 1024
 
 export interface HiveComponents {
   host: P2PHost
@@ -47,6 +44,8 @@ export interface HiveComponents {
   logger: Logger
   /** The node's current advert (the seed's document without peer_id, node_id and seq). */
   advert (): Record<string, unknown>
+  /** The node's load now. */
+  load (): Record<string, number>
   /** Something happened that the audit log keeps (members joining, removals). */
   audit (action: string, target: string, detail?: Record<string, unknown>): void
 }
@@ -85,22 +84,16 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #o: HiveOptions
   readonly #log: Logger
   readonly directory: PeerDirectory
-  readonly #replay = new ReplayGuard()
   readonly #guard: HandshakeGuard
   readonly #removals: Removals
   readonly #adverts: Adverts
   readonly #membership: Membership
   readonly #gossip: HiveGossip
   readonly #degree: DegreeKeeper
-  /** Peers this node may show its credential first: the member it joined through, members named by members. */
-  readonly #vouched = new Set<string>()
-  /** When to challenge an unproven connected peer again, and the wait after that. */
-  readonly #retries = new Map<string, { at: number, wait: number }>()
+  readonly #challenges: Challenges
   /** Members that said goodbye before closing a connection on purpose, and when. */
   readonly #byes = new Map<string, number>()
   readonly #timers: NodeJS.Timeout[] = []
-  #beat?: NodeJS.Timeout
-  #lastBeat = 0
   #stopped = false
 
   constructor (c: HiveComponents, o: HiveOptions) {
@@ -131,9 +124,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       isMember: (p) => this.isMember(p),
       misbehaved,
       advert: async (e, from) => await this.#adverts.accept(e, from),
+      beat: async (record, from) => await this.#adverts.acceptBeat(record, from),
       removal: async (record, from) => await this.#removals.receiveOne(record, from),
       suspected: (p) => { this.directory.suspected(p) },
-      refute: () => { void this.#heartbeat() }
+      refute: () => { void this.#adverts.speakUp() }
     })
     this.#adverts = new Adverts({
       host: c.host,
@@ -143,6 +137,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       directory: this.directory,
       logger: c.logger,
       advert: c.advert,
+      load: c.load,
+      members: () => this.directory.memberCount(),
       membership: () => this.#membership.current,
       removed: () => this.#removals.removed,
       chainVerified: async (peer, path) => await this.#removals.proved(peer, path),
@@ -156,8 +152,24 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       unconnected: () => this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)),
       mesh: () => this.#gossip.meshPeers(),
       chosen: (p) => c.host.isChosen(p),
-      bye: async (p) => { await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [], [], true) }) }
+      bye: async (p) => { await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [], [], true) }) },
+      directory: this.directory,
+      removed: (p) => this.#removals.removed.has(p),
+      self: c.peerId,
+      vouch: (p) => { this.#challenges.vouch(p) },
+      challenge: async (conn) => { await this.#challenges.authenticate(conn) }
     }, o.degree)
+    this.#challenges = new Challenges({
+      host: c.host,
+      privateKey: c.privateKey,
+      peerId: c.peerId,
+      directory: this.directory,
+      guard: this.#guard,
+      logger: c.logger,
+      membership: () => this.#membership.current,
+      removals: this.#removals,
+      welcome: async (peer) => { await this.#welcome(peer) }
+    })
     this.#membership = new Membership({
       host: c.host,
       privateKey: c.privateKey,
@@ -169,9 +181,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       removed: () => this.#removals.removed,
       issued: (peer, path) => { this.#removals.issued(peer, path) },
       joined: (inviter) => {
-        if (inviter !== undefined) this.#vouch(inviter)
+        if (inviter !== undefined) this.#challenges.vouch(inviter)
         this.#gossip.join(this.#membership.current!.hiveId)
-        this.#reauthenticateAll()
+        this.#adverts.introduce()
+        this.#challenges.reauthenticateAll()
       }
     })
   }
@@ -199,7 +212,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     const node = this.#c.host.libp2p
     if (node === undefined) return
     const opts = { maxInboundStreams: MAX_INBOUND_STREAMS }
-    await node.handle(AUTH_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#answerAuth(f, conn) }), opts)
+    await node.handle(AUTH_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#challenges.answer(f, conn) }), opts)
     for (const legacy of LEGACY_AUTH_PROTOCOLS) await node.handle(legacy, (s, conn) => this.#serve(s, conn, async (f) => { await refuseAuth(f, UPGRADE_REFUSAL) }), opts)
     await node.handle(JOIN_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#membership.admit(f, conn) }), opts)
     await node.handle(CAPS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#adverts.receive(f, conn) }, true), opts)
@@ -211,7 +224,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       this.directory.connected(peer, [conn.remoteAddr.toString()])
       // The dialling side starts the challenge (and shows its credential first): only towards a
       // peer it has reason to take for a member. Others must challenge us, and prove first.
-      if (conn.direction === 'outbound' && this.#mayChallenge(peer)) void this.#authenticate(conn)
+      if (conn.direction === 'outbound' && this.#challenges.mayChallenge(peer)) void this.#challenges.authenticate(conn)
     })
     node.addEventListener('connection:close', (evt) => {
       const peer = evt.detail.remotePeer
@@ -228,28 +241,37 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       const id = evt.detail.peerId.toString()
       const addrs = evt.detail.listenAddrs.map((a) => `${a.toString()}/p2p/${id}`)
       this.directory.addresses(id, addrs)
-      if (this.#mayChallenge(id) && !evt.detail.protocols.includes(AUTH_PROTOCOL) && evt.detail.protocols.some((p) => LEGACY_AUTH_PROTOCOLS.includes(p))) {
+      if (this.#challenges.mayChallenge(id) && !evt.detail.protocols.includes(AUTH_PROTOCOL) && evt.detail.protocols.some((p) => LEGACY_AUTH_PROTOCOLS.includes(p))) {
         this.#log.warn({ peer_id: id }, 'a member runs an older Edge Hive whose hive protocols this version does not speak; upgrade it')
       }
     })
     node.services.pubsub.addEventListener('gossipsub:graft', () => {
       // Joined the hive's mesh (at start, or after joining): tell the hive at once, not at the next heartbeat.
-      if (Date.now() - this.#lastBeat > 1000) void this.#heartbeat()
+      void this.#adverts.speakUp()
     })
 
     const every = (ms: number, fn: () => Promise<void>): void => {
       this.#timers.push(setInterval(() => { fn().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'hive task failed')) }, ms).unref())
     }
-    every(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 3)), async () => { await this.#pingNeighbours() })
+    every(this.#o.offlineAfterMs, async () => { await this.#degree.ping(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 2))) })
     every(DEGREE_INTERVAL_MS, async () => { if (this.#membership.current !== undefined) await this.#degree.keep() })
-    every(CHALLENGE_RETRY_MS, async () => { await this.#challengeUnproven() })
+    every(CHALLENGE_RETRY_MS, async () => { await this.#challenges.challengeUnproven() })
   }
 
   /** Once the host listens: join the hive's gossip, dial the members known from before, and join with the start token. */
   begin (): void {
     const m = this.#membership.current
-    if (m !== undefined) this.#gossip.join(m.hiveId)
-    this.#scheduleHeartbeat()
+    if (m !== undefined) {
+      this.#gossip.join(m.hiveId)
+      this.#adverts.introduce()
+    }
+    this.#adverts.startBeating(() => {
+      // Every offlineAfterMs / 3, and more slowly in a big hive (members × HEARTBEAT_SPREAD_MS,
+      // so the hive sends about ten a second in all); the offline window is three heartbeats.
+      const every = Math.max(Math.floor(this.#o.offlineAfterMs / 3), this.directory.memberCount() * HEARTBEAT_SPREAD_MS)
+      this.directory.setOfflineAfter(Math.max(this.#o.offlineAfterMs, 3 * every))
+      return every
+    })
     if (m !== undefined) void this.#degree.keep()
     if (this.#o.joinToken !== undefined && m === undefined) void this.#membership.joinAtStart(this.#o.joinToken, () => this.#stopped)
   }
@@ -258,32 +280,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   async stop (): Promise<void> {
     this.#stopped = true
     for (const t of this.#timers) clearInterval(t)
-    clearTimeout(this.#beat)
+    this.#adverts.stopBeating()
     this.#guard.stop()
     await this.#adverts.leaving().catch(() => undefined)
     await this.directory.stop()
-  }
-
-  /**
-   * The heartbeat: a fresh advert for the whole hive, every `offlineAfterMs` / 3, and more
-   * slowly in a big hive (members × HEARTBEAT_SPREAD_MS, so the hive sends about ten a second
-   * in all however many members it has; the offline window grows to three heartbeats with it).
-   * Jittered, so members started together do not beat together.
-   */
-  #scheduleHeartbeat (): void {
-    if (this.#stopped) return
-    const members = this.directory.memberCount()
-    const every = Math.max(Math.floor(this.#o.offlineAfterMs / 3), members * HEARTBEAT_SPREAD_MS)
-    this.directory.setOfflineAfter(Math.max(this.#o.offlineAfterMs, 3 * every))
-    this.#beat = setTimeout(() => {
-      void this.#heartbeat().finally(() => { this.#scheduleHeartbeat() })
-    }, Math.round(every * (0.9 + 0.2 * Math.random()))).unref()
-  }
-
-  async #heartbeat (): Promise<void> {
-    if (this.#membership.current === undefined || this.#stopped) return
-    this.#lastBeat = Date.now()
-    await this.#adverts.announce().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'heartbeat not sent'))
   }
 
   /** Runs one inbound protocol stream: bounded, and a broken message counts against the peer. */
@@ -303,138 +303,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     })
   }
 
-  #party (remote: string): AuthParty {
-    return { key: this.#c.privateKey, self: this.#c.peerId, remote, credential: () => this.#membership.current?.chain, replay: this.#replay }
-  }
-
-  /** Whether this node may start a challenge with `peer`, and so show it its credential first. */
-  #mayChallenge (peer: string): boolean {
-    return this.directory.isMember(peer) || this.#vouched.has(peer) || this.#c.host.isChosen(peer)
-  }
-
-  #vouch (peer: string): void {
-    if (this.#vouched.size >= MAX_VOUCHED) this.#vouched.delete(this.#vouched.keys().next().value!)
-    this.#vouched.add(peer)
-  }
-
-  /** Decides whether a peer's answer proves membership; records the outcome. */
-  async #judge (conn: Connection, v: AuthVerdict): Promise<boolean> {
-    const peer = conn.remotePeer.toString()
-    let member = false
-    const m = this.#membership.current
-    if (v.proof && m !== undefined && v.credential !== null) {
-      const check = await verifyChain(v.credential, m.hiveId, peer, this.#removals.removed)
-      // A removal of this peer may have waited for its own chain (the removal rule needs it).
-      if (check.ok) member = !(await this.#removals.proved(peer, check.path))
-      else if (['malformed', 'broken', 'not_holder'].includes(check.reason)) this.directory.misbehaved(peer, `a forged or malformed credential (${check.reason})`)
-    }
-    if (!v.proof) this.#guard.refused('hive.auth_failed', conn, 'a bad, stale or replayed challenge answer')
-    this.directory.authenticated(peer, { proof: v.proof, member })
-    return member
-  }
-
-  /**
-   * Challenges again the connected peers that have not proven membership and that this node may
-   * challenge: a challenge lost to a timeout (a busy machine, many joins at once) or run before
-   * both sides had joined would otherwise leave a member untrusted for as long as the connection
-   * lasts. Backs off per peer. A stranger that connects and waits is never challenged by us, so
-   * it is never shown our credential.
-   */
-  async #challengeUnproven (): Promise<void> {
-    const node = this.#c.host.libp2p
-    if (node === undefined || this.#membership.current === undefined) return
-    const now = Date.now()
-    const due = new Map<string, Connection>()
-    for (const conn of node.getConnections()) {
-      const peer = conn.remotePeer.toString()
-      if (this.directory.isTrusted(peer) || this.#removals.removed.has(peer) || due.has(peer) || !this.#mayChallenge(peer)) continue
-      const r = this.#retries.get(peer) ?? { at: now, wait: CHALLENGE_RETRY_MS }
-      if (r.at > now) continue
-      this.#retries.set(peer, { at: now + r.wait, wait: Math.min(r.wait * 2, CHALLENGE_RETRY_MAX_MS) })
-      due.set(peer, conn)
-    }
-    for (const peer of this.#retries.keys()) if (node.getConnections(peerIdFromString(peer)).length === 0) this.#retries.delete(peer)
-    await Promise.all([...due.values()].map(async (conn) => { await this.#authenticate(conn) }))
-  }
-
-  async #authenticate (conn: Connection): Promise<void> {
-    const peer = conn.remotePeer.toString()
-    let trusted = false
-    try {
-      const stream = await conn.newStream(AUTH_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
-      const f = new JsonFrames(stream)
-      try {
-        const out = await initiateAuth(f, this.#party(peer), async (v) => (trusted = await this.#judge(conn, v)))
-        if (out.refused !== undefined) this.#log.debug({ peer_id: peer, refused: out.refused }, 'the peer refused our challenge')
-        if (!out.accepted) trusted = false
-      } catch (err) {
-        f.abort(messageOf(err))
-        throw err
-      }
-    } catch (err) {
-      if (err instanceof ProtocolViolation) this.directory.misbehaved(peer, err.message)
-      else this.#log.debug({ peer_id: peer, err: messageOf(err) }, 'no challenge with this peer (not an Edge Hive node, or gone)')
-      return
-    }
-    if (trusted) {
-      this.#retries.delete(peer)
-      await this.#welcome(peer)
-    }
-  }
-
-  async #answerAuth (f: JsonFrames, conn: Connection): Promise<void> {
-    if (!this.#guard.admit('auth', conn)) return await refuseAuth(f, 'rate_limited')
-    const { accepted, trusted } = await answerAuth(f, this.#party(conn.remotePeer.toString()), async (v) => await this.#judge(conn, v))
-    if (trusted && accepted) await this.#welcome(conn.remotePeer.toString())
-  }
-
   /** A peer just proved membership: tell it what it needs (our advert, the removals we know, where the others are). */
   async #welcome (peer: string): Promise<void> {
     await this.#adverts.sendTo(peer)
-    await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removals.records(), this.#memberHints(peer)) })
-  }
-
-  /** Some members this node is connected to and proven, with where to dial them (not `to` itself): twice the degree at most. */
-  #memberHints (to: string): MemberHint[] {
-    return this.directory.trustedPeers()
-      .filter((p) => p !== to)
-      .map((p) => ({ peer_id: p, addrs: this.directory.addressesOf(p).filter((a) => a.endsWith(`/p2p/${p}`)) }))
-      .filter((h) => h.addrs.length > 0)
-      .sort(() => Math.random() - 0.5)
-      .slice(0, 2 * this.#degree.degree)
-  }
-
-  /**
-   * A member named these as members: challenge those connected but not proven, and dial, in
-   * random order, as many of the others as this node is short of its degree.
-   */
-  async #dialHints (hints: MemberHint[]): Promise<void> {
-    const node = this.#c.host.libp2p
-    if (node === undefined) return
-    const usable = hints.filter((h) => h.peer_id !== this.#c.peerId && !this.#removals.removed.has(h.peer_id))
-    for (const h of usable) this.#vouch(h.peer_id)
-    const connected = usable.filter((h) => node.getConnections(peerIdFromString(h.peer_id)).length > 0)
-    const others = usable.filter((h) => !connected.includes(h)).sort(() => Math.random() - 0.5).slice(0, this.#degree.missing())
-    await Promise.all([
-      ...connected.filter((h) => !this.directory.isTrusted(h.peer_id)).map(async (h) => { await this.#authenticate(node.getConnections(peerIdFromString(h.peer_id))[0]!) }),
-      ...others.map(async (h) => {
-        const addrs = h.addrs.filter((a) => a.endsWith(`/p2p/${h.peer_id}`)).map((a) => multiaddr(a))
-        if (addrs.length > 0) await node.dial(addrs, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) }).catch((err: unknown) => this.#log.debug({ peer_id: h.peer_id, err: messageOf(err) }, 'a member named by another could not be dialled'))
-      })
-    ])
-  }
-
-  /** Runs the challenge again with every peer this node may challenge (after its membership changed). */
-  #reauthenticateAll (): void {
-    const node = this.#c.host.libp2p
-    if (node === undefined) return
-    const seen = new Set<string>()
-    for (const conn of node.getConnections()) {
-      const id = conn.remotePeer.toString()
-      if (seen.has(id) || !this.#mayChallenge(id)) continue
-      seen.add(id)
-      void this.#authenticate(conn)
-    }
+    await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removals.records(), this.#degree.hints(peer)) })
   }
 
   async #send (peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>): Promise<void> {
@@ -451,26 +323,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
 
   /** Makes a fresh advert, publishes it to the hive and (when it changed) puts it in the DHT; returns it. */
   async announce (): Promise<CapabilityDoc> {
-    this.#lastBeat = Date.now()
     return await this.#adverts.announce()
   }
 
   // --- health -----------------------------------------------------------------------------
-
-  /** Pings the members this node is connected to (a few, the degree): the ping health in their trust. Liveness comes from heartbeats. */
-  async #pingNeighbours (): Promise<void> {
-    const node = this.#c.host.libp2p
-    if (node === undefined) return
-    const ping = (node.services as unknown as { ping: Ping }).ping
-    await Promise.all(this.directory.trustedPeers().map(async (p) => {
-      try {
-        await ping.ping(peerIdFromString(p), { signal: AbortSignal.timeout(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 2))) })
-        this.directory.answered(p, true)
-      } catch {
-        this.directory.answered(p, false)
-      }
-    }))
-  }
 
   // --- membership ---------------------------------------------------------------------------
 
@@ -509,10 +365,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     await f.close()
     const from = conn.remotePeer.toString()
     if (bye) {
-      if (this.#byes.size >= MAX_VOUCHED) this.#byes.clear()
+      if (this.#byes.size >= MAX_BYES) this.#byes.clear()
       this.#byes.set(from, Date.now())
     }
-    void this.#dialHints(members)
+    void this.#degree.follow(members)
     await this.#removals.receive(removals, from)
   }
 
@@ -525,7 +381,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       await this.#membership.leave()
       // What this node learnt as a member does not outlive its membership.
       this.#removals.forgetMembers()
-      this.#vouched.clear()
+      this.#challenges.unvouch()
       this.directory.leftHive()
       await this.#c.host.forgetAdverts()
       return
@@ -536,7 +392,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     // connect later hear of it when they are welcomed.
     const tell = this.directory.trustedPeers().filter((p) => p !== from)
     this.directory.removed(r.peer)
-    this.#vouched.delete(r.peer)
+    this.#challenges.unvouch(r.peer)
     this.#adverts.forget(r.peer)
     await this.#c.host.forgetAdverts(r.peer)
     await Promise.all([

@@ -87,6 +87,8 @@ export class P2PHost {
   readonly #options: P2PHostOptions
   #node?: Libp2p<{ pubsub: GossipSub }>
   #lan?: LanDiscovery
+  readonly #lanQueue = new Map<string, Multiaddr[]>()
+  #lanDialing = false
   #bootstrapTimer?: NodeJS.Timeout
   readonly #datastore = new BoundedDatastore()
   /** Peers the operator named: bootstrap peers, and `peers connect` targets (the last MAX_CHOSEN). */
@@ -124,6 +126,10 @@ export class P2PHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
+      // libp2p pings every connection every 10 s by default to find dead ones; in a hive that is
+      // most of the traffic at rest (each ping a new stream: a dozen frames). Members are pinged
+      // by the hive (and heard from by gossip); once a minute is enough for the rest.
+      connectionMonitor: { pingInterval: 60_000 },
       // maxConnections is for everyone together: one address must not take every slot.
       connectionGater: { denyInboundConnection: (maConn) => this.#tooManyFrom(addressKey(maConn.remoteAddr)) },
       services: {
@@ -162,12 +168,33 @@ export class P2PHost {
     }
   }
 
-  /** A peer found on the LAN: dialled while the node wants peers (the hive then decides what it is). */
+  /**
+   * A peer found on the LAN: queued, and dialled one at a time while the node wants peers (a
+   * node's first query is answered by every node on the LAN at once; dialling all of them
+   * before any connection is up would make a full mesh again).
+   */
   #discovered (peer: string, addrs: Multiaddr[]): void {
-    const node = this.#node
-    if (node === undefined || addrs.length === 0 || !this.#c.wantsPeers() || node.getConnections(peerIdFromString(peer)).length > 0) return
-    this.#c.logger.debug({ peer_id: peer }, 'peer discovered')
-    node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
+    if (addrs.length === 0 || this.#lanQueue.size >= MAX_CHOSEN) return
+    this.#lanQueue.set(peer, addrs)
+    void this.#dialDiscovered()
+  }
+
+  async #dialDiscovered (): Promise<void> {
+    if (this.#lanDialing) return
+    this.#lanDialing = true
+    try {
+      for (const [peer, addrs] of this.#lanQueue) {
+        this.#lanQueue.delete(peer)
+        const node = this.#node
+        if (node === undefined || !this.#c.wantsPeers()) break
+        if (node.getConnections(peerIdFromString(peer)).length > 0) continue
+        this.#c.logger.debug({ peer_id: peer }, 'peer discovered')
+        await node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
+      }
+    } finally {
+      this.#lanQueue.clear()
+      this.#lanDialing = false
+    }
   }
 
   #tooManyFrom (address: string): boolean {

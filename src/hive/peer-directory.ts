@@ -3,6 +3,7 @@ import type { PeerRecord, PeerRepository, PeerStatus } from '../store/index.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 import { trustScore, freshStats } from './trust.ts'
+import { offerOf } from './protocols/caps.ts'
 
 /** The most peers remembered; the least recently seen non-members are forgotten first. */
 export const MAX_KNOWN_PEERS = 1000
@@ -177,7 +178,9 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
       e.member = true
       e.lastAnswer = Date.now()
       e.connectedSince ??= Date.now()
-    } else if (!verdict.member) {
+    } else if (verdict.proof) {
+      // A valid answer without a valid chain: not a member (any more). A bad answer says nothing
+      // about membership (a busy machine, a replay by someone else): it costs trust, not that.
       e.member = false
     }
     e.lastSeen = new Date()
@@ -209,23 +212,38 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
 
   /**
    * Keeps a member's capability record if it is newer than the last (a sequence going backwards
-   * is refused), and counts it as hearing from the member. The caller checked the record's
-   * signature and the member's chain: the peer is a member from now on.
+   * is refused), and, when it is `fresh`, counts it as hearing from the member. The caller
+   * checked the record's signature and the member's chain: the peer is a member from now on.
    */
-  capabilities (peerId: string, doc: Record<string, unknown> & { seq: number, node_id: string }): 'accepted' | 'duplicate' | 'stale' {
+  capabilities (peerId: string, doc: Record<string, unknown> & { seq: number, node_id: string }, fresh = true): 'accepted' | 'duplicate' | 'stale' {
     const e = this.#entry(peerId)
     if (e.capabilitiesSeq !== undefined && doc.seq === e.capabilitiesSeq) return 'duplicate'
     if (e.capabilitiesSeq !== undefined && doc.seq < e.capabilitiesSeq) return 'stale'
     // Only a change of what the advert offers is worth a write; uptime and load change every time.
-    const changed = !e.member || e.nodeId !== doc.node_id || !sameOffer(e.capabilities, doc)
+    const changed = !e.member || e.nodeId !== doc.node_id || e.capabilities === undefined || offerOf(e.capabilities) !== offerOf(doc)
     e.capabilities = doc
     e.capabilitiesSeq = doc.seq
     e.nodeId = doc.node_id
     e.member = true
-    e.lastAnswer = Date.now()
-    e.lastSeen = new Date()
+    if (fresh) {
+      e.lastAnswer = Date.now()
+      e.lastSeen = new Date()
+    }
     this.#update(e, changed)
     return 'accepted'
+  }
+
+  /** A heartbeat from a member (checked by the caller): it is up; its load, when given, replaces the one in its advert. */
+  heard (peerId: string, load?: Record<string, number>): void {
+    const e = this.#peers.get(peerId)
+    if (e === undefined || !e.member) return
+    e.lastAnswer = Date.now()
+    e.lastSeen = new Date()
+    if (load !== undefined && e.capabilities !== undefined) {
+      const metadata = e.capabilities.metadata as Record<string, unknown> | undefined
+      e.capabilities = { ...e.capabilities, load, ...(metadata === undefined ? {} : { metadata: { ...metadata, load } }) }
+    }
+    this.#update(e, false)
   }
 
   /** The peer was removed from the hive: it is no longer a member, whatever it presents. */
@@ -332,13 +350,3 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   }
 }
 
-/** Whether two adverts offer the same (everything but `seq` and the metadata's uptime and load). */
-function sameOffer (a: Record<string, unknown> | undefined, b: Record<string, unknown>): boolean {
-  if (a === undefined) return false
-  const strip = (d: Record<string, unknown>): string => {
-    const { seq: _s, metadata, ...rest } = d
-    const { uptime: _u, load: _l, ...meta } = (metadata ?? {}) as Record<string, unknown>
-    return JSON.stringify([rest, meta])
-  }
-  return strip(a) === strip(b)
-}

@@ -12,7 +12,8 @@ export const RECORD_KINDS = {
   invitation: 'edge-hive-invitation',
   removal: 'edge-hive-removal',
   capabilities: 'edge-hive-capabilities',
-  suspect: 'edge-hive-suspect'
+  suspect: 'edge-hive-suspect',
+  beat: 'edge-hive-beat'
 } as const
 export type RecordKind = keyof typeof RECORD_KINDS
 

@@ -27,6 +27,7 @@ export interface HiveGossipComponents {
   /** A relayed message was forged or malformed: counted against the member that relayed it. */
   misbehaved (peer: string, why: string): void
   advert (e: AdvertEntry, from: string): Promise<'accepted' | 'duplicate' | 'stale'>
+  beat (record: string, from: string): Promise<'accepted' | 'duplicate' | 'stale' | 'unknown'>
   removal (record: string, from: string): Promise<'applied' | 'held' | 'known' | 'refused'>
   /** A member says `peer` dropped its connection: unless `peer` speaks up soon, it is offline. */
   suspected (peer: string): void
@@ -106,6 +107,7 @@ export class HiveGossip {
     try {
       const m = decodeGossip(msg.data)
       if ('advert' in m) return (await this.#c.advert(m.advert, from)) === 'accepted' ? Accept : Ignore
+      if ('beat' in m) return (await this.#c.beat(m.beat, from)) === 'accepted' ? Accept : Ignore
       if ('removal' in m) {
         const r = await this.#c.removal(m.removal, from)
         return r === 'refused' ? Reject : r === 'known' ? Ignore : Accept

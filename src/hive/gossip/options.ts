@@ -19,12 +19,22 @@ const STRANGER_SCORE = -100
  *   is never in the mesh. It stays above the graylist threshold so its subscription (sent once,
  *   when the connection opens, before the challenge has run) is remembered for when it proves
  *   itself; its messages are refused by the hive's validator, which counts them against it.
+ * - A smaller mesh than gossipsub's default (D 4 instead of 6, at most 8 instead of 12, gossip
+ *   to 2 peers outside it instead of 6): each message reaches a member from each of its mesh
+ *   peers, so every extra mesh peer is one more copy of every heartbeat (two writes each, with
+ *   yamux's window update); members keep only `hiveDegree` (6) connections anyway.
  * - No IP colocation penalty: members behind one NAT, or a test on loopback, share an address,
  *   and connections per address are capped by the host already.
  */
 export function gossipOptions (isTrusted: (peerId: string) => boolean): Partial<GossipsubOpts> {
   return {
     globalSignaturePolicy: 'StrictNoSign',
+    D: 4,
+    Dlo: 3,
+    Dhi: 8,
+    Dscore: 2,
+    Dout: 1,
+    Dlazy: 2,
     msgIdFn: (msg) => new Uint8Array(createHash('sha256').update(msg.data).digest()),
     emitSelf: false,
     allowPublishToZeroTopicPeers: true,

@@ -11,6 +11,12 @@ import { JsonFrames, ProtocolViolation } from './framing.ts'
  *   sender -> { adverts: [{ record, chain }, ...] }     as many frames as needed, each under 64 KiB
  *   sender -> { done: true }
  *
+ * A member that hears a heartbeat from a member whose advert it does not hold asks the member
+ * that relayed it (which checked that advert, or it would not have relayed the heartbeat):
+ *
+ *   asker  -> { want: [peer id, ...] }                  at most MAX_WANT
+ *   answer <- { adverts: [...] } ... { done: true }     those it holds
+ *
  * `record` is a libp2p signed envelope (domain `edge-hive-capabilities`) around the advert
  * document plus `seq`, signed by the member it describes; `chain` is that member's membership
  * chain, which proves it belongs to the hive. The same pair travels in gossip (protocols/gossip.ts).
@@ -19,6 +25,8 @@ import { JsonFrames, ProtocolViolation } from './framing.ts'
 export const CAPS_PROTOCOL = '/edge-hive/caps/2.0.0'
 /** Adverts sent in one exchange at most (the peer table's size). */
 export const MAX_ADVERTS = 1000
+/** Adverts asked for at once at most. */
+export const MAX_WANT = 64
 /** A frame is cut before this many bytes of records (the frame limit is 64 KiB). */
 const FRAME_BUDGET = 48 * 1024
 
@@ -50,6 +58,17 @@ export async function openCapabilities (record: unknown, from?: string): Promise
   return d as CapabilityDoc
 }
 
+/**
+ * What an advert offers, as text: everything but what changes on every heartbeat (`seq`, uptime
+ * and load, at the top and in `metadata`). Two adverts with the same offer differ only in
+ * freshness: not worth a write to the store or a put to the DHT.
+ */
+export function offerOf (doc: Record<string, unknown>): string {
+  const { seq: _s, uptime: _u, load: _l, metadata, ...rest } = doc
+  const { uptime: _mu, load: _ml, ...meta } = (metadata ?? {}) as Record<string, unknown>
+  return JSON.stringify([rest, meta])
+}
+
 /** Checks the shape of an advert entry from a peer (not its signatures: the caller does). */
 export function advertEntry (e: unknown): AdvertEntry {
   const o = e as Partial<AdvertEntry> | null
@@ -77,13 +96,35 @@ export async function pushAdverts (f: JsonFrames, entries: AdvertEntry[]): Promi
   await f.close()
 }
 
-/** Reads every advert frame up to `done`; `each` gets each entry (checked for shape). */
-export async function readAdverts (f: JsonFrames, each: (e: AdvertEntry) => Promise<void>): Promise<void> {
+/** Asks a member for the adverts of `want`; `each` gets each entry it sends. */
+export async function requestAdverts (f: JsonFrames, want: string[], each: (e: AdvertEntry) => Promise<void>): Promise<void> {
+  await f.write({ want: want.slice(0, MAX_WANT) })
+  await readAdverts(f, each)
+  await f.close()
+}
+
+/** Serves one caps stream: adverts pushed to this node (`each`), or a request for some (`wanted`). */
+export async function serveAdverts (f: JsonFrames, each: (e: AdvertEntry) => Promise<void>, wanted: (ids: string[]) => Promise<AdvertEntry[]>): Promise<void> {
+  const first = await f.read()
+  if ('want' in first) {
+    const ids = first.want
+    if (!Array.isArray(ids) || ids.length > MAX_WANT || !ids.every((i) => typeof i === 'string' && i.length <= 128)) throw new ProtocolViolation('a malformed advert request')
+    await pushAdverts(f, await wanted(ids as string[]))
+    return
+  }
+  await readAdverts(f, each, first)
+  await f.close()
+}
+
+/** Reads every advert frame up to `done` (starting with `first`, when already read); `each` gets each entry (checked for shape). */
+export async function readAdverts (f: JsonFrames, each: (e: AdvertEntry) => Promise<void>, first?: Record<string, unknown>): Promise<void> {
   let count = 0
+  let m: Record<string, unknown> | undefined = first
   for (;;) {
-    const m = await f.read()
+    m ??= await f.read()
     if (m.done === true) return
     if (!Array.isArray(m.adverts) || (count += m.adverts.length) > MAX_ADVERTS) throw new ProtocolViolation('a malformed adverts message')
     for (const e of m.adverts) await each(advertEntry(e))
+    m = undefined
   }
 }

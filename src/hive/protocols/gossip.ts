@@ -8,8 +8,12 @@ import { ProtocolViolation } from './framing.ts'
 /**
  * The hive's gossip (libp2p gossipsub, one topic per hive). Each message is one JSON object:
  *
- *   { "advert": { record, chain } }    a member's signed advert with its membership chain; sent
- *                                      every heartbeat, so it is also the member's heartbeat
+ *   { "advert": { record, chain } }    a member's signed advert with its membership chain: when
+ *                                      what it offers changes, when it joins the hive's mesh,
+ *                                      and every minute or so (less often in a big hive)
+ *   { "beat": record }                 the heartbeat, signed by the member: { hive, seq, advert,
+ *                                      load } (`advert` is the seq of its current advert); a few
+ *                                      hundred bytes instead of the advert's few KiB
  *   { "removal": record }              a signed removal (membership/removal.ts)
  *   { "suspect": record }              signed by a member that lost its connection to `peer`:
  *                                      { hive, peer, at }; the peer answers with a fresh advert
@@ -24,7 +28,7 @@ export function hiveTopic (hiveId: string): string {
   return `/edge-hive/hive/1/${createHash('sha256').update(hiveId).digest('hex').slice(0, 32)}`
 }
 
-export type GossipMessage = { advert: AdvertEntry } | { removal: string } | { suspect: string }
+export type GossipMessage = { advert: AdvertEntry } | { beat: string } | { removal: string } | { suspect: string }
 
 export function encodeGossip (m: GossipMessage): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(m))
@@ -40,6 +44,7 @@ export function decodeGossip (data: Uint8Array): GossipMessage {
   }
   if (m === null || typeof m !== 'object' || Array.isArray(m) || Object.keys(m).length !== 1) throw new ProtocolViolation('a malformed gossip message')
   if ('advert' in m) return { advert: advertEntry(m.advert) }
+  if (typeof m.beat === 'string') return { beat: m.beat }
   if (typeof m.removal === 'string') return { removal: m.removal }
   if (typeof m.suspect === 'string') return { suspect: m.suspect }
   throw new ProtocolViolation('a gossip message of an unknown kind')
@@ -63,4 +68,25 @@ export async function openSuspicion (record: string, hiveId: string, now = Date.
   if (typeof hive !== 'string' || typeof peer !== 'string' || typeof at !== 'number') throw new ProtocolViolation('a malformed suspicion')
   if (hive !== hiveId || Math.abs(now - at) > MAX_CLOCK_SKEW_MS) return undefined
   return { by: opened.signer, peer, at }
+}
+
+export interface Beat { by: string, seq: number, advert: number, load?: Record<string, number> | undefined }
+
+export async function sealBeat (key: PrivateKey, hiveId: string, b: Omit<Beat, 'by'>): Promise<string> {
+  return toText(await sealRecord('beat', { hive: hiveId, ...b }, key))
+}
+
+/** Opens a heartbeat; undefined when it is for another hive; ProtocolViolation when it does not verify or is malformed. */
+export async function openBeat (record: string, hiveId: string): Promise<Beat | undefined> {
+  let opened
+  try {
+    opened = await openRecord('beat', fromText(record))
+  } catch {
+    throw new ProtocolViolation('a heartbeat that does not verify')
+  }
+  const { hive, seq, advert, load } = opened.doc
+  if (typeof hive !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || typeof advert !== 'number' || !Number.isSafeInteger(advert)) throw new ProtocolViolation('a malformed heartbeat')
+  if (load !== undefined && (load === null || typeof load !== 'object' || Array.isArray(load) || Object.keys(load).length > 8 || !Object.values(load).every((v) => typeof v === 'number'))) throw new ProtocolViolation('a malformed heartbeat')
+  if (hive !== hiveId) return undefined
+  return { by: opened.signer, seq, advert, load: load as Record<string, number> | undefined }
 }
