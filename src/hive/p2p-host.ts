@@ -197,6 +197,11 @@ export class P2PHost {
     }
   }
 
+  /** Asks the LAN for peers now (the node just joined a hive), when LAN discovery is on. */
+  lookAround (): void {
+    this.#lan?.query()
+  }
+
   #tooManyFrom (address: string): boolean {
     const open = this.#node?.getConnections().filter((c) => addressKey(c.remoteAddr) === address).length ?? 0
     if (open < this.#options.maxConnectionsPerAddress) return false
