@@ -353,7 +353,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'hiveDegree', env: 'EDGE_HIVE_DEGREE', flag: { spec: '--hive-degree <number>', attr: 'hiveDegree' },
-    description: 'Members this node keeps a connection to: it dials more while it has fewer, and closes the extra ones beyond twice this many. Adverts, removals and heartbeats reach the others by gossip through them.',
+    description: 'Members this node keeps a connection to: it dials more while it has fewer, and closes the extra ones beyond one and a half times this many (not those opened in the last minute). Adverts, removals and heartbeats reach the others by gossip through them.',
     allowed: 'a whole number from 2 to 64', schema: integer(2, 64), default: () => 6
   },
   {

@@ -38,9 +38,9 @@ export interface DegreeComponents {
  * instead of one to every member: gossip needs a connected mesh, not a full one, and each
  * connection costs pings, keep-alives and gossip traffic. Below `degree` it dials members it is
  * not connected to (in random order, so a hive does not pile onto the same few); above one and
- * a half times `degree` it closes the connections that carry least (not in the gossip mesh,
- * not chosen by the operator) down to `degree`, saying goodbye first, so the member does not
- * take the close for a failure. New members arrive at their inviter and bootstrap peers, and
+ * a half times `degree` it closes the extra connections that carry least (not in the gossip
+ * mesh, not chosen by the operator, not opened in the last minute), saying goodbye first, so
+ * the member does not take the close for a failure. New members arrive at their inviter and bootstrap peers, and
  * members started together dial each other at once: trimming mostly relieves those.
  */
 export class DegreeKeeper {
@@ -81,8 +81,11 @@ export class DegreeKeeper {
       }))
     } else if (trusted.length > Math.ceil(1.5 * this.degree)) {
       const mesh = new Set(this.#c.mesh())
-      const spare = shuffle(trusted.filter((p) => !mesh.has(p) && !this.#c.chosen(p)))
-      const extra = trusted.length - this.degree
+      // Not a connection opened in the last minute: the member that dialled it was short of its
+      // degree, and closing it at once would only send it dialling again (churn, in a small hive).
+      const young = Date.now() - SETTLE_MS * 6
+      const spare = shuffle(trusted.filter((p) => !mesh.has(p) && !this.#c.chosen(p) && node.getConnections(peerIdFromString(p)).every((c) => c.timeline.open < young)))
+      const extra = trusted.length - Math.ceil(1.5 * this.degree)
       for (const peer of spare.slice(0, extra)) {
         await this.#c.bye(peer)
         await node.hangUp(peerIdFromString(peer)).catch(() => undefined)

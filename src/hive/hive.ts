@@ -53,7 +53,7 @@ export interface HiveComponents {
 export interface HiveOptions {
   /** A member not heard from for this long is `offline`; members send a heartbeat three times in this span (less often in a big hive). */
   offlineAfterMs: number
-  /** Member connections this node keeps (dials below it, trims above twice it). */
+  /** Member connections this node keeps (dials below it, trims above one and a half times it). */
   degree: number
   /** Join and challenge attempts allowed per remote address (and a quarter of that per peer id). */
   limits: HandshakeLimits

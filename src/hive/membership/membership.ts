@@ -13,8 +13,14 @@ import { alreadyAMember, invalidInvitation, notAMember, p2pDisabled, HiveError }
 import { foundHive, issueCredential, verifyChain } from './credential.ts'
 import { createInvitation, readInvitation, hashInvitationSecret, MAX_INVITATION_TTL_MS, MAX_INVITATION_USES } from './invitation.ts'
 
-const STREAM_TIMEOUT_MS = 10_000
 const JOIN_RETRY_MS = 5_000
+const JOIN_RETRY_MAX_MS = 30_000
+/**
+ * Reaching the inviter to join may take long when many nodes join through it at once (a fleet
+ * started together): each waits this long rather than give up on a handshake half done, and
+ * tries again after a growing, random wait, so the retries do not all land together.
+ */
+const JOIN_DIAL_TIMEOUT_MS = 30_000
 
 /** This node's membership: its hive, its credential chain, and the chain's path (itself up to the founder). */
 export interface Member { hiveId: string, chain: string[], path: string[] }
@@ -146,7 +152,7 @@ export class Membership {
     let answer
     try {
       const target = addrs.length > 0 ? addrs : peerIdFromString(doc.inviter)
-      const stream = await node.dialProtocol(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+      const stream = await node.dialProtocol(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(JOIN_DIAL_TIMEOUT_MS) })
       answer = await requestJoin(new JsonFrames(stream), token)
     } catch (err) {
       throw new HiveError('ERR_INVITER_UNREACHABLE', `could not reach the inviting member ${doc.inviter}: ${messageOf(err)}`, { status: 502 })
@@ -164,6 +170,7 @@ export class Membership {
 
   /** EDGE_HIVE_JOIN_TOKEN: tries until the inviter answers (it may start later); gives up on a refusal. */
   async joinAtStart (token: string, stopped: () => boolean): Promise<void> {
+    let wait = JOIN_RETRY_MS
     while (!stopped() && this.#member === undefined) {
       try {
         await this.join(token)
@@ -176,7 +183,8 @@ export class Membership {
         }
         this.#c.logger.info('the inviting member is not reachable yet; trying again')
       }
-      await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS).unref())
+      await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())).unref())
+      wait = Math.min(2 * wait, JOIN_RETRY_MAX_MS)
     }
   }
 }
