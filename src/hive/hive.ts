@@ -202,8 +202,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
 
   /** Whether the node wants more member connections: LAN discovery asks the LAN, and dials what it finds, only then. */
   wantsPeers (): boolean {
-    // A node not in a hive yet has nothing to do with peers it finds: it joins through its inviter.
-    return this.#membership.current !== undefined && this.#degree.wants()
+    return this.#degree.wants()
   }
 
   /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */
