@@ -1,6 +1,6 @@
 import type { Surreal } from 'surrealdb'
 import type { OAuthPayloadStore } from '../types.ts'
-import { defined } from './values.ts'
+import { defined, retryingConflicts } from './values.ts'
 
 interface PayloadRow { payload: Record<string, unknown>, expires_at?: unknown }
 
@@ -29,7 +29,7 @@ export class SurrealOAuthPayloadStore implements OAuthPayloadStore {
       user_code: typeof payload.userCode === 'string' ? payload.userCode : undefined,
       uid: typeof payload.uid === 'string' ? payload.uid : undefined
     })
-    await this.#db.query('UPSERT type::record(\'oauth_payload\', $key) CONTENT $content RETURN NONE', { key: key(model, id), content }).collect()
+    await retryingConflicts(async () => this.#db.query('UPSERT type::record(\'oauth_payload\', $key) CONTENT $content RETURN NONE', { key: key(model, id), content }).collect())
   }
 
   async #one (where: string, vars: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
@@ -51,15 +51,15 @@ export class SurrealOAuthPayloadStore implements OAuthPayloadStore {
   }
 
   async consume (model: string, id: string): Promise<void> {
-    await this.#db.query('UPDATE type::record(\'oauth_payload\', $key) SET payload.consumed = time::unix() RETURN NONE', { key: key(model, id) }).collect()
+    await retryingConflicts(async () => this.#db.query('UPDATE type::record(\'oauth_payload\', $key) SET payload.consumed = time::unix() RETURN NONE', { key: key(model, id) }).collect())
   }
 
   async destroy (model: string, id: string): Promise<void> {
-    await this.#db.query('DELETE type::record(\'oauth_payload\', $key)', { key: key(model, id) }).collect()
+    await retryingConflicts(async () => this.#db.query('DELETE type::record(\'oauth_payload\', $key)', { key: key(model, id) }).collect())
   }
 
   async revokeByGrantId (model: string, grantId: string): Promise<void> {
-    await this.#db.query('DELETE oauth_payload WHERE model = $model AND grant_id = $grantId', { model, grantId }).collect()
+    await retryingConflicts(async () => this.#db.query('DELETE oauth_payload WHERE model = $model AND grant_id = $grantId', { model, grantId }).collect())
   }
 
   async list (model: string, limit: number, clientId?: string): Promise<Array<{ id: string, payload: Record<string, unknown> }>> {

@@ -1,6 +1,6 @@
 import type { Surreal } from 'surrealdb'
 import type { RevocationRepository, RevokedToken } from '../types.ts'
-import { toDate } from './values.ts'
+import { retryingConflicts, toDate } from './values.ts'
 
 interface RevokedRow { jti: string, client_id: string, expires_at: unknown }
 
@@ -12,8 +12,8 @@ export class SurrealRevocationRepository implements RevocationRepository {
   }
 
   async add (t: RevokedToken): Promise<void> {
-    await this.#db.query('UPSERT type::record(\'revoked_token\', $jti) CONTENT { client_id: $clientId, expires_at: $expiresAt } RETURN NONE',
-      { jti: t.jti, clientId: t.clientId, expiresAt: t.expiresAt }).collect()
+    await retryingConflicts(async () => this.#db.query('UPSERT type::record(\'revoked_token\', $jti) CONTENT { client_id: $clientId, expires_at: $expiresAt } RETURN NONE',
+      { jti: t.jti, clientId: t.clientId, expiresAt: t.expiresAt }).collect())
   }
 
   async listActive (now: Date): Promise<RevokedToken[]> {
