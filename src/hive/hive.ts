@@ -327,10 +327,6 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return await this.#adverts.announce()
   }
 
-  // --- health -----------------------------------------------------------------------------
-
-  // --- membership ---------------------------------------------------------------------------
-
   /** `hive init`: makes a new hive with this node as its first member. */
   async init (): Promise<{ hive_id: string }> {
     return await this.#membership.init()
