@@ -113,7 +113,7 @@ export class EdgeNode {
         for (const p of this.#hive?.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1
         return counts
       }
-    })
+    }, { runtime: config.metricsEnabled })
   }
 
   /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
