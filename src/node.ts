@@ -545,6 +545,7 @@ export class EdgeNode {
       this.#listening = false
     }
     await this.#metricsServer?.close().catch((err: unknown) => log.warn({ err }, 'metrics listener did not close cleanly'))
+    this.#metrics.stop()
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hive?.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
     await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
