@@ -113,7 +113,7 @@ export class EdgeNode {
         for (const p of this.#hive?.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1
         return counts
       }
-    })
+    }, { runtime: config.metricsEnabled })
   }
 
   /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
@@ -552,6 +552,7 @@ export class EdgeNode {
       this.#listening = false
     }
     await this.#metricsServer?.close().catch((err: unknown) => log.warn({ err }, 'metrics listener did not close cleanly'))
+    this.#metrics.stop()
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hive?.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
     await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))

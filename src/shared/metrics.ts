@@ -1,4 +1,5 @@
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client'
+import { eventLoopDelayGauges, PARKED_SAMPLE_MS } from './event-loop-delay.ts'
 
 /** What the node exposes to Prometheus. Parts report through the methods; gauges are read at scrape time. */
 export interface MetricsSources {
@@ -22,10 +23,19 @@ export class NodeMetrics {
   readonly #tokensRefused: Counter<'reason'>
   readonly #toolCalls: Counter<'tool' | 'outcome'>
   readonly #storeOps: Histogram<'operation' | 'outcome'>
+  readonly #eventLoop?: { stop: () => void }
 
-  constructor (sources: MetricsSources) {
+  /**
+   * `runtime`: also prom-client's process and runtime metrics (`process_*`, `nodejs_*`), with
+   * the event loop delay sampled once a second (event-loop-delay.ts). Only when something can
+   * scrape them.
+   */
+  constructor (sources: MetricsSources, options: { runtime: boolean }) {
     const registers = [this.registry]
-    collectDefaultMetrics({ register: this.registry })
+    if (options.runtime) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: PARKED_SAMPLE_MS })
+      this.#eventLoop = eventLoopDelayGauges(this.registry)
+    }
     this.#httpRequests = new Histogram({
       name: 'edge_hive_http_request_duration_seconds',
       help: 'HTTP requests by route (the route pattern, not the path), method and status.',
@@ -80,6 +90,11 @@ export class NodeMetrics {
 
   storeOperation (operation: string, ok: boolean, seconds: number): void {
     this.#storeOps.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds)
+  }
+
+  /** Ends the event loop sampling (the rest needs no stopping). Idempotent. */
+  stop (): void {
+    this.#eventLoop?.stop()
   }
 
   /** The exposition text and its content type. */

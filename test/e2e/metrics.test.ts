@@ -66,6 +66,8 @@ describe('Prometheus metrics on a listener of their own', { skip: parserMissing(
     assert.match(contentType, /^text\/plain; version=0\.0\.4/)
     assert.ok(families.has('process_cpu_user_seconds'), 'process metrics')
     assert.ok(families.has('nodejs_heap_size_used_bytes'), 'runtime metrics')
+    const p99 = sample(families, 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_p99_seconds', {})
+    assert.ok(p99 !== undefined && p99 >= 0 && p99 < 1, `event loop delay, in seconds late: ${p99}`)
     // The API does not serve them.
     assert.equal((await request1(`${node.url}/metrics`, { ca })).status, 404)
     const other = await fetch(new URL('/other', url))
