@@ -1,4 +1,4 @@
-import type { Connection, PrivateKey } from '@libp2p/interface'
+import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { HiveRepository } from '../../store/index.ts'
@@ -168,8 +168,17 @@ export class Membership {
     return { hive_id: answer.hive, inviter: doc.inviter }
   }
 
-  /** EDGE_HIVE_JOIN_TOKEN: tries until the inviter answers (it may start later); gives up on a refusal. */
+  /**
+   * EDGE_HIVE_JOIN_TOKEN: tries until the inviter answers (it may start later); gives up on a
+   * refusal. Between tries it waits a growing, random time, but tries again at once when a
+   * connection to the inviter opens (a bootstrap dial or the inviter's own got through): a fleet
+   * started together otherwise sits out its backoff with the inviter already in reach.
+   */
   async joinAtStart (token: string, stopped: () => boolean): Promise<void> {
+    let inviter: string | undefined
+    try {
+      inviter = (await readInvitation(token)).inviter
+    } catch { /* join() says why */ }
     let wait = JOIN_RETRY_MS
     while (!stopped() && this.#member === undefined) {
       try {
@@ -183,8 +192,23 @@ export class Membership {
         }
         this.#c.logger.info('the inviting member is not reachable yet; trying again')
       }
-      await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())).unref())
+      await this.#pause(wait * (0.5 + Math.random()), inviter)
       wait = Math.min(2 * wait, JOIN_RETRY_MAX_MS)
     }
+  }
+
+  /** Waits `ms`, or until a connection to `peer` opens. */
+  async #pause (ms: number, peer: string | undefined): Promise<void> {
+    const node = this.#c.host.libp2p
+    await new Promise<void>((resolve) => {
+      const onConnect = (evt: CustomEvent<PeerId>): void => { if (evt.detail.toString() === peer) done() }
+      const timer = setTimeout(() => { done() }, ms).unref()
+      function done (): void {
+        clearTimeout(timer)
+        node?.removeEventListener('peer:connect', onConnect)
+        resolve()
+      }
+      node?.addEventListener('peer:connect', onConnect)
+    })
   }
 }
