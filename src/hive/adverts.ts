@@ -47,6 +47,8 @@ export interface AdvertComponents {
   removed (): ReadonlySet<string>
   /** A member's chain was verified here; removals waiting for it apply. True when it turned out to be removed. */
   chainVerified (peer: string, path: string[]): Promise<boolean>
+  /** A member's advert was taken here for the first time (the member is known from now on). */
+  met (peer: string): void
   /** Publishes on the hive's gossip topic (a no-op while this node is in no hive). */
   publish (m: GossipMessage): Promise<void>
   /** Opens a stream of `protocol` to a peer and runs `write` on it; failures are logged, not thrown. */
@@ -168,6 +170,11 @@ export class Adverts {
     await this.announce().catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'advert not sent'))
   }
 
+  /** Joined the hive's gossip mesh: a whole advert now while this node is introducing itself (see `introduce`). */
+  async greet (): Promise<void> {
+    if (this.#wholeBeats > 0) await this.speakUp()
+  }
+
   /** This node just joined the hive, or started as a member: its next heartbeats are whole adverts. */
   introduce (): void {
     this.#wholeBeats = 3
@@ -205,12 +212,12 @@ export class Adverts {
     await this.#c.publish({ advert: { record, chain: m.chain } })
   }
 
-  /** Sends `peer` (a member that just proved itself) every advert this node holds, its own first. */
-  async sendTo (peer: string): Promise<void> {
+  /** Sends `peer` (a member that just proved itself) this node's advert, and with `all` every advert this node holds. */
+  async sendTo (peer: string, all: boolean): Promise<void> {
     const m = this.#c.membership()
     if (m === undefined) return
     const own = { record: (await this.current()).record, chain: m.chain }
-    const others = [...this.#known.entries()].filter(([p]) => p !== peer && this.#c.directory.isMember(p)).map(([, k]) => ({ record: k.record, chain: k.chain }))
+    const others = !all ? [] : [...this.#known.entries()].filter(([p]) => p !== peer && this.#c.directory.isMember(p)).map(([, k]) => ({ record: k.record, chain: k.chain }))
     await this.#c.send(peer, CAPS_PROTOCOL, async (f) => { await pushAdverts(f, [own, ...others]) })
   }
 
@@ -296,6 +303,7 @@ export class Adverts {
     const p2p = (doc.capabilities as { p2p?: { listen_addrs?: unknown } } | undefined)?.p2p
     if (Array.isArray(p2p?.listen_addrs)) this.#c.directory.addresses(peer, p2p.listen_addrs.filter((a): a is string => typeof a === 'string'))
     if (doc.status === 'leaving') this.#c.directory.left(peer)
+    else if (known === undefined) this.#c.met(peer)
     return 'accepted'
   }
 

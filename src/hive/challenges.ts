@@ -28,8 +28,8 @@ export interface ChallengeComponents {
   logger: Logger
   membership (): Member | undefined
   removals: Pick<Removals, 'removed' | 'proved'>
-  /** A peer just proved membership on a connection. */
-  welcome (peer: string): Promise<void>
+  /** A peer just proved membership on a connection; `news`: it was not known here as a member before. */
+  welcome (peer: string, news: boolean): Promise<void>
 }
 
 /**
@@ -45,6 +45,10 @@ export class Challenges {
   readonly #vouched = new Set<string>()
   /** When to challenge an unproven connected peer again, and the wait after that. */
   readonly #retries = new Map<string, { at: number, wait: number }>()
+  /** Peers that just proved membership and were not known here as members before (welcomed with everything). */
+  readonly #news = new Set<string>()
+  /** Peers a challenge is running with now, and whether another was asked for meanwhile. */
+  readonly #running = new Map<string, { again: boolean }>()
 
   constructor (c: ChallengeComponents) {
     this.#c = c
@@ -74,6 +78,7 @@ export class Challenges {
   async #judge (conn: Connection, v: AuthVerdict): Promise<boolean> {
     const peer = conn.remotePeer.toString()
     let member = false
+    const known = this.#c.directory.isMember(peer)
     const m = this.#c.membership()
     if (v.proof && m !== undefined && v.credential !== null) {
       const check = await verifyChain(v.credential, m.hiveId, peer, this.#c.removals.removed)
@@ -83,6 +88,7 @@ export class Challenges {
     }
     if (!v.proof) this.#c.guard.refused('hive.auth_failed', conn, 'a bad, stale or replayed challenge answer')
     this.#c.directory.authenticated(peer, { proof: v.proof, member })
+    if (member && !known) this.#news.add(peer)
     return member
   }
 
@@ -110,8 +116,42 @@ export class Challenges {
     await Promise.all([...due.values()].map(async (conn) => { await this.authenticate(conn) }))
   }
 
+  /**
+   * A member became known here (its advert, with a chain that verifies): if this node is
+   * connected to it without proof on that connection (it connected, or was challenged, before
+   * it or this node had joined), the challenge runs now rather than at the next backoff step,
+   * so the connection starts carrying the hive's gossip.
+   */
+  async prove (peer: string): Promise<void> {
+    const node = this.#c.host.libp2p
+    if (node === undefined || this.#c.directory.isTrusted(peer) || this.#c.removals.removed.has(peer)) return
+    const conn = node.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open')
+    if (conn !== undefined) await this.authenticate(conn)
+  }
+
   async authenticate (conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
+    // One challenge at a time per peer: several reasons to challenge often come together. One
+    // asked for while another runs runs once after it (something changed since it began, such
+    // as this node joining), unless that one proved the peer.
+    const running = this.#running.get(peer)
+    if (running !== undefined) {
+      running.again = true
+      return
+    }
+    const state = { again: false }
+    this.#running.set(peer, state)
+    try {
+      do {
+        state.again = false
+        await this.#authenticate(conn, peer)
+      } while (state.again && conn.status === 'open' && !this.#c.directory.isTrusted(peer))
+    } finally {
+      this.#running.delete(peer)
+    }
+  }
+
+  async #authenticate (conn: Connection, peer: string): Promise<void> {
     let trusted = false
     try {
       const stream = await conn.newStream(AUTH_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
@@ -127,18 +167,22 @@ export class Challenges {
     } catch (err) {
       if (err instanceof ProtocolViolation) this.#c.directory.misbehaved(peer, err.message)
       else this.#c.logger.debug({ peer_id: peer, err: messageOf(err) }, 'no challenge with this peer (not an Edge Hive node, or gone)')
+      this.#news.delete(peer)
       return
     }
+    const news = this.#news.delete(peer)
     if (trusted) {
       this.#retries.delete(peer)
-      await this.#c.welcome(peer)
+      await this.#c.welcome(peer, news)
     }
   }
 
   async answer (f: JsonFrames, conn: Connection): Promise<void> {
     if (!this.#c.guard.admit('auth', conn)) return await refuseAuth(f, 'rate_limited')
     const { accepted, trusted } = await answerAuth(f, this.#party(conn.remotePeer.toString()), async (v) => await this.#judge(conn, v))
-    if (trusted && accepted) await this.#c.welcome(conn.remotePeer.toString())
+    const peer = conn.remotePeer.toString()
+    if (trusted && accepted) await this.#c.welcome(peer, this.#news.delete(peer))
+    else this.#news.delete(peer)
   }
 
   /** Runs the challenge again with every peer this node may challenge (after its membership changed). */

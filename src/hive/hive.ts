@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events'
 import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { HiveRepository, PeerRecord, PeerRepository } from '../store/index.ts'
+import type { HiveRepository, PeerRepository } from '../store/index.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 import type { P2PHost } from './p2p-host.ts'
-import { PeerDirectory, type PeerEvent } from './peer-directory.ts'
+import { PeerDirectory, type MemberView, type PeerEvent } from './peer-directory.ts'
+export type { MemberView } from './peer-directory.ts'
 import { Membership } from './membership/membership.ts'
 import { Removals, type Applied } from './membership/removals.ts'
-import { JsonFrames, ProtocolViolation } from './protocols/framing.ts'
+import { JsonFrames, ProtocolViolation, sendFrames } from './protocols/framing.ts'
 import { AUTH_PROTOCOL, LEGACY_AUTH_PROTOCOLS, MAX_CLOCK_SKEW_MS, UPGRADE_REFUSAL, refuseAuth } from './protocols/auth.ts'
 import { CAPS_PROTOCOL, type CapabilityDoc } from './protocols/caps.ts'
 import { MEMBERS_PROTOCOL, pushMembers, readMembers } from './protocols/members.ts'
@@ -18,21 +19,16 @@ import { HandshakeGuard, type HandshakeLimits } from './handshake-guard.ts'
 import { HiveGossip } from './gossip/hive-gossip.ts'
 import { DegreeKeeper } from './degree.ts'
 import { Challenges } from './challenges.ts'
+import { Goodbyes } from './goodbyes.ts'
 
-/** How long opening a stream to a peer may take. */
-const STREAM_TIMEOUT_MS = 10_000
 /** Inbound streams per connection for each hive protocol: a peer cannot make the node juggle more. */
 const MAX_INBOUND_STREAMS = 4
 /** How often connections to members are topped up to the degree, or trimmed. */
 const DEGREE_INTERVAL_MS = 10_000
 /** The heartbeat slows as the hive grows, so the hive as a whole sends about 1 / this many ms adverts (10 a second). */
 const HEARTBEAT_SPREAD_MS = 100
-/** A peer that said goodbye is not suspected when its connection closes within this long. */
-const BYE_MS = 30_000
 /** How often connected peers that have not proven membership are looked at for a new challenge (each backs off). */
 const CHALLENGE_RETRY_MS = 5_000
-/** Goodbyes remembered at most. */
-const MAX_BYES = 1024
 
 export interface HiveComponents {
   host: P2PHost
@@ -61,16 +57,6 @@ export interface HiveOptions {
   joinToken?: string | undefined
 }
 
-/** A member as `hive members` lists it. */
-export interface MemberView {
-  peer_id: string
-  node_id?: string | undefined
-  self: boolean
-  status: 'self' | PeerRecord['status']
-  trust: number
-  last_seen?: string | undefined
-}
-
 /**
  * The hive: membership (found, invite, join, remove), the challenge-response on every
  * connection, capability adverts spread by gossip (each member's advert is its heartbeat),
@@ -91,10 +77,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #gossip: HiveGossip
   readonly #degree: DegreeKeeper
   readonly #challenges: Challenges
-  /** Members that said goodbye before closing a connection on purpose, and when. */
-  readonly #byes = new Map<string, number>()
+  readonly #byes: Goodbyes
   readonly #timers: NodeJS.Timeout[] = []
   #stopped = false
+  /** Joining with the start token (EDGE_HIVE_JOIN_TOKEN), not a member yet. */
+  #joining = false
 
   constructor (c: HiveComponents, o: HiveOptions) {
     super()
@@ -103,6 +90,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     this.#log = c.logger
     this.directory = new PeerDirectory({ repo: c.peers, logger: c.logger }, { offlineAfterMs: o.offlineAfterMs })
     this.directory.on('peer', (e) => this.emit('peer', e))
+    this.#byes = new Goodbyes({
+      connected: (p) => (c.host.libp2p?.getConnections(peerIdFromString(p)).length ?? 0) > 0,
+      suspect: (p) => { void this.#gossip.suspect(p) },
+      stopped: () => this.#stopped
+    })
     this.#guard = new HandshakeGuard({ audit: c.audit, logger: c.logger }, o.limits)
     const misbehaved = (peer: string, why: string): void => { this.directory.misbehaved(peer, why) }
     this.#removals = new Removals({
@@ -142,6 +134,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       membership: () => this.#membership.current,
       removed: () => this.#removals.removed,
       chainVerified: async (peer, path) => await this.#removals.proved(peer, path),
+      met: (peer) => { void this.#challenges.prove(peer) },
       publish: async (m) => { await this.#gossip.publish(m) },
       send: async (peer, protocol, write) => { await this.#send(peer, protocol, write) }
     }, { maxAgeMs: o.offlineAfterMs + MAX_CLOCK_SKEW_MS })
@@ -152,7 +145,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       unconnected: () => this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)),
       mesh: () => this.#gossip.meshPeers(),
       chosen: (p) => c.host.isChosen(p),
-      bye: async (p) => { await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [], [], true) }) },
+      bye: async (p) => {
+        // This node is about to close the connection itself: its own close is no reason to suspect the peer.
+        this.#byes.saw(p)
+        await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [], [], true) })
+      },
       directory: this.directory,
       removed: (p) => this.#removals.removed.has(p),
       self: c.peerId,
@@ -168,7 +165,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       logger: c.logger,
       membership: () => this.#membership.current,
       removals: this.#removals,
-      welcome: async (peer) => { await this.#welcome(peer) }
+      welcome: async (peer, news) => { await this.#welcome(peer, news) }
     })
     this.#membership = new Membership({
       host: c.host,
@@ -181,6 +178,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       removed: () => this.#removals.removed,
       issued: (peer, path) => { this.#removals.issued(peer, path) },
       joined: (inviter) => {
+        this.#joining = false
         if (inviter !== undefined) this.#challenges.vouch(inviter)
         this.#gossip.join(this.#membership.current!.hiveId)
         this.#adverts.introduce()
@@ -200,9 +198,14 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return peerId === this.#c.peerId || (this.directory.isMember(peerId) && !this.#removals.removed.has(peerId))
   }
 
-  /** Whether the node wants more member connections: LAN discovery asks the LAN, and dials what it finds, only then. */
+  /**
+   * Whether the node wants more member connections: LAN discovery asks the LAN, and dials what it
+   * finds, only then. Not while it is joining with a token: until it holds a credential no peer
+   * but its inviter has a use for it, and a fleet started together would otherwise connect to
+   * each other before any of them can prove anything, slowing the inviter they all wait for.
+   */
   wantsPeers (): boolean {
-    return this.#degree.wants()
+    return !this.#joining && this.#degree.wants()
   }
 
   /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */
@@ -233,10 +236,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       const id = peer.toString()
       const wasTrusted = this.directory.isTrusted(id)
       this.directory.disconnected(id)
-      const bye = this.#byes.get(id)
-      this.#byes.delete(id)
-      // A member gone without a goodbye may be down: the others hear of it (and it, if alive, answers).
-      if (wasTrusted && !this.#stopped && (bye === undefined || Date.now() - bye > BYE_MS)) void this.#gossip.suspect(id)
+      if (wasTrusted) this.#byes.closed(id)
     })
     node.addEventListener('peer:identify', (evt) => {
       const id = evt.detail.peerId.toString()
@@ -247,8 +247,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       }
     })
     node.services.pubsub.addEventListener('gossipsub:graft', () => {
-      // Joined the hive's mesh (at start, or after joining): tell the hive at once, not at the next heartbeat.
-      void this.#adverts.speakUp()
+      // Joined the hive's mesh (at start, or after joining): tell the hive at once, not at the next
+      // heartbeat. Only then: meshes change all the time while a hive forms, and a whole advert
+      // on every change was measured as a third of the gossip of a forming hive of 30.
+      void this.#adverts.greet()
     })
 
     const every = (ms: number, fn: () => Promise<void>): void => {
@@ -274,7 +276,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       return every
     })
     if (m !== undefined) void this.#degree.keep()
-    if (this.#o.joinToken !== undefined && m === undefined) void this.#membership.joinAtStart(this.#o.joinToken, () => this.#stopped)
+    if (this.#o.joinToken !== undefined && m === undefined) {
+      this.#joining = true
+      void this.#membership.joinAtStart(this.#o.joinToken, () => this.#stopped).finally(() => { this.#joining = false })
+    }
   }
 
   /** Says goodbye to the hive (members list this node offline at once) and stops. */
@@ -304,22 +309,20 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     })
   }
 
-  /** A peer just proved membership: tell it what it needs (our advert, the removals we know, where the others are). */
-  async #welcome (peer: string): Promise<void> {
-    await this.#adverts.sendTo(peer)
+  /**
+   * A peer just proved membership: tell it what it needs (our advert, the removals we know, where
+   * the others are), and every advert held here when it is new to this node (a member that just
+   * joined): one known already has them, or pulls what it misses when heartbeats name a member
+   * it does not know (measured, 30 nodes: whole-table pushes on every connection were most of
+   * a node's work while a hive formed).
+   */
+  async #welcome (peer: string, news: boolean): Promise<void> {
+    await this.#adverts.sendTo(peer, news)
     await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removals.records(), this.#degree.hints(peer)) })
   }
 
   async #send (peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>): Promise<void> {
-    const node = this.#c.host.libp2p
-    if (node === undefined) return
-    try {
-      const stream = await node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
-      const f = new JsonFrames(stream)
-      await write(f).catch((err: unknown) => { f.abort(messageOf(err)); throw err })
-    } catch (err) {
-      this.#log.debug({ peer_id: peer, protocol, err: messageOf(err) }, 'could not send to peer')
-    }
+    await sendFrames(this.#c.host.libp2p, peer, protocol, write, this.#log)
   }
 
   /** Makes a fresh advert, publishes it to the hive and (when it changed) puts it in the DHT; returns it. */
@@ -345,11 +348,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   /** `hive members`: this node and every peer known to be a member. */
   members (): { hive_id: string | null, members: MemberView[], removed: string[] } {
     const me: MemberView = { peer_id: this.#c.peerId, node_id: this.#c.nodeId, self: true, status: 'self', trust: 1 }
-    const others = this.directory.list().filter((p) => p.member).map((p): MemberView => ({
-      peer_id: p.peerId, node_id: p.nodeId, self: false, status: p.status, trust: p.trust, last_seen: p.lastSeen.toISOString()
-    }))
     const m = this.#membership.current
-    return { hive_id: m?.hiveId ?? null, members: m === undefined ? [] : [me, ...others], removed: [...this.#removals.removed] }
+    return { hive_id: m?.hiveId ?? null, members: m === undefined ? [] : [me, ...this.directory.members()], removed: [...this.#removals.removed] }
   }
 
   /** `hive remove <peer_id>`: a signed removal (if the removal rule allows it), kept and sent to every member reachable now and later. */
@@ -361,10 +361,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     const { removals, members, bye } = await readMembers(f)
     await f.close()
     const from = conn.remotePeer.toString()
-    if (bye) {
-      if (this.#byes.size >= MAX_BYES) this.#byes.clear()
-      this.#byes.set(from, Date.now())
-    }
+    if (bye) this.#byes.saw(from)
     void this.#degree.follow(members)
     await this.#removals.receive(removals, from)
   }

@@ -38,6 +38,16 @@ interface Entry extends PeerRecord {
   suspicion?: { at: number, lastAnswer: number } | undefined
 }
 
+/** A member as `hive members` lists it. */
+export interface MemberView {
+  peer_id: string
+  node_id?: string | undefined
+  self: boolean
+  status: 'self' | PeerRecord['status']
+  trust: number
+  last_seen?: string | undefined
+}
+
 /**
  * The peers this node knows, persisted in the store: status, trust score, addresses and the last
  * capability record. Status is derived, never set: `untrusted` until the peer is known to be a
@@ -310,6 +320,13 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
   /** Connected peers whose membership is proven, for pings and pushes. */
   trustedPeers (): string[] {
     return [...this.#peers.values()].filter((e) => e.member && e.proven && e.connected).map((e) => e.peerId)
+  }
+
+  /** The members known, as `hive members` lists them (this node not among them). */
+  members (): MemberView[] {
+    return this.list().filter((p) => p.member).map((p) => ({
+      peer_id: p.peerId, node_id: p.nodeId, self: false, status: p.status, trust: p.trust, last_seen: p.lastSeen.toISOString()
+    }))
   }
 
   /** Re-derives every status (time passing turns silent peers `offline`, and suspected ones that stayed silent). */

@@ -1,6 +1,8 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import type { Stream } from '@libp2p/interface'
-import { EdgeError } from '../../shared/errors.ts'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { EdgeError, messageOf } from '../../shared/errors.ts'
+import type { Logger } from '../../shared/logger.ts'
 
 /** Every hive protocol message is one length-prefixed JSON object of at most this many bytes. */
 export const MAX_MESSAGE_BYTES = 64 * 1024
@@ -60,5 +62,24 @@ export class JsonFrames {
 
   abort (reason: string): void {
     this.stream.abort(new Error(reason))
+  }
+}
+
+/** How long opening a stream to a peer may take. */
+const OPEN_TIMEOUT_MS = 10_000
+
+/**
+ * Opens a stream of `protocol` to a connected (or dialable) peer and runs `write` on it. Failures
+ * are logged, not thrown: what the hive sends this way is a courtesy the peer can do without, or
+ * learn again later.
+ */
+export async function sendFrames (node: Libp2p | undefined, peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>, log: Logger): Promise<void> {
+  if (node === undefined) return
+  try {
+    const stream = await node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
+    const f = new JsonFrames(stream)
+    await write(f).catch((err: unknown) => { f.abort(messageOf(err)); throw err })
+  } catch (err) {
+    log.debug({ peer_id: peer, protocol, err: messageOf(err) }, 'could not send to peer')
   }
 }
