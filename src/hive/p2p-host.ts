@@ -7,7 +7,7 @@ import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PrivateKey } from '@libp2p/interface'
+import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { quic } from '@chainsafe/libp2p-quic'
 import { CAPS_DHT_NAMESPACE, capabilityKey, capabilityValidator, refuseRecord, selectCapabilityRecord } from './dht-records.ts'
@@ -17,6 +17,18 @@ import { LanDiscovery } from './lan-discovery.ts'
 import { gossipOptions } from './gossip/options.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
+
+/**
+ * Kademlia's bucket size and query width. Its defaults (20 and 10) are made for a public DHT of
+ * many thousands; in a hive nearly every query then reached, and every answer made the node dial,
+ * nearly every member (measured, 30 nodes: about 60 dials per node while the hive formed, each
+ * a whole connection). 8 and 3 (the paper's alpha) still find any peer in a few hops at the
+ * scale of a hive, with a fraction of the dials.
+ */
+const KAD_BUCKET_SIZE = 8
+const KAD_ALPHA = 3
+/** The mark Kademlia puts on its closest peers (`KEEP_ALIVE` + `-kad-dht`): see `start`. */
+const KAD_KEEP_ALIVE = `${KEEP_ALIVE}-kad-dht`
 
 /** The hive's own Kademlia protocol id, so Edge Hive DHTs do not mix with the public IPFS one. */
 export const KAD_PROTOCOL = '/edge-hive/kad/1.0.0'
@@ -128,8 +140,13 @@ export class P2PHost {
       connectionManager: { maxConnections: this.#options.maxConnections },
       // libp2p pings every connection every 10 s by default to find dead ones; in a hive that is
       // most of the traffic at rest (each ping a new stream: a dozen frames). Members are pinged
-      // by the hive (and heard from by gossip); once a minute is enough for the rest.
-      connectionMonitor: { pingInterval: 60_000 },
+      // by the hive (and heard from by gossip); once a minute is enough for the rest. A ping that
+      // fails does not close the connection: on a busy machine it is mostly a slow answer, or a
+      // ping refused because Kademlia or the hive was pinging on it too (one ping stream per
+      // connection), and each such close made the hive suspect a live member (measured, 30
+      // nodes: two of every five connections closed while the hive formed). A dead peer's
+      // connection ends by itself (TCP, yamux keep-alive), and members are judged by heartbeats.
+      connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false },
       // maxConnections is for everyone together: one address must not take every slot.
       connectionGater: { denyInboundConnection: (maConn) => this.#tooManyFrom(addressKey(maConn.remoteAddr)) },
       services: {
@@ -141,6 +158,8 @@ export class P2PHost {
           clientMode: false,
           peerInfoMapper: passthroughMapper,
           maxInboundStreams: DHT_MAX_INBOUND_STREAMS,
+          kBucketSize: KAD_BUCKET_SIZE,
+          alpha: KAD_ALPHA,
           // Our key space only (the built-in `pk` namespace too is refused), members' adverts only:
           // see dht-records.ts for why the signer, not the sender, is what is checked.
           validators: { [CAPS_DHT_NAMESPACE]: capabilityValidator((p) => this.#c.isMember(p)), pk: refuseRecord },
@@ -150,6 +169,17 @@ export class P2PHost {
     })
     await hooks.beforeStart?.()
     await this.#node.start()
+    // Kademlia marks the 20 peers closest to this node's id KEEP_ALIVE, and libp2p dials a peer
+    // with that mark again the moment its connection closes. Made for the public DHT; in a hive
+    // of up to about 20 that is every member (a full mesh again), and it undoes each connection
+    // the hive's degree keeping closes (measured, 30 nodes: three of every four dials were these
+    // redials). Which members stay connected is the hive's to decide: the mark comes off as it
+    // goes on. Kademlia still dials whom its queries need, and those connections are trimmed too.
+    const node = this.#node
+    node.addEventListener('peer:update', (evt) => {
+      const { peer } = evt.detail
+      if (peer.tags.has(KAD_KEEP_ALIVE)) void node.peerStore.merge(peer.id, { tags: { [KAD_KEEP_ALIVE]: undefined } }).catch(() => undefined)
+    })
     this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
     if (this.#options.discovery) {
       this.#lan = new LanDiscovery({
