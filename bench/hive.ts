@@ -23,8 +23,9 @@ import type { HiveSizeData } from './hive/size-data.ts'
 
 /** BENCH_HIVE_LOGS=<dir>: keep every node's log there (named by hive size and node), to look into a run. */
 const LOG_DIR = process.env.BENCH_HIVE_LOGS
-/** BENCH_HIVE_PROF=<dir>: run the first member with --cpu-prof (written when it is stopped at the end). */
+/** BENCH_HIVE_PROF=<dir>: run one node with --cpu-prof (written when it is stopped at the end): the first member, or node BENCH_HIVE_PROF_NODE (0 is the founder). */
 const PROF_DIR = process.env.BENCH_HIVE_PROF
+const PROF_NODE = Number(process.env.BENCH_HIVE_PROF_NODE ?? 1)
 const HTTPS_PORT = 8443
 const P2P_PORT = 4001
 
@@ -57,7 +58,7 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
     /** Node i's process, with the same flags every time: members also get the founder as --bootstrap. */
     const spawnNode = (i: number, o: { env?: Record<string, string>, again?: boolean } = {}): { node: BenchNode, whenReady: Promise<BenchNode> } => {
       const first = o.again !== true
-      const prof = PROF_DIR !== undefined && i === 1 && first
+      const prof = PROF_DIR !== undefined && i === PROF_NODE && first
       const s = BenchNode.spawn({
         dataDir: dirs[i]!,
         args: ['--name', `bench-${i + 1}`, '--host', hosts[i]!.ip, '--port', String(HTTPS_PORT), '--p2p-listen', `/ip4/0.0.0.0/tcp/${P2P_PORT}`, '--discovery', ...(i === 0 ? [] : bootstrap)],
