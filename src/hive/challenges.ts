@@ -47,8 +47,8 @@ export class Challenges {
   readonly #retries = new Map<string, { at: number, wait: number }>()
   /** Peers that just proved membership and were not known here as members before (welcomed with everything). */
   readonly #news = new Set<string>()
-  /** Peers a challenge is running with now, and whether another was asked for meanwhile. */
-  readonly #running = new Map<string, { again: boolean }>()
+  /** Peers a challenge is running with now, and the connection another was asked for on meanwhile. */
+  readonly #running = new Map<string, { again?: Connection }>()
 
   constructor (c: ChallengeComponents) {
     this.#c = c
@@ -136,16 +136,21 @@ export class Challenges {
     // as this node joining), unless that one proved the peer.
     const running = this.#running.get(peer)
     if (running !== undefined) {
-      running.again = true
+      running.again = conn
       return
     }
-    const state = { again: false }
+    const state: { again?: Connection } = {}
     this.#running.set(peer, state)
     try {
-      do {
-        state.again = false
-        await this.#authenticate(conn, peer)
-      } while (state.again && conn.status === 'open' && !this.#c.directory.isTrusted(peer))
+      let next: Connection | undefined = conn
+      while (next !== undefined) {
+        state.again = undefined
+        await this.#authenticate(next, peer)
+        // The one asked for meanwhile, on its own connection (the first may have closed), and
+        // only if this node may still challenge that peer (it may have been removed meanwhile).
+        next = state.again as Connection | undefined
+        if (next === undefined || next.status !== 'open' || this.#c.directory.isTrusted(peer) || this.#c.removals.removed.has(peer) || !this.mayChallenge(peer)) break
+      }
     } finally {
       this.#running.delete(peer)
     }

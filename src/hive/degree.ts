@@ -8,6 +8,8 @@ import type { PeerDirectory } from './peer-directory.ts'
 import type { MemberHint } from './protocols/members.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
+/** Pings in a row a connected member may leave unanswered before its connection is closed. */
+const MISSED_PINGS = 3
 /** A duplicate connection is closed only once every connection to that peer is this old. */
 const SETTLE_MS = 10_000
 
@@ -46,6 +48,8 @@ export interface DegreeComponents {
 export class DegreeKeeper {
   readonly #c: DegreeComponents
   readonly degree: number
+  /** Pings in a row each connected member let time out. */
+  readonly #missed = new Map<string, number>()
 
   constructor (c: DegreeComponents, degree: number) {
     this.#c = c
@@ -124,17 +128,35 @@ export class DegreeKeeper {
     ])
   }
 
-  /** Pings the members this node is connected to (a few, the degree), once per `offlineAfterMs`: the ping health in their trust. Liveness comes from heartbeats. */
+  /**
+   * Pings the members this node is connected to (a few, the degree): the ping health in their
+   * trust. A member that lets MISSED_PINGS pings in a row time out is disconnected: its host may
+   * have lost power or its network, which nothing else notices for as long as TCP keeps trying
+   * (about 15 minutes on Linux), and meanwhile the connection would hold a place of the degree
+   * and be handed to new members as a hint. The close is not a goodbye, so the hive hears of it
+   * (and the member, if alive, answers and is dialled again).
+   */
   async ping (timeoutMs: number): Promise<void> {
     const node = this.#c.libp2p()
     if (node === undefined) return
     const ping = (node.services as unknown as { ping: Ping }).ping
-    await Promise.all(this.#c.directory.trustedPeers().map(async (p) => {
+    const trusted = this.#c.directory.trustedPeers()
+    for (const p of this.#missed.keys()) if (!trusted.includes(p)) this.#missed.delete(p)
+    await Promise.all(trusted.map(async (p) => {
       try {
         await ping.ping(peerIdFromString(p), { signal: AbortSignal.timeout(timeoutMs) })
         this.#c.directory.answered(p, true)
-      } catch {
+        this.#missed.delete(p)
+      } catch (err) {
         this.#c.directory.answered(p, false)
+        // Only silence counts: a ping refused (another ping was running on the connection) says the peer is there.
+        if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') return
+        const missed = (this.#missed.get(p) ?? 0) + 1
+        this.#missed.set(p, missed)
+        if (missed < MISSED_PINGS) return
+        this.#missed.delete(p)
+        this.#c.logger.info({ peer_id: p, missed }, 'a member did not answer pings; closing its connection')
+        await node.hangUp(peerIdFromString(p)).catch(() => undefined)
       }
     }))
   }

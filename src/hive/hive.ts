@@ -200,12 +200,14 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
 
   /**
    * Whether the node wants more member connections: LAN discovery asks the LAN, and dials what it
-   * finds, only then. Not while it is joining with a token: until it holds a credential no peer
-   * but its inviter has a use for it, and a fleet started together would otherwise connect to
-   * each other before any of them can prove anything, slowing the inviter they all wait for.
+   * finds, only then. While it is joining with a token it wants its inviter only (found on the
+   * LAN when the invitation's addresses are stale): until it holds a credential no other peer
+   * has a use for it, and a fleet started together would otherwise connect to each other before
+   * any of them can prove anything, slowing the inviter they all wait for.
    */
-  wantsPeers (): boolean {
-    return !this.#joining && this.#degree.wants()
+  wantsPeers (peer?: string): boolean {
+    if (this.#joining) return peer !== undefined && peer === this.#membership.joiningVia
+    return this.#degree.wants()
   }
 
   /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */
@@ -256,7 +258,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     const every = (ms: number, fn: () => Promise<void>): void => {
       this.#timers.push(setInterval(() => { fn().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'hive task failed')) }, ms).unref())
     }
-    every(this.#o.offlineAfterMs, async () => { await this.#degree.ping(Math.max(1000, Math.floor(this.#o.offlineAfterMs / 2))) })
+    // Three pings a span, so a member silent on its connection is closed (and suspected) within one.
+    every(Math.floor(this.#o.offlineAfterMs / 3), async () => { await this.#degree.ping(Math.max(2000, Math.min(10_000, Math.floor(this.#o.offlineAfterMs / 6)))) })
     every(DEGREE_INTERVAL_MS, async () => { if (this.#membership.current !== undefined) await this.#degree.keep() })
     every(CHALLENGE_RETRY_MS, async () => { await this.#challenges.challengeUnproven() })
   }

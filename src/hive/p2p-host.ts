@@ -53,8 +53,8 @@ export interface P2PHostComponents {
   isMember (peerId: string): boolean
   /** Whether a peer proved membership on its current connection: gossip goes to and comes from those only. */
   isTrusted (peerId: string): boolean
-  /** Whether the node wants more peers now (LAN discovery asks, and dials what it finds, only then). */
-  wantsPeers (): boolean
+  /** Whether the node wants more peers now, or this one (LAN discovery asks, and dials what it finds, only then). */
+  wantsPeers (peer?: string): boolean
 }
 
 export interface P2PHostOptions {
@@ -144,8 +144,9 @@ export class P2PHost {
       // fails does not close the connection: on a busy machine it is mostly a slow answer, or a
       // ping refused because Kademlia or the hive was pinging on it too (one ping stream per
       // connection), and each such close made the hive suspect a live member (measured, 30
-      // nodes: two of every five connections closed while the hive formed). A dead peer's
-      // connection ends by itself (TCP, yamux keep-alive), and members are judged by heartbeats.
+      // nodes: two of every five connections closed while the hive formed). Members' connections
+      // are watched by the hive instead (several pings in a row unanswered close one: see
+      // DegreeKeeper.ping), and members are judged by heartbeats.
       connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false },
       // maxConnections is for everyone together: one address must not take every slot.
       connectionGater: { denyInboundConnection: (maConn) => this.#tooManyFrom(addressKey(maConn.remoteAddr)) },
@@ -216,8 +217,8 @@ export class P2PHost {
       for (const [peer, addrs] of this.#lanQueue) {
         this.#lanQueue.delete(peer)
         const node = this.#node
-        if (node === undefined || !this.#c.wantsPeers()) break
-        if (node.getConnections(peerIdFromString(peer)).length > 0) continue
+        if (node === undefined) break
+        if (!this.#c.wantsPeers(peer) || node.getConnections(peerIdFromString(peer)).length > 0) continue
         this.#c.logger.debug({ peer_id: peer }, 'peer discovered')
         await node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
       }

@@ -15,6 +15,8 @@ import { createInvitation, readInvitation, hashInvitationSecret, MAX_INVITATION_
 
 const JOIN_RETRY_MS = 5_000
 const JOIN_RETRY_MAX_MS = 30_000
+/** Tries to join are at least this far apart, even when a connection to the inviter opens sooner. */
+const MIN_RETRY_GAP_MS = 1000
 /**
  * Reaching the inviter to join may take long when many nodes join through it at once (a fleet
  * started together): each waits this long rather than give up on a handshake half done, and
@@ -45,6 +47,8 @@ export interface MembershipComponents {
 export class Membership {
   readonly #c: MembershipComponents
   #member?: Member | undefined
+  /** The inviter of the start token while joining with it. */
+  #joiningVia?: string
 
   constructor (c: MembershipComponents) {
     this.#c = c
@@ -52,6 +56,11 @@ export class Membership {
 
   get current (): Member | undefined {
     return this.#member
+  }
+
+  /** While joining with the start token: the member that issued it. */
+  get joiningVia (): string | undefined {
+    return this.#member === undefined ? this.#joiningVia : undefined
   }
 
   async load (): Promise<void> {
@@ -157,6 +166,7 @@ export class Membership {
     } catch (err) {
       throw new HiveError('ERR_INVITER_UNREACHABLE', `could not reach the inviting member ${doc.inviter}: ${messageOf(err)}`, { status: 502 })
     }
+    if (!answer.ok && answer.error === 'rate_limited') throw new HiveError('ERR_INVITER_BUSY', `the inviting member ${doc.inviter} is busy: ${answer.message}`, { status: 503 })
     if (!answer.ok) throw invalidInvitation(answer.message)
     const check = await verifyChain(answer.chain, answer.hive, this.#c.peerId, this.#c.removed())
     if (!check.ok || answer.hive !== doc.hive) throw new HiveError('ERR_INVALID_CREDENTIAL', 'the inviting member answered with a credential that does not verify', { status: 502 })
@@ -179,36 +189,41 @@ export class Membership {
     try {
       inviter = (await readInvitation(token)).inviter
     } catch { /* join() says why */ }
+    this.#joiningVia = inviter
     let wait = JOIN_RETRY_MS
+    let code: string | undefined
     while (!stopped() && this.#member === undefined) {
       try {
         await this.join(token)
         return
       } catch (err) {
-        const code = (err as { code?: string }).code
-        if (code !== 'ERR_INVITER_UNREACHABLE') {
+        code = (err as { code?: string }).code
+        if (code !== 'ERR_INVITER_UNREACHABLE' && code !== 'ERR_INVITER_BUSY') {
           this.#c.logger.error({ code, err: messageOf(err) }, 'the join token (EDGE_HIVE_JOIN_TOKEN) was refused; not retrying')
           return
         }
-        this.#c.logger.info('the inviting member is not reachable yet; trying again')
+        this.#c.logger.info(code === 'ERR_INVITER_BUSY' ? 'the inviting member is busy (too many joins); trying again later' : 'the inviting member is not reachable yet; trying again')
       }
-      await this.#pause(wait * (0.5 + Math.random()), inviter)
+      // A busy inviter gets the whole wait; an unreachable one is tried again as soon as a
+      // connection to it opens (but not sooner than a second after the last try).
+      await this.#pause(wait * (0.5 + Math.random()), code === 'ERR_INVITER_BUSY' ? undefined : inviter)
       wait = Math.min(2 * wait, JOIN_RETRY_MAX_MS)
     }
   }
 
-  /** Waits `ms`, or until a connection to `peer` opens. */
+  /** Waits `ms`, or until a connection to `peer` opens (from MIN_RETRY_GAP_MS on). */
   async #pause (ms: number, peer: string | undefined): Promise<void> {
     const node = this.#c.host.libp2p
     await new Promise<void>((resolve) => {
       const onConnect = (evt: CustomEvent<PeerId>): void => { if (evt.detail.toString() === peer) done() }
       const timer = setTimeout(() => { done() }, ms).unref()
+      const listen = setTimeout(() => { if (peer !== undefined) node?.addEventListener('peer:connect', onConnect) }, Math.min(ms, MIN_RETRY_GAP_MS)).unref()
       function done (): void {
         clearTimeout(timer)
+        clearTimeout(listen)
         node?.removeEventListener('peer:connect', onConnect)
         resolve()
       }
-      node?.addEventListener('peer:connect', onConnect)
     })
   }
 }
