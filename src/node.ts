@@ -212,7 +212,7 @@ export class EdgeNode {
       logger: hiveLog,
       isMember: (peerId) => this.#hive?.isMember(peerId) ?? false,
       isTrusted: (peerId) => this.#hive?.directory.isTrusted(peerId) ?? false,
-      wantsPeers: (peer) => this.#hive?.wantsPeers(peer) ?? true
+      wantsPeers: () => this.#hive?.wantsPeers() ?? true
     },
       { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
     this.#hive = new Hive({

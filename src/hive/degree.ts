@@ -9,7 +9,7 @@ import type { MemberHint } from './protocols/members.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
 /** Pings in a row a connected member may leave unanswered before its connection is closed. */
-const MISSED_PINGS = 3
+const MISSED_PINGS = 2
 /** A duplicate connection is closed only once every connection to that peer is this old. */
 const SETTLE_MS = 10_000
 

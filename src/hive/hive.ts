@@ -200,14 +200,13 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
 
   /**
    * Whether the node wants more member connections: LAN discovery asks the LAN, and dials what it
-   * finds, only then. While it is joining with a token it wants its inviter only (found on the
-   * LAN when the invitation's addresses are stale): until it holds a credential no other peer
-   * has a use for it, and a fleet started together would otherwise connect to each other before
-   * any of them can prove anything, slowing the inviter they all wait for.
+   * finds, only then. Not while joining with a token: no peer has a use for it before it holds a
+   * credential, and a fleet started together would otherwise connect to each other, slowing the
+   * inviter they all wait for. (Nor its inviter found on the LAN: that only doubled the dials
+   * to it while a hive of 30 formed; an invitation whose addresses went stale needs --bootstrap.)
    */
-  wantsPeers (peer?: string): boolean {
-    if (this.#joining) return peer !== undefined && peer === this.#membership.joiningVia
-    return this.#degree.wants()
+  wantsPeers (): boolean {
+    return !this.#joining && this.#degree.wants()
   }
 
   /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */
@@ -258,8 +257,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     const every = (ms: number, fn: () => Promise<void>): void => {
       this.#timers.push(setInterval(() => { fn().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'hive task failed')) }, ms).unref())
     }
-    // Three pings a span, so a member silent on its connection is closed (and suspected) within one.
-    every(Math.floor(this.#o.offlineAfterMs / 3), async () => { await this.#degree.ping(Math.max(2000, Math.min(10_000, Math.floor(this.#o.offlineAfterMs / 6)))) })
+    // A member silent on its connection is closed (and suspected) after MISSED_PINGS spans.
+    every(this.#o.offlineAfterMs, async () => { await this.#degree.ping(Math.max(2000, Math.min(10_000, Math.floor(this.#o.offlineAfterMs / 6)))) })
     every(DEGREE_INTERVAL_MS, async () => { if (this.#membership.current !== undefined) await this.#degree.keep() })
     every(CHALLENGE_RETRY_MS, async () => { await this.#challenges.challengeUnproven() })
   }

@@ -53,8 +53,8 @@ export interface P2PHostComponents {
   isMember (peerId: string): boolean
   /** Whether a peer proved membership on its current connection: gossip goes to and comes from those only. */
   isTrusted (peerId: string): boolean
-  /** Whether the node wants more peers now, or this one (LAN discovery asks, and dials what it finds, only then). */
-  wantsPeers (peer?: string): boolean
+  /** Whether the node wants more peers now (LAN discovery asks, and dials what it finds, only then). */
+  wantsPeers (): boolean
 }
 
 export interface P2PHostOptions {
@@ -217,8 +217,8 @@ export class P2PHost {
       for (const [peer, addrs] of this.#lanQueue) {
         this.#lanQueue.delete(peer)
         const node = this.#node
-        if (node === undefined) break
-        if (!this.#c.wantsPeers(peer) || node.getConnections(peerIdFromString(peer)).length > 0) continue
+        if (node === undefined || !this.#c.wantsPeers()) break
+        if (node.getConnections(peerIdFromString(peer)).length > 0) continue
         this.#c.logger.debug({ peer_id: peer }, 'peer discovered')
         await node.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'discovered peer not reachable'))
       }

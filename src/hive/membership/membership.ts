@@ -47,8 +47,6 @@ export interface MembershipComponents {
 export class Membership {
   readonly #c: MembershipComponents
   #member?: Member | undefined
-  /** The inviter of the start token while joining with it. */
-  #joiningVia?: string
 
   constructor (c: MembershipComponents) {
     this.#c = c
@@ -56,11 +54,6 @@ export class Membership {
 
   get current (): Member | undefined {
     return this.#member
-  }
-
-  /** While joining with the start token: the member that issued it. */
-  get joiningVia (): string | undefined {
-    return this.#member === undefined ? this.#joiningVia : undefined
   }
 
   async load (): Promise<void> {
@@ -189,10 +182,10 @@ export class Membership {
     try {
       inviter = (await readInvitation(token)).inviter
     } catch { /* join() says why */ }
-    this.#joiningVia = inviter
     let wait = JOIN_RETRY_MS
     let code: string | undefined
     while (!stopped() && this.#member === undefined) {
+      const tried = Date.now()
       try {
         await this.join(token)
         return
@@ -206,18 +199,23 @@ export class Membership {
       }
       // A busy inviter gets the whole wait; an unreachable one is tried again as soon as a
       // connection to it opens (but not sooner than a second after the last try).
-      await this.#pause(wait * (0.5 + Math.random()), code === 'ERR_INVITER_BUSY' ? undefined : inviter)
+      await this.#pause(wait * (0.5 + Math.random()), code === 'ERR_INVITER_BUSY' ? undefined : inviter, tried)
       wait = Math.min(2 * wait, JOIN_RETRY_MAX_MS)
     }
   }
 
-  /** Waits `ms`, or until a connection to `peer` opens (from MIN_RETRY_GAP_MS on). */
-  async #pause (ms: number, peer: string | undefined): Promise<void> {
+  /** Waits `ms`, or until a connection to `peer` opened after `since` (looked at from MIN_RETRY_GAP_MS on). */
+  async #pause (ms: number, peer: string | undefined, since: number): Promise<void> {
     const node = this.#c.host.libp2p
     await new Promise<void>((resolve) => {
       const onConnect = (evt: CustomEvent<PeerId>): void => { if (evt.detail.toString() === peer) done() }
       const timer = setTimeout(() => { done() }, ms).unref()
-      const listen = setTimeout(() => { if (peer !== undefined) node?.addEventListener('peer:connect', onConnect) }, Math.min(ms, MIN_RETRY_GAP_MS)).unref()
+      const listen = setTimeout(() => {
+        if (peer === undefined || node === undefined) return
+        // A connection opened since the last try (during the gap, so no event will come for it).
+        if (node.getConnections(peerIdFromString(peer)).some((c) => c.timeline.open >= since)) done()
+        else node.addEventListener('peer:connect', onConnect)
+      }, Math.min(ms, MIN_RETRY_GAP_MS)).unref()
       function done (): void {
         clearTimeout(timer)
         clearTimeout(listen)
