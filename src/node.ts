@@ -4,12 +4,12 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
-import { P2PHost, DnsSdAdvertiser, Hive } from './hive/index.ts'
-import type { PeerView } from './mcp/index.ts'
-import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI } from './mcp/index.ts'
+import { DnsSdAdvertiser, ForwardError } from './hive/index.ts'
+import { startHivePart, peerViews, type HivePart } from './node-hive.ts'
+import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI, parseHiveToken, watchHiveToken, type TokenEnd } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer
+  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer, type Forwarder
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
@@ -88,8 +88,7 @@ export class EdgeNode {
   #catalog?: Catalog
   #mcp?: McpEndpoint
   readonly #notifications = new NotificationStream()
-  #p2p?: P2PHost
-  #hive?: Hive
+  #hivePart?: HivePart
   readonly #metrics: NodeMetrics
   #metricsServer?: MetricsServer
   #metricsUrl?: string
@@ -110,7 +109,7 @@ export class EdgeNode {
       mcpSessions: () => this.#mcp?.sessionCount ?? 0,
       peersByStatus: () => {
         const counts: Record<string, number> = {}
-        for (const p of this.#hive?.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1
+        for (const p of this.#hivePart?.hive.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1
         return counts
       }
     }, { runtime: config.metricsEnabled })
@@ -205,39 +204,41 @@ export class EdgeNode {
   }
 
   async #startHive (log: Logger): Promise<void> {
-    const c = this.config
-    const hiveLog = this.#logger.child({ part: 'hive' })
-    this.#p2p = new P2PHost({
-      privateKey: this.#identity!.privateKey,
-      logger: hiveLog,
-      isMember: (peerId) => this.#hive?.isMember(peerId) ?? false,
-      isTrusted: (peerId) => this.#hive?.directory.isTrusted(peerId) ?? false,
-      wantsPeers: () => this.#hive?.wantsPeers() ?? true
-    },
-      { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
-    this.#hive = new Hive({
-      host: this.#p2p,
-      privateKey: this.#identity!.privateKey,
-      peerId: this.#identity!.peerId.toString(),
-      nodeId: this.#identity!.nodeId,
-      hive: this.#store!.hive,
-      peers: this.#store!.peers,
-      logger: hiveLog,
-      advert: () => this.info() as unknown as Record<string, unknown>,
-      load: () => ({ ...this.#load.read() }),
-      audit: (action, target, detail) => {
-        this.#audit!.append({ actor: 'node', action, target, outcome: 'success', detail }).catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a hive event'))
-      }
-    }, { offlineAfterMs: c.peerOfflineAfter, degree: c.hiveDegree, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
-    // Handlers must be in place before the first connection: a peer's challenge must not find them missing.
-    await this.#p2p.start({ beforeStart: async () => { await this.#hive!.start() } })
-    this.#hive.begin()
-    this.#hive.on('peer', (e) => {
-      this.#notifications.publish('peer', { type: e.type, peer_id: e.peerId, node_id: e.nodeId, trust: e.trust })
-      this.#audit!.append({ actor: e.peerId, action: `peer.${e.type}`, target: e.nodeId, outcome: 'success', detail: { trust: e.trust } })
-        .catch((err: unknown) => hiveLog.warn({ err }, 'could not audit a peer event'))
+    const mcp = this.#mcp
+    this.#hivePart = await startHivePart({
+      config: this.config,
+      identity: this.#identity!,
+      store: this.#store!,
+      audit: this.#audit!,
+      notifications: this.#notifications,
+      catalog: this.#catalog!,
+      load: this.#load,
+      logger: this.#logger.child({ part: 'hive' }),
+      mcp: mcp === undefined ? undefined : async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
+      info: () => this.info(),
+      mcpUrl: () => this.#resource()
     })
-    log.info({ listen: this.#p2p.listenAddrs(), hive_id: this.#hive.hiveId ?? null }, 'libp2p host listening')
+    log.info({ listen: this.#hivePart.p2p.listenAddrs(), hive_id: this.#hivePart.hive.hiveId ?? null }, 'libp2p host listening')
+  }
+
+  /**
+   * Ends what a token opened (sessions, streams) when it expires or is revoked. A caller that
+   * came through another member holds no token of this node: what it opened lives until its own
+   * token expires, or until the member it came through is removed.
+   */
+  #watchToken (token: string, onEnd: (why: TokenEnd) => void): () => void {
+    const hiveCaller = parseHiveToken(token)
+    if (hiveCaller === undefined) return this.#tokens.watch(token, onEnd)
+    return watchHiveToken(hiveCaller, onEnd, (listener) => this.#hivePart?.onRemoved(listener) ?? (() => undefined))
+  }
+
+  /** Sends a request to another member through the hive (see HiveForwarding). */
+  #forward (): Forwarder | undefined {
+    if (!this.config.p2pEnabled) return undefined
+    return async (nodeId, request, caller, signal) => {
+      if (this.#hivePart === undefined) throw new ForwardError(503, 'p2p_starting', 'The hive is not running yet; try again shortly.')
+      return await this.#hivePart.forwarding.forward(nodeId, request, caller, signal)
+    }
   }
 
   async #loadTls (nodeId: string, log: Logger): Promise<TlsMaterial> {
@@ -247,21 +248,6 @@ export class EdgeNode {
     const tls = await loadOrCreateSelfSigned(this.#layout!.tlsCert, this.#layout!.tlsKey, names)
     if (tls.created) log.info({ fingerprint: tls.fingerprint, reason: tls.renewedBecause ?? 'first start' }, 'made a self-signed TLS certificate')
     return tls
-  }
-
-  /** The peers this node knows (its peer table), most recently seen first. */
-  #peers (): PeerView[] {
-    return (this.#hive?.directory.list() ?? []).map((p) => ({
-      peer_id: p.peerId,
-      ...(p.nodeId === undefined ? {} : { node_id: p.nodeId }),
-      status: p.status,
-      member: p.member,
-      trust: p.trust,
-      addresses: p.addresses,
-      first_seen: p.firstSeen.toISOString(),
-      last_seen: p.lastSeen.toISOString(),
-      ...(p.capabilities === undefined ? {} : { capabilities: p.capabilities })
-    }))
   }
 
   #resource (): string {
@@ -295,7 +281,8 @@ export class EdgeNode {
     registerBearerGuard(http.app, { verify: async (token) => await this.#verifier!.verify(token) },
       { resourceMetadataUrl: () => this.#resourceMetadataUrl() })
     registerHealthRoutes(http.app, { ready: () => this.#ready() })
-    registerNodeInfoRoutes(http.app, { nodeId: this.#identity!.nodeId, nodeInfo: () => this.info() })
+    registerNodeInfoRoutes(http.app, { nodeId: this.#identity!.nodeId, nodeInfo: () => this.info(), forward: this.#forward(), verify: async (token) => await this.#verifier!.verify(token) },
+      { resourceMetadataUrl: () => this.#resourceMetadataUrl() })
     await registerOAuthRoutes(http.app, { handleOAuth: async (req, res) => await this.#authServer!.handle(req, res) }, {
       nodeId: this.#identity!.nodeId,
       nodeName: c.nodeName,
@@ -311,11 +298,11 @@ export class EdgeNode {
     })
     registerAdminClientRoutes(http.app, { registry: this.#registry! })
     registerDiscoveryRoutes(http.app, {
-      peers: () => this.#peers(),
-      connect: async (peerId, addrs) => await this.#p2p!.connect(peerId, addrs),
-      enabled: () => this.#p2p !== undefined
+      peers: () => peerViews(this.#hivePart?.hive),
+      connect: async (peerId, addrs) => await this.#hivePart!.p2p.connect(peerId, addrs),
+      enabled: () => this.#hivePart !== undefined
     })
-    registerHiveRoutes(http.app, { hive: () => this.#hive, peerId: this.#identity!.peerId.toString() })
+    registerHiveRoutes(http.app, { hive: () => this.#hivePart?.hive, peerId: this.#identity!.peerId.toString() })
     await registerInteractionRoutes(http.app, {
       interaction: async (req, res) => await this.#authServer!.interaction(req, res),
       finishSignIn: async (req, res) => await this.#authServer!.finishSignIn(req, res),
@@ -354,7 +341,8 @@ export class EdgeNode {
       invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
       read: async (uri) => await readCatalogResource(this.#catalog!, uri),
       stream: this.#notifications,
-      watchToken: (token, onEnd) => this.#tokens.watch(token, onEnd)
+      watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
+      forward: this.#forward()
     }, {
       nodeId: this.#identity!.nodeId,
       maxStreams: c.maxStreams,
@@ -367,7 +355,8 @@ export class EdgeNode {
       await registerMcpRoute(http.app, {
         handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
         requiredScopes: (body) => scopesForBody(body, this.#catalog!),
-        watchToken: (token, onEnd) => this.#tokens.watch(token, onEnd)
+        watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
+        forward: this.#forward()
       }, {
         path: MCP_PATH,
         bodyLimit: c.bodyLimit,
@@ -376,7 +365,8 @@ export class EdgeNode {
         resourceMetadataUrl: () => this.#resourceMetadataUrl(),
         corsOrigins: c.corsOrigins,
         // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
-        allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined
+        allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined,
+        nodeId: this.#identity!.nodeId
       })
     }
     return http
@@ -388,7 +378,7 @@ export class EdgeNode {
     registerBuiltins(this.#catalog, {
       info: () => this.info(),
       listeningUrls: () => [this.#publicUrl],
-      peers: () => this.#peers(),
+      peers: () => peerViews(this.#hivePart?.hive),
       audit: this.#audit!,
       provisionClient: async (input, actor) => {
         const { client, secret } = await this.#registry!.add(input, actor)
@@ -425,7 +415,7 @@ export class EdgeNode {
       maxStreams: c.maxStreams,
       maxStreamsPerClient: c.maxStreamsPerClient,
       maxRequestBodySize: c.bodyLimit
-    }, this.#logger.child({ part: 'mcp' }), (token, onEnd) => this.#tokens.watch(token, onEnd))
+    }, this.#logger.child({ part: 'mcp' }), (token, onEnd) => this.#watchToken(token, onEnd))
   }
 
   #buildAuth (): void {
@@ -507,7 +497,7 @@ export class EdgeNode {
         tools: [...(this.#catalog?.tools.keys() ?? [])],
         resources: [...(this.#catalog?.resources.keys() ?? []), ...[...(this.#catalog?.templates.values() ?? [])].map((t) => t.uriTemplate)]
       },
-      p2p: { enabled: this.#p2p !== undefined, protocols: this.#p2p?.protocols() ?? [], listenAddrs: this.#p2p?.listenAddrs() ?? [] },
+      p2p: { enabled: this.#hivePart !== undefined, protocols: this.#hivePart?.p2p.protocols() ?? [], listenAddrs: this.#hivePart?.p2p.listenAddrs() ?? [] },
       auth: { enabled: true, issuer: this.#issuer, tokenEndpoint: `${this.#issuer}${TOKEN_PATH}`, flows: ['client_credentials'] }
     })
   }
@@ -524,7 +514,7 @@ export class EdgeNode {
       mcpUrl: `${baseUrl}/mcp`,
       localUrl: `${scheme}://${loopbackFor(c.host)}:${port}`,
       fingerprint: this.#tls?.fingerprint,
-      p2pAddrs: this.#p2p?.listenAddrs() ?? [],
+      p2pAddrs: this.#hivePart?.p2p.listenAddrs() ?? [],
       metricsUrl: this.#metricsUrl,
       dataDir: c.dataDir,
       issuer: this.#issuer
@@ -554,8 +544,7 @@ export class EdgeNode {
     await this.#metricsServer?.close().catch((err: unknown) => log.warn({ err }, 'metrics listener did not close cleanly'))
     this.#metrics.stop()
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
-    await this.#hive?.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
-    await this.#p2p?.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
+    await this.#hivePart?.stop()
     await this.#authAudit?.stop().catch((err: unknown) => log.warn({ err }, 'could not write the last refusal summaries'))
     if (this.#store !== undefined) {
       if (this.#identity !== undefined && this.#http !== undefined) {

@@ -1,9 +1,9 @@
 import { homedir, hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { z } from 'zod'
-import { multiaddr } from '@multiformats/multiaddr'
 import { boolean, duration, host, integer, list, path, text, url } from './values.ts'
 import { logLevel, type LogLevel } from './log-level.ts'
+import { HIVE_SETTINGS } from './settings-hive.ts'
 
 /** The node's resolved configuration. Durations are in milliseconds, sizes in bytes. */
 export interface Config {
@@ -55,6 +55,10 @@ export interface Config {
   joinToken: string | undefined
   p2pJoinRateLimit: number
   p2pAuthRateLimit: number
+  hiveScopes: string[]
+  hiveForwardTimeout: number
+  hiveForwardPerClient: number
+  hiveForwardPerMember: number
   metricsEnabled: boolean
   metricsHost: string
   metricsPort: number
@@ -85,24 +89,6 @@ export interface Setting {
   default?: (c: Partial<Config>) => unknown
   /** Never printed, never given as a flag (a flag is visible in `ps`). */
   secret?: boolean
-}
-
-function parses (text: string): ReturnType<typeof multiaddr> | undefined {
-  try { return multiaddr(text) } catch { return undefined }
-}
-
-/** `/ip4|ip6|dns.../tcp/<port>`: what the host can listen on. */
-/** `/ip4|ip6/<address>/tcp/<port>` or `/ip4|ip6/<address>/udp/<port>/quic-v1`. */
-function isListenAddr (text: string): boolean {
-  const names = parses(text)?.getComponents().map((c) => c.name) ?? []
-  if (!['ip4', 'ip6'].includes(names[0]!)) return false
-  return (names.length === 2 && names[1] === 'tcp') || (names.length === 3 && names[1] === 'udp' && names[2] === 'quic-v1')
-}
-
-/** A dialable multiaddr that names its peer: `.../tcp/<port>/p2p/<peer id>`. */
-function isDialAddr (text: string): boolean {
-  const names = parses(text)?.getComponents().map((c) => c.name) ?? []
-  return (names.includes('tcp') || names.includes('quic-v1')) && names.at(-1) === 'p2p'
 }
 
 function isWildcard (h: string | undefined): boolean {
@@ -315,62 +301,7 @@ export const SETTINGS: readonly Setting[] = [
     description: 'ES modules exporting register(hive) that add MCP tools, resources and prompts (repeat the flag; comma-separated in the environment).',
     allowed: 'module paths or package names', schema: list(text(1024), 50), default: () => []
   },
-  {
-    key: 'p2pEnabled', env: 'EDGE_HIVE_P2P_ENABLED', flag: { spec: '--no-p2p', attr: 'p2p' },
-    description: 'Run the libp2p host that joins the hive.',
-    allowed: 'true or false', schema: boolean(), default: () => true
-  },
-  {
-    key: 'p2pListen', env: 'EDGE_HIVE_P2P_LISTEN', flag: { spec: '--p2p-listen <multiaddr>', attr: 'p2pListen', repeatable: true },
-    description: 'Multiaddrs the libp2p host listens on (repeat the flag; comma-separated in the environment).',
-    allowed: 'TCP or QUIC multiaddrs like /ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/udp/4001/quic-v1', schema: list(text(256).refine(isListenAddr), 16),
-    default: () => ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/udp/4001/quic-v1']
-  },
-  {
-    key: 'bootstrap', env: 'EDGE_HIVE_BOOTSTRAP', flag: { spec: '--bootstrap <multiaddr>', attr: 'bootstrap', repeatable: true },
-    description: 'Peers to dial at start and while they are not connected, e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW... (repeatable).',
-    allowed: 'multiaddrs ending in /p2p/<peer id>', schema: list(text(512).refine(isDialAddr), 32), default: () => []
-  },
-  {
-    key: 'p2pMaxConnections', env: 'EDGE_HIVE_P2P_MAX_CONNECTIONS', flag: { spec: '--p2p-max-connections <number>', attr: 'p2pMaxConnections' },
-    description: 'Open libp2p connections at most.',
-    allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 300
-  },
-  {
-    key: 'p2pMaxConnectionsPerAddress', env: 'EDGE_HIVE_P2P_MAX_CONNECTIONS_PER_ADDRESS', flag: { spec: '--p2p-max-connections-per-address <number>', attr: 'p2pMaxConnectionsPerAddress' },
-    description: 'Open inbound libp2p connections from one remote address (an IPv4 address or an IPv6 /64) at most, so no one address takes every slot; raise it when many nodes share one address (NAT).',
-    allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 16
-  },
-  {
-    key: 'discovery', env: 'EDGE_HIVE_DISCOVERY', flag: { spec: '--discovery', attr: 'discovery' },
-    description: 'Find peers on the LAN (mDNS) and announce the node as the DNS-SD service _edge-hive._tcp. Without it the node sends no multicast.',
-    allowed: 'true or false', schema: boolean(), default: () => false
-  },
-  {
-    key: 'peerOfflineAfter', env: 'EDGE_HIVE_PEER_OFFLINE_AFTER', flag: { spec: '--peer-offline-after <duration>', attr: 'peerOfflineAfter' },
-    description: 'A member not heard from for this long is shown offline. Members send a heartbeat (a small signed message, by gossip) three times in this span; a hive of more than 200 members beats more slowly and waits longer (see the scale model in the README). A member that stops cleanly, or whose connections drop, is shown offline within seconds; this span is for a member that hangs while its connections stay up. Shorter costs more at rest: heartbeats are most of the traffic of a hive at rest.',
-    allowed: 'a duration from 3s to 10m, like 15s', schema: duration(3000, 600_000), default: () => 60_000
-  },
-  {
-    key: 'hiveDegree', env: 'EDGE_HIVE_DEGREE', flag: { spec: '--hive-degree <number>', attr: 'hiveDegree' },
-    description: 'Members this node keeps a connection to: it dials more while it has fewer, and closes the extra ones beyond one and a half times this many (not those opened in the last minute). Adverts, removals and heartbeats reach the others by gossip through them.',
-    allowed: 'a whole number from 2 to 64', schema: integer(2, 64), default: () => 6
-  },
-  {
-    key: 'joinToken', env: 'EDGE_HIVE_JOIN_TOKEN', secret: true,
-    description: 'An invitation (from `edge-hive hive invite`) to join with at start when the node is not yet a member; for containers. Environment or config file only.',
-    allowed: 'an invitation token starting with ehi_', schema: text(8192)
-  },
-  {
-    key: 'p2pJoinRateLimit', env: 'EDGE_HIVE_P2P_JOIN_RATE_LIMIT', flag: { spec: '--p2p-join-rate-limit <per-minute>', attr: 'p2pJoinRateLimit' },
-    description: 'Join requests (/edge-hive/join) answered per minute from one remote address (IPv4 address or IPv6 /64); one peer id gets a quarter of it. More are refused without being looked at.',
-    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 20
-  },
-  {
-    key: 'p2pAuthRateLimit', env: 'EDGE_HIVE_P2P_AUTH_RATE_LIMIT', flag: { spec: '--p2p-auth-rate-limit <per-minute>', attr: 'p2pAuthRateLimit' },
-    description: 'Challenges (/edge-hive/auth) answered per minute from one remote address (IPv4 address or IPv6 /64); one peer id gets a quarter of it. More are refused without being looked at.',
-    allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 120
-  },
+  ...HIVE_SETTINGS,
   {
     key: 'metricsEnabled', env: 'EDGE_HIVE_METRICS_ENABLED', flag: { spec: '--no-metrics', attr: 'metrics' },
     description: 'Serve Prometheus metrics at GET /metrics on a listener of its own.',

@@ -129,6 +129,14 @@ export class Challenges {
     if (conn !== undefined) await this.authenticate(conn)
   }
 
+  /** Dials a peer when no connection to it is open, then proves membership on the connection. */
+  async reach (peer: string): Promise<void> {
+    const node = this.#c.host.libp2p
+    if (node === undefined) return
+    if (node.getConnections(peerIdFromString(peer)).length === 0) await node.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+    await this.prove(peer)
+  }
+
   async authenticate (conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
     // One challenge at a time per peer: several reasons to challenge often come together. One

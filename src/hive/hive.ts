@@ -9,7 +9,7 @@ import { PeerDirectory, type MemberView, type PeerEvent } from './peer-directory
 export type { MemberView } from './peer-directory.ts'
 import { Membership } from './membership/membership.ts'
 import { Removals, type Applied } from './membership/removals.ts'
-import { JsonFrames, ProtocolViolation, sendFrames } from './protocols/framing.ts'
+import { JsonFrames, sendFrames, serveFrames } from './protocols/framing.ts'
 import { AUTH_PROTOCOL, LEGACY_AUTH_PROTOCOLS, MAX_CLOCK_SKEW_MS, UPGRADE_REFUSAL, refuseAuth } from './protocols/auth.ts'
 import { CAPS_PROTOCOL, type CapabilityDoc } from './protocols/caps.ts'
 import { MEMBERS_PROTOCOL, pushMembers, readMembers } from './protocols/members.ts'
@@ -294,21 +294,9 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     await this.directory.stop()
   }
 
-  /** Runs one inbound protocol stream: bounded, and a broken message counts against the peer. */
+  /** Runs one inbound protocol stream (see serveFrames); `membersOnly`: for proven members only. */
   #serve (stream: Stream, conn: Connection, run: (f: JsonFrames) => Promise<void>, membersOnly = false): void {
-    const peer = conn.remotePeer.toString()
-    const f = new JsonFrames(stream)
-    if (membersOnly && !this.directory.isTrusted(peer)) {
-      // Hive protocols are for proven members only; the peer learns nothing else.
-      this.#log.debug({ peer_id: peer, protocol: stream.protocol }, 'refused a hive stream from a peer that has not proven membership')
-      f.abort('not a proven member of this hive')
-      return
-    }
-    run(f).catch((err: unknown) => {
-      if (err instanceof ProtocolViolation) this.directory.misbehaved(peer, err.message)
-      else this.#log.debug({ peer_id: peer, err: messageOf(err) }, 'hive stream failed')
-      f.abort(messageOf(err))
-    })
+    serveFrames(stream, conn, run, { log: this.#log, misbehaved: (p, why) => { this.directory.misbehaved(p, why) }, ...(membersOnly ? { trusted: (p: string) => this.directory.isTrusted(p) } : {}) })
   }
 
   /**
@@ -325,6 +313,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
 
   async #send (peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>): Promise<void> {
     await sendFrames(this.#c.host.libp2p, peer, protocol, write, this.#log)
+  }
+
+  /** Connects to a member (dialling it when no connection is open) and proves membership on the connection. */
+  async reach (peerId: string): Promise<void> {
+    if (this.isMember(peerId)) await this.#challenges.reach(peerId)
   }
 
   /** Makes a fresh advert, publishes it to the hive and (when it changed) puts it in the DHT; returns it. */

@@ -308,6 +308,12 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     this.#offlineAfterMs = ms
   }
 
+  /** The member with this node id (as its advert says), if any. */
+  memberByNodeId (nodeId: string): PeerRecord | undefined {
+    for (const e of this.#peers.values()) if (e.member && e.nodeId === nodeId) return this.#view(e)
+    return undefined
+  }
+
   addressesOf (peerId: string): string[] {
     return this.#peers.get(peerId)?.addresses ?? []
   }

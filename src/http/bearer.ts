@@ -37,6 +37,14 @@ export function refuse (reply: FastifyReply, status: number, header: string, err
     .type('application/json; charset=utf-8').send({ error, message })
 }
 
+/** The identity of a request's Bearer token, or undefined when it has no valid one (for routes public in part). */
+export async function bearerIdentity (req: FastifyRequest, verify: BearerComponents['verify']): Promise<AccessIdentity | undefined> {
+  const m = B64TOKEN.exec((req.headers.authorization ?? '').replace(/^bearer/i, 'Bearer'))
+  if (m === null) return undefined
+  const result = await verify(m[1]!)
+  return result.ok ? result.identity : undefined
+}
+
 /**
  * Requires a valid Bearer token (RFC 6750) on every route that is not marked public, and the
  * route's scope where it declares one. Routes declare what they need in one place, their

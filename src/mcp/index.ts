@@ -7,3 +7,4 @@ export { registerBuiltins, logUriFor, LOGS_LATEST_URI, NODE_INFO_URI, type Built
 export { loadPlugins, type EdgeHivePlugin } from './plugins.ts'
 export { invokeTool, readCatalogResource, type InvokeOutcome } from './invoke.ts'
 export { NotificationStream, type StreamEvent } from './notification-stream.ts'
+export { serveHiveCall, parseHiveToken, watchHiveToken, type HiveCall, type HiveEntryComponents } from './hive-entry.ts'

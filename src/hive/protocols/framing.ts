@@ -1,5 +1,5 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { EdgeError, messageOf } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
@@ -82,4 +82,25 @@ export async function sendFrames (node: Libp2p | undefined, peer: string, protoc
   } catch (err) {
     log.debug({ peer_id: peer, protocol, err: messageOf(err) }, 'could not send to peer')
   }
+}
+
+/**
+ * Runs one inbound protocol stream: framed and bounded, and a broken message counts against the
+ * peer. With `trusted`, a peer that has not proven membership on its connection is refused
+ * before anything is read: hive protocols tell a stranger nothing.
+ */
+export function serveFrames (stream: Stream, conn: Connection, run: (f: JsonFrames) => Promise<void>,
+  o: { log: Logger, misbehaved (peer: string, why: string): void, trusted?: (peer: string) => boolean }): void {
+  const peer = conn.remotePeer.toString()
+  const f = new JsonFrames(stream)
+  if (o.trusted !== undefined && !o.trusted(peer)) {
+    o.log.debug({ peer_id: peer, protocol: stream.protocol }, 'refused a hive stream from a peer that has not proven membership')
+    f.abort('not a proven member of this hive')
+    return
+  }
+  run(f).catch((err: unknown) => {
+    if (err instanceof ProtocolViolation) o.misbehaved(peer, err.message)
+    else o.log.debug({ peer_id: peer, err: messageOf(err) }, 'hive stream failed')
+    f.abort(messageOf(err))
+  })
 }

@@ -3,6 +3,7 @@ import { CallerQuota, EVENT_SCOPES, quotaMessage, type InvokeOutcome, type Notif
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import { HttpError } from '../errors.ts'
 import { nodeIdParam, object, responses } from '../schemas.ts'
+import { answerFromMember, clientGone, hiveCaller, type Forwarder, type HiveRequest } from '../forwarder.ts'
 
 export interface McpRestComponents {
   invoke (name: string, args: unknown, caller: Caller): Promise<InvokeOutcome>
@@ -10,6 +11,8 @@ export interface McpRestComponents {
   stream: NotificationStream
   /** Calls `onEnd` once when the token expires or is revoked; returns how to stop watching. */
   watchToken (token: string, onEnd: (why: 'expired' | 'revoked') => void): () => void
+  /** Hands a request to another member of the hive; undefined when the node has no hive. */
+  forward: Forwarder | undefined
 }
 
 export interface McpRestOptions extends BearerOptions {
@@ -28,9 +31,9 @@ function mayReceive (e: StreamEvent, scopes: string[]): boolean {
 
 const KEEPALIVE_MS = 15_000
 
-function checkNode (nodeId: string | undefined, own: string): void {
-  // Only this node for now; the hive will route other ids to the peer.
-  if (nodeId !== undefined && nodeId !== own) throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
+/** Whether the route is asked about another node than this one. */
+function elsewhere (nodeId: string | undefined, own: string): nodeId is string {
+  return nodeId !== undefined && nodeId !== own
 }
 
 /**
@@ -38,6 +41,13 @@ function checkNode (nodeId: string | undefined, own: string): void {
  * the same catalog code, the same scopes.
  */
 export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponents, opts: McpRestOptions): void {
+  /** The same route on another member, through the hive: its answer, under its policy, streams back. */
+  const viaHive = async (req: FastifyRequest, reply: FastifyReply, member: string, request: HiveRequest): Promise<FastifyReply> => {
+    if (c.forward === undefined) throw new HttpError(404, 'unknown_node', 'No node with that id is known here (this node has no hive: --no-p2p).')
+    const response = await c.forward(member, request, hiveCaller(req.identity!), clientGone(reply))
+    const out = answerFromMember(reply, response, opts)
+    return out === response ? await reply.send(response) : out as FastifyReply
+  }
   const body = {
     type: 'object',
     required: ['name'],
@@ -50,7 +60,9 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     response: responses(object('The MCP CallToolResult: content, structuredContent, isError.'), 400, 401, 403, 404)
   }
   const callTool = async (req: FastifyRequest<{ Params: { node_id?: string }, Body: { name: string, arguments?: Record<string, unknown> } }>, reply: FastifyReply): Promise<FastifyReply> => {
-    checkNode(req.params.node_id, opts.nodeId)
+    if (elsewhere(req.params.node_id, opts.nodeId)) {
+      return await viaHive(req, reply, req.params.node_id, { target: 'tool', body: Buffer.from(JSON.stringify({ name: req.body.name, arguments: req.body.arguments ?? {} })) })
+    }
     const identity = req.identity!
     const outcome = await c.invoke(req.body.name, req.body.arguments ?? {}, { clientId: identity.clientId, scopes: identity.scopes })
     if (outcome.ok) return await reply.send(outcome.result)
@@ -71,7 +83,7 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
       response: responses({ description: 'The resource\'s contents, with its MIME type.' }, 400, 401, 403, 404)
     }
   }, async (req, reply) => {
-    checkNode(req.params.node_id, opts.nodeId)
+    if (elsewhere(req.params.node_id, opts.nodeId)) return await viaHive(req, reply, req.params.node_id, { target: 'resource', uri: req.params.uri })
     const contents = await c.read(req.params.uri).catch((err: unknown) => { throw new HttpError(400, 'invalid_resource', String((err as Error).message)) })
     if (contents === undefined) throw new HttpError(404, 'unknown_resource', `There is no resource ${req.params.uri}.`)
     return await reply.type(contents.mimeType).send(contents.body)
@@ -89,7 +101,9 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
       response: responses({ description: 'text/event-stream' }, 401, 403, 404, 429, 503)
     }
   }, async (req, reply) => {
-    checkNode(req.params.node_id, opts.nodeId)
+    if (elsewhere(req.params.node_id, opts.nodeId)) {
+      throw new HttpError(404, 'unknown_node', 'This stream is this node\'s own; a member\'s notifications come through its MCP endpoint here, /mcp/node/{node_id}/mcp.')
+    }
     const identity = req.identity!
     const place = streams.acquire({ clientId: identity.clientId, scopes: identity.scopes })
     if (!place.ok) throw new HttpError(place.reason === 'full' ? 503 : 429, 'too_many_streams', quotaMessage(place.reason, 'streams'))

@@ -2,6 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthInfo } from '@modelcontextprotocol/server'
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import type { Scope } from '../../auth/scopes.ts'
+import { answerFromMember, clientGone, hiveCaller, type Forwarder } from '../forwarder.ts'
+import { nodeIdParam } from '../schemas.ts'
+
+/** Request headers of the MCP transport that a member needs to answer; the rest stay here. */
+const FORWARDED_HEADERS = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name']
 
 export interface McpRouteComponents {
   handle (request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response>
@@ -9,6 +14,8 @@ export interface McpRouteComponents {
   requiredScopes (body: unknown): Scope[]
   /** Calls `onEnd` once when the token expires or is revoked; returns how to stop watching. */
   watchToken (token: string, onEnd: (why: 'expired' | 'revoked') => void): () => void
+  /** Hands a request to another member of the hive; undefined when the node has no hive. */
+  forward: Forwarder | undefined
 }
 
 export interface McpRouteOptions extends BearerOptions {
@@ -22,6 +29,8 @@ export interface McpRouteOptions extends BearerOptions {
   corsOrigins: string[]
   /** Host names allowed in the Host header; undefined: any (the node is not bound to loopback only). */
   allowedHosts: string[] | undefined
+  /** This node's id: `/mcp/node/<it>/mcp` is this node's own endpoint. */
+  nodeId: string
 }
 
 function rpcError (reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
@@ -92,10 +101,66 @@ function tiedToToken (response: Response, opened: boolean, watch: (onEnd: (why: 
  * parse errors, scopes answered as OAuth 403s), then the SDK-backed endpoint.
  */
 export async function registerMcpRoute (app: FastifyInstance, c: McpRouteComponents, opts: McpRouteOptions): Promise<void> {
+  /** A request for another member: checked there, under its policy; its answer streams back. */
+  const forward = async (req: FastifyRequest, reply: FastifyReply, member: string, text: string | undefined): Promise<FastifyReply> => {
+    if (c.forward === undefined) return rpcError(reply, 404, -32000, 'This node has no hive (it runs with --no-p2p), so no member can be reached through it.')
+    const headers: Record<string, string> = {}
+    for (const h of FORWARDED_HEADERS) { const v = req.headers[h]; if (typeof v === 'string') headers[h] = v }
+    let response: Response
+    try {
+      response = await c.forward(member, { target: 'mcp', method: req.method, headers, body: text === undefined ? undefined : Buffer.from(text) }, hiveCaller(req.identity!), clientGone(reply))
+    } catch (err) {
+      const e = err as { status?: number, message?: string }
+      return rpcError(reply, e.status ?? 502, -32000, e.message ?? 'The member could not be reached.')
+    }
+    const token = req.headers.authorization!.slice(7)
+    const out = answerFromMember(reply, response, opts)
+    if (out !== response) return out as FastifyReply
+    return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(token, onEnd)))
+  }
+
   await app.register(async (scope) => {
     // Parse JSON here rather than in fastify, so a malformed body is a JSON-RPC parse error.
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, text, done) => done(null, text))
+    const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const origin = req.headers.origin
+      if (origin !== undefined && origin !== new URL(opts.publicUrl()).origin && !opts.corsOrigins.includes(origin)) {
+        return rpcError(reply, 403, -32000, 'Forbidden: this origin may not use the MCP endpoint.')
+      }
+      const hostname = (req.headers.host ?? req.headers[':authority'] as string | undefined ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+      if (opts.allowedHosts !== undefined && !opts.allowedHosts.includes(hostname)) {
+        return rpcError(reply, 403, -32000, 'Forbidden: unexpected Host header.')
+      }
+      const text = typeof req.body === 'string' ? req.body : undefined
+      let parsed: unknown
+      if (text !== undefined && text.trim() !== '') {
+        try {
+          parsed = JSON.parse(text)
+        } catch {
+          return rpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON.')
+        }
+      }
+      const identity = req.identity!
+      const member = (req.params as { node_id?: string }).node_id
+      if (member !== undefined && member !== opts.nodeId) return await forward(req, reply, member, text)
+      // Each message of a batch needs its own scope: the batch is refused if any one is missing.
+      const missing = req.method === 'POST' ? c.requiredScopes(parsed).filter((s) => !identity.scopes.includes(s)) : []
+      if (missing.length > 0) {
+        const needed = missing.join(' ')
+        return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: needed, error_description: `This needs the ${needed} scope.` }),
+          'insufficient_scope', `This needs the ${needed} scope, which the token does not carry.`)
+      }
+      const authInfo: AuthInfo = {
+        token: req.headers.authorization!.slice(7),
+        clientId: identity.clientId,
+        scopes: identity.scopes,
+        expiresAt: Math.floor(identity.expiresAt.getTime() / 1000),
+        resource: new URL(opts.resource())
+      }
+      const response = await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo)
+      return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(authInfo.token, onEnd)))
+    }
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: opts.path,
@@ -104,42 +169,18 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
         summary: 'The MCP endpoint (Streamable HTTP, protocol 2025-11-25 with sessions and 2026-07-28 stateless)',
         description: 'JSON-RPC over POST (Accept: application/json, text/event-stream), the GET SSE stream and DELETE of a session, as the MCP specification defines them. Each method needs its scope: tools/call mcp:call, resources mcp:resources, the rest mcp:read.'
       },
-      handler: async (req, reply) => {
-        const origin = req.headers.origin
-        if (origin !== undefined && origin !== new URL(opts.publicUrl()).origin && !opts.corsOrigins.includes(origin)) {
-          return rpcError(reply, 403, -32000, 'Forbidden: this origin may not use the MCP endpoint.')
-        }
-        const hostname = (req.headers.host ?? req.headers[':authority'] as string | undefined ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-        if (opts.allowedHosts !== undefined && !opts.allowedHosts.includes(hostname)) {
-          return rpcError(reply, 403, -32000, 'Forbidden: unexpected Host header.')
-        }
-        const text = typeof req.body === 'string' ? req.body : undefined
-        let parsed: unknown
-        if (text !== undefined && text.trim() !== '') {
-          try {
-            parsed = JSON.parse(text)
-          } catch {
-            return rpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON.')
-          }
-        }
-        const identity = req.identity!
-        // Each message of a batch needs its own scope: the batch is refused if any one is missing.
-        const missing = req.method === 'POST' ? c.requiredScopes(parsed).filter((s) => !identity.scopes.includes(s)) : []
-        if (missing.length > 0) {
-          const needed = missing.join(' ')
-          return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: needed, error_description: `This needs the ${needed} scope.` }),
-            'insufficient_scope', `This needs the ${needed} scope, which the token does not carry.`)
-        }
-        const authInfo: AuthInfo = {
-          token: req.headers.authorization!.slice(7),
-          clientId: identity.clientId,
-          scopes: identity.scopes,
-          expiresAt: Math.floor(identity.expiresAt.getTime() / 1000),
-          resource: new URL(opts.resource())
-        }
-        const response = await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo)
-        return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(authInfo.token, onEnd)))
-      }
+      handler
+    })
+    scope.route({
+      method: ['GET', 'POST', 'DELETE'],
+      url: `${opts.path}/node/:node_id/mcp`,
+      schema: {
+        tags: ['mcp'],
+        summary: 'The MCP endpoint of a member of the hive, reached through this node',
+        description: 'The same protocol as /mcp, answered by the member with this node id over the hive, with its own tools and under its own policy: the caller gets at most the scopes that member grants callers from the hive (its --hive-scopes), and never mcp:admin. 404: no member has this id; 503: the member is offline or cannot be reached; 504: it did not answer in time. This node\'s own id is the same as /mcp.',
+        params: nodeIdParam
+      },
+      handler
     })
   })
 }

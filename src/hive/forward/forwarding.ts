@@ -1,0 +1,281 @@
+import type { Connection, Libp2p, Startable, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from '../../shared/logger.ts'
+import { EdgeError, messageOf } from '../../shared/errors.ts'
+import { JsonFrames, ProtocolViolation } from '../protocols/framing.ts'
+import {
+  FORWARD_PROTOCOL, RESPONSE_HEADERS, BodyTooLarge, pickHeaders, readBody, readChunk, readHead, readRequest, writeBody, writeData, writeRequest,
+  type ForwardRequest, type ForwardedCaller
+} from './protocol.ts'
+import { KeyedQuota } from './keyed-quota.ts'
+
+/** While an answer is quiet (a notification stream), the serving member says it is still there this often. */
+const KEEPALIVE_MS = 15_000
+/** A forwarded answer silent this long (no data, no keep-alive) is taken for a member that went away. */
+const IDLE_MS = 3 * KEEPALIVE_MS
+/** How long a member waits for a caller's node to finish proving membership on a new connection. */
+const PROOF_WAIT_MS = 5_000
+/** Open forward streams one connection may carry at once (each request is one stream). */
+const MAX_INBOUND_STREAMS = 256
+
+/** What a member reached through the hive is known as here. */
+export interface KnownMember {
+  peerId: string
+  status: 'online' | 'offline' | 'untrusted'
+  name?: string | undefined
+}
+
+export interface ForwardingComponents {
+  libp2p (): Libp2p | undefined
+  /** This node's id: callers from here are said to come through it. */
+  nodeId: string
+  /** The member with this node id; undefined when no member has it (removed members neither). */
+  member (nodeId: string): KnownMember | undefined
+  /** Whether the peer proved membership on its current connection. */
+  isTrusted (peerId: string): boolean
+  /** Whether the peer is a member (proved before and not removed). */
+  isMember (peerId: string): boolean
+  /** Connects to a member and proves membership on the connection (the challenge). */
+  reach (peerId: string): Promise<void>
+  /** Answers a request that came through another member, with this node's own tools. */
+  serve (request: ServedRequest, signal: AbortSignal): Promise<Response>
+  /** A peer broke the protocol. */
+  misbehaved (peerId: string, why: string): void
+  audit (action: string, actor: string, target: string, outcome: 'success' | 'failure', detail: Record<string, unknown>): void
+  logger: Logger
+}
+
+export interface ForwardingOptions {
+  /** How long a member has to start answering. */
+  timeoutMs: number
+  /** Forwarded requests open at once per caller (client id), and per member. */
+  perClient: number
+  perMember: number
+  /** The largest request body taken from another member. */
+  maxBodyBytes: number
+  /** The most a caller coming through the hive may use here (intersected with its own scopes). */
+  scopes: readonly string[]
+}
+
+/** A request that came through another member, as this node serves it. */
+export interface ServedRequest extends ForwardRequest {
+  body: Uint8Array
+  /** The peer id of the member it came through (proven on the connection). */
+  viaPeer: string
+  /** The scopes it may use here: its own, cut down to what this node grants hive callers. */
+  granted: string[]
+}
+
+/** A request could not be forwarded: the status and words the caller gets. */
+export class ForwardError extends EdgeError {
+  constructor (status: number, code: string, message: string) {
+    super(code, message, { status, expose: true })
+  }
+}
+
+/** How a member's refusal reads to the caller. */
+const REFUSALS: Record<string, number> = { not_member: 403, forbidden: 403, busy: 429, too_large: 413, token_expired: 401, stopping: 503 }
+
+/**
+ * Forwarding over the hive (`/edge-hive/forward/1.0.0`), both ends: `forward` sends an agent's
+ * request to another member and returns that member's answer as it streams; the handler serves
+ * requests from other members through `serve`, under this node's policy (`scopes`). Only proven
+ * members forward and are forwarded to, one hop only: a request that arrives here is served
+ * here, never sent on. Open requests are capped per caller and per member at both ends.
+ * Written as a libp2p service: `start` installs the handler, `stop` removes it and ends what
+ * is open.
+ */
+export class HiveForwarding implements Startable {
+  readonly #c: ForwardingComponents
+  readonly #o: ForwardingOptions
+  readonly #out: KeyedQuota
+  readonly #in: KeyedQuota
+  readonly #open = new Set<Stream>()
+  #stopped = false
+
+  constructor (c: ForwardingComponents, o: ForwardingOptions) {
+    this.#c = c
+    this.#o = o
+    this.#out = new KeyedQuota(o.perClient, o.perMember)
+    this.#in = new KeyedQuota(o.perClient, o.perMember)
+  }
+
+  async start (): Promise<void> {
+    await this.#c.libp2p()?.handle(FORWARD_PROTOCOL, (stream, conn) => { void this.#answer(stream, conn) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    await this.#c.libp2p()?.unhandle(FORWARD_PROTOCOL).catch(() => undefined)
+    for (const s of this.#open) s.abort(new Error('this node is stopping'))
+  }
+
+  /**
+   * Sends a request to the member with `nodeId` and returns its answer, the body streaming as it
+   * comes. Throws ForwardError (404 not a member, 503 offline or unreachable, 429 too many open,
+   * 504 no answer in time, or the member's refusal).
+   */
+  async forward (nodeId: string, request: Omit<ForwardRequest, 'caller' | 'viaNode'> & { body?: Uint8Array | undefined }, caller: ForwardedCaller, signal: AbortSignal): Promise<Response> {
+    const member = this.#c.member(nodeId)
+    const name = member?.name === undefined ? nodeId : `${member.name} (${nodeId})`
+    if (member === undefined) throw new ForwardError(404, 'unknown_member', `No member of this node's hive has the node id ${nodeId}.`)
+    if (member.status !== 'online') throw new ForwardError(503, 'member_offline', `Member ${name} is offline: this node has not heard from it lately.`)
+    const place = this.#out.acquire(caller.clientId, member.peerId)
+    if (!place.ok) throw new ForwardError(429, 'too_many_forwarded', place.reason === 'client' ? 'This client has as many requests open through the hive as it may; wait for one to finish.' : `Too many requests are open to member ${name}; try again shortly.`)
+    const detail = { member: nodeId, target: request.target, method: request.method }
+    let stream: Stream | undefined
+    try {
+      const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#o.timeoutMs)])
+      stream = await this.#streamTo(member.peerId, deadline, name)
+      const f = new JsonFrames(stream)
+      await writeRequest(f, { ...request, caller, viaNode: this.#c.nodeId })
+      await writeBody(f, request.body)
+      const head = await readHead(f, this.#o.timeoutMs).catch((err: unknown) => {
+        if (signal.aborted) throw err
+        throw err instanceof ProtocolViolation ? err : new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
+      })
+      if ('refused' in head) throw new ForwardError(REFUSALS[head.refused] ?? 502, `member_${head.refused}`.slice(0, 64), `Member ${name} refused: ${head.message}`)
+      this.#c.audit('hive.forward', caller.clientId, nodeId, head.status < 400 ? 'success' : 'failure', { ...detail, status: head.status })
+      return new Response(this.#bodyOf(f, stream, signal, place.release), { status: head.status, headers: head.headers })
+    } catch (err) {
+      place.release()
+      stream?.abort(new Error('forward failed'))
+      const e = err instanceof ForwardError ? err : err instanceof ProtocolViolation ? new ForwardError(502, 'member_broke_protocol', `Member ${name} answered with something this node cannot read.`) : new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached: ${messageOf(err)}`)
+      this.#c.audit('hive.forward', caller.clientId, nodeId, 'failure', { ...detail, error: e.code })
+      throw e
+    }
+  }
+
+  /** A stream of the forward protocol to a member, over a connection on which it proved membership. */
+  async #streamTo (peer: string, signal: AbortSignal, name: string): Promise<Stream> {
+    const node = this.#c.libp2p()
+    if (node === undefined || this.#stopped) throw new ForwardError(503, 'p2p_disabled', 'This node is not running its libp2p host.')
+    if (!this.#c.isTrusted(peer)) {
+      await this.#c.reach(peer)
+      while (!this.#c.isTrusted(peer)) {
+        if (signal.aborted) throw new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached, or did not prove its membership in time.`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    return await node.dialProtocol(peerIdFromString(peer), FORWARD_PROTOCOL, { signal })
+  }
+
+  /** The answer's body as a web stream: frames read as the reader asks, the stream closed when done or cancelled. */
+  #bodyOf (f: JsonFrames, stream: Stream, signal: AbortSignal, release: () => void): ReadableStream<Uint8Array> {
+    this.#open.add(stream)
+    const done = (): void => { this.#open.delete(stream); release() }
+    const onAbort = (): void => { stream.abort(new Error('the caller went away')); done() }
+    signal.addEventListener('abort', onAbort, { once: true })
+    return new ReadableStream<Uint8Array>({
+      pull: async (ctrl) => {
+        try {
+          for (;;) {
+            const chunk = await readChunk(f, IDLE_MS)
+            if (chunk === undefined) {
+              signal.removeEventListener('abort', onAbort)
+              done()
+              ctrl.close()
+              await f.close()
+              return
+            }
+            if (chunk.length > 0) { ctrl.enqueue(chunk); return }
+          }
+        } catch (err) {
+          signal.removeEventListener('abort', onAbort)
+          done()
+          stream.abort(new Error('the answer broke off'))
+          ctrl.error(err)
+        }
+      },
+      cancel: () => { signal.removeEventListener('abort', onAbort); onAbort() }
+    })
+  }
+
+  /** Serves one request from another member. */
+  async #answer (stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    const f = new JsonFrames(stream)
+    const refuse = async (code: string, message: string): Promise<void> => {
+      await f.write({ refused: code, message }).catch(() => undefined)
+      await f.close()
+    }
+    if (this.#stopped) return await refuse('stopping', 'this member is stopping')
+    if (!await this.#proven(peer)) {
+      this.#c.logger.debug({ peer_id: peer }, 'refused a forwarded request from a peer that has not proven membership')
+      return await refuse('not_member', 'only proven members of this hive may forward requests here')
+    }
+    let request: ForwardRequest
+    let body: Uint8Array
+    try {
+      request = await readRequest(f)
+      body = await readBody(f, this.#o.maxBodyBytes)
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return await refuse('too_large', err.message)
+      if (err instanceof ProtocolViolation) this.#c.misbehaved(peer, err.message)
+      f.abort(messageOf(err))
+      return
+    }
+    const caller = `${request.caller.clientId}@${request.viaNode}`
+    const detail = { via: request.viaNode, via_peer: peer, target: request.target, method: request.method }
+    if (request.caller.expiresAt * 1000 <= Date.now()) return await refuse('token_expired', 'the caller\'s access token has expired')
+    if (this.#o.scopes.length === 0) {
+      this.#c.audit('hive.call', caller, this.#c.nodeId, 'failure', { ...detail, error: 'forbidden' })
+      return await refuse('forbidden', 'this member takes no calls from the hive (its operator has not allowed any scope)')
+    }
+    const place = this.#in.acquire(`${peer}/${request.caller.clientId}`, peer)
+    if (!place.ok) return await refuse('busy', 'too many requests through the hive are open on this member; try again shortly')
+    const granted = request.caller.scopes.filter((s) => this.#o.scopes.includes(s))
+    const abort = new AbortController()
+    stream.addEventListener('close', () => abort.abort(), { once: true })
+    this.#open.add(stream)
+    let status = 0
+    try {
+      const response = await this.#c.serve({ ...request, body, viaPeer: peer, granted }, abort.signal)
+      status = response.status
+      await f.write({ status, headers: pickHeaders(response.headers, RESPONSE_HEADERS) })
+      await this.#pump(f, response)
+      await f.close()
+    } catch (err) {
+      this.#c.logger.debug({ peer_id: peer, err: messageOf(err) }, 'a forwarded request ended early')
+      await f.write({ error: 'the answer could not be completed' }).catch(() => undefined)
+      f.abort(messageOf(err))
+    } finally {
+      place.release()
+      this.#open.delete(stream)
+      this.#c.audit('hive.call', caller, this.#c.nodeId, status > 0 && status < 400 ? 'success' : 'failure', { ...detail, scopes: granted, status })
+    }
+  }
+
+  /** Whether a peer may forward here: proven on its connection, or a member whose proof is under way. */
+  async #proven (peer: string): Promise<boolean> {
+    const until = Date.now() + PROOF_WAIT_MS
+    while (!this.#c.isTrusted(peer)) {
+      // The challenge runs both ways at once: the peer may have seen this node's proof before
+      // this node saw its own. Wait for it only for a peer known to be a member.
+      if (!this.#c.isMember(peer) || Date.now() >= until || this.#stopped) return false
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    return true
+  }
+
+  /** Copies an answer's body into frames, with a keep-alive while it is quiet. */
+  async #pump (f: JsonFrames, response: Response): Promise<void> {
+    if (response.body === null) return await writeBody(f, undefined)
+    const reader = response.body.getReader()
+    try {
+      let next = reader.read()
+      for (;;) {
+        let timer: NodeJS.Timeout | undefined
+        const quiet = new Promise<'quiet'>((resolve) => { timer = setTimeout(() => resolve('quiet'), KEEPALIVE_MS) })
+        const r = await Promise.race([next, quiet]).finally(() => clearTimeout(timer))
+        if (r === 'quiet') { await f.write({ ping: true }); continue }
+        if (r.done) break
+        await writeData(f, r.value)
+        next = reader.read()
+      }
+      await f.write({ end: true })
+    } finally {
+      await reader.cancel().catch(() => undefined)
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import type { Config } from './config/index.ts'
+import type { NodeIdentity } from './identity/index.ts'
+import type { AuditFeed, Store } from './store/index.ts'
+import { P2PHost, Hive, HiveForwarding, type ServedRequest } from './hive/index.ts'
+import { serveHiveCall, type Catalog, type PeerView, type NotificationStream } from './mcp/index.ts'
+import type { AuthInfo } from '@modelcontextprotocol/server'
+import type { Logger } from './shared/logger.ts'
+import type { LoadMeter } from './shared/load.ts'
+
+/** What the hive part needs from the rest of the node. */
+export interface HivePartDeps {
+  config: Config
+  identity: NodeIdentity
+  store: Store
+  audit: AuditFeed
+  notifications: NotificationStream
+  catalog: Catalog
+  load: LoadMeter
+  logger: Logger
+  /** The node's MCP endpoint (undefined with --no-mcp). */
+  mcp: ((request: Request, parsedBody: unknown, authInfo: AuthInfo) => Promise<Response>) | undefined
+  /** The node's info document, which is also its advert. */
+  info (): unknown
+  mcpUrl (): string
+}
+
+/** The node's libp2p host, its hive, and forwarding over the hive, wired together. */
+export interface HivePart {
+  p2p: P2PHost
+  hive: Hive
+  forwarding: HiveForwarding
+  /** Calls `listener` with the peer id of each member removed from the hive; returns how to stop. */
+  onRemoved (listener: (peerId: string) => void): () => void
+  stop (): Promise<void>
+}
+
+/**
+ * Builds and starts the hive part: protocol handlers are installed before the host listens (a
+ * peer's first stream must not find them missing), then the hive begins (joins its gossip, dials
+ * members, joins with the start token). Peer events become notifications and audit entries.
+ */
+export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
+  const c = d.config
+  const log = d.logger
+  const peerId = d.identity.peerId.toString()
+  const nodeId = d.identity.nodeId
+  const audit = (action: string, actor: string, target: string, outcome: 'success' | 'failure', detail?: Record<string, unknown>): void => {
+    d.audit.append({ actor, action, target, outcome, ...(detail === undefined ? {} : { detail }) }).catch((err: unknown) => log.warn({ err, action }, 'could not audit a hive event'))
+  }
+  let hive: Hive | undefined
+  const p2p = new P2PHost({
+    privateKey: d.identity.privateKey,
+    logger: log,
+    isMember: (p) => hive?.isMember(p) ?? false,
+    isTrusted: (p) => hive?.directory.isTrusted(p) ?? false,
+    wantsPeers: () => hive?.wantsPeers() ?? true
+  }, { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
+  const h = hive = new Hive({
+    host: p2p,
+    privateKey: d.identity.privateKey,
+    peerId,
+    nodeId,
+    hive: d.store.hive,
+    peers: d.store.peers,
+    logger: log,
+    advert: () => d.info() as Record<string, unknown>,
+    load: () => ({ ...d.load.read() }),
+    audit: (action, target, detail) => { audit(action, 'node', target, 'success', detail) }
+  }, { offlineAfterMs: c.peerOfflineAfter, degree: c.hiveDegree, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
+  const forwarding = new HiveForwarding({
+    libp2p: () => p2p.libp2p,
+    nodeId,
+    member: (id) => {
+      const m = h.directory.memberByNodeId(id)
+      if (m === undefined || !h.isMember(m.peerId)) return undefined
+      const name = (m.capabilities as { name?: unknown } | undefined)?.name
+      return { peerId: m.peerId, status: m.status, name: typeof name === 'string' ? name : undefined }
+    },
+    isTrusted: (p) => h.directory.isTrusted(p) && h.isMember(p),
+    isMember: (p) => h.isMember(p),
+    reach: async (p) => { await h.reach(p) },
+    serve: async (r: ServedRequest, signal) => await serveHiveCall({ catalog: d.catalog, handle: d.mcp, info: d.info, mcpUrl: d.mcpUrl }, r, signal),
+    misbehaved: (p, why) => { h.directory.misbehaved(p, why) },
+    audit,
+    logger: log
+  }, { timeoutMs: c.hiveForwardTimeout, perClient: c.hiveForwardPerClient, perMember: c.hiveForwardPerMember, maxBodyBytes: c.bodyLimit, scopes: c.hiveScopes })
+
+  await p2p.start({ beforeStart: async () => { await h.start(); await forwarding.start() } })
+  h.begin()
+  h.on('peer', (e) => {
+    d.notifications.publish('peer', { type: e.type, peer_id: e.peerId, node_id: e.nodeId, trust: e.trust })
+    audit(`peer.${e.type}`, e.peerId, e.nodeId ?? e.peerId, 'success', { trust: e.trust })
+  })
+  return {
+    p2p,
+    hive: h,
+    forwarding,
+    onRemoved: (listener) => {
+      const on = (e: { type: string, peerId: string }): void => { if (e.type === 'removed') listener(e.peerId) }
+      h.on('peer', on)
+      return () => { h.off('peer', on) }
+    },
+    stop: async () => {
+      await forwarding.stop().catch((err: unknown) => log.warn({ err }, 'forwarding did not stop cleanly'))
+      await h.stop().catch((err: unknown) => log.warn({ err }, 'hive did not stop cleanly'))
+      await p2p.stop().catch((err: unknown) => log.warn({ err }, 'libp2p host did not stop cleanly'))
+    }
+  }
+}
+
+/** The peers a node knows (its peer table), most recently seen first, as the MCP tools and REST routes show them. */
+export function peerViews (hive: Hive | undefined): PeerView[] {
+  return (hive?.directory.list() ?? []).map((p) => ({
+    peer_id: p.peerId,
+    ...(p.nodeId === undefined ? {} : { node_id: p.nodeId }),
+    status: p.status,
+    member: p.member,
+    trust: p.trust,
+    addresses: p.addresses,
+    first_seen: p.firstSeen.toISOString(),
+    last_seen: p.lastSeen.toISOString(),
+    ...(p.capabilities === undefined ? {} : { capabilities: p.capabilities })
+  }))
+}

@@ -1,0 +1,168 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { eventually } from '../helpers/eventually.ts'
+import { request1, type Answer } from '../helpers/https.ts'
+import { getToken, operatorClient } from '../helpers/tokens.ts'
+
+const exec = promisify(execFile)
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
+const CLIENT_HIVE = fixture('mcp-client-hive.ts')
+const CLIENT_V1 = fixture('mcp-client-v1.ts')
+
+interface Entry { actor: string, action: string, target?: string, outcome: string, detail?: Record<string, unknown> }
+
+// A hive of three on loopback (no multicast: the members join through --bootstrap with an
+// invitation): A, the founder and the agent's only door; B, which lets hive callers use
+// mcp:read and mcp:call; C, which keeps the default (mcp:read). The agent holds tokens of A only.
+describe('one door: an agent reaches every member\'s tools through any node', () => {
+  const fleet = new Fleet()
+  let a: NodeProcess
+  let b: NodeProcess
+  let c: NodeProcess
+  let opToken: string
+  let readToken: string
+  let readClient: { client_id: string, client_secret: string }
+
+  const cli = async (node: NodeProcess, args: string[]): Promise<string> =>
+    (await exec(process.execPath, [CLI, ...args, '--data-dir', node.dataDir], { env: cleanEnv(), timeout: 30_000 })).stdout
+  const ca = (node: NodeProcess): string => readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
+  const viaA = async (path: string, token: string | undefined, init: { method?: string, body?: unknown, headers?: Record<string, string> } = {}): Promise<Answer> =>
+    await request1(`${a.url}${path}`, {
+      ca: ca(a),
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) })
+    })
+  const client = async (file: string, args: string[]): Promise<Record<string, any>> =>
+    JSON.parse((await exec(process.execPath, [file, ...args], { env: cleanEnv({ NODE_EXTRA_CA_CERTS: join(a.dataDir, 'tls', 'cert.pem') }), timeout: 60_000 })).stdout) as Record<string, any>
+  /** A node's latest audit entries, read as its operator reads them (the logs resource, with its own token). */
+  const audit = async (node: NodeProcess): Promise<Entry[]> => {
+    const op = operatorClient(node.dataDir)
+    const token = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
+    const r = await request1(`${node.url}/mcp/node/${node.ready.node_id}/resources/${encodeURIComponent('edge-hive://logs/latest')}`, { ca: ca(node), headers: { authorization: `Bearer ${token}` } })
+    return r.body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Entry)
+  }
+  const memberOnline = async (from: NodeProcess, other: NodeProcess): Promise<boolean> => {
+    const m = JSON.parse(await cli(from, ['hive', 'members', '--json'])) as { members: Array<{ peer_id: string, status: string }> }
+    return m.members.some((x) => x.peer_id === other.ready.peer_id && x.status === 'online')
+  }
+  const start = async (name: string, args: string[], env: Record<string, string> = {}): Promise<NodeProcess> =>
+    await fleet.start({ args: ['--name', name, '--peer-offline-after', '5s', ...args], env: cleanEnv(env) })
+
+  before(async () => {
+    a = await start('member-a', [])
+    await cli(a, ['hive', 'init'])
+    const invite = async (): Promise<string> => (JSON.parse(await cli(a, ['hive', 'invite', '--json'])) as { token: string }).token
+    const bootstrap = ['--bootstrap', a.ready.p2p_addrs[0]!]
+    ;[b, c] = await Promise.all([
+      start('member-b', [...bootstrap, '--hive-scopes', 'mcp:read,mcp:call'], { EDGE_HIVE_JOIN_TOKEN: await invite() }),
+      start('member-c', bootstrap, { EDGE_HIVE_JOIN_TOKEN: await invite() })
+    ])
+    await eventually(async () => await memberOnline(a, b) && await memberOnline(a, c), (ok) => ok, 30_000, 250)
+    const op = operatorClient(a.dataDir)
+    opToken = (await getToken(a.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
+    const added = JSON.parse(await cli(a, ['clients', 'add', '--name', 'reader', '--scopes', 'mcp:read', '--json'])) as { client: { client_id: string }, client_secret: string }
+    readClient = { client_id: added.client.client_id, client_secret: added.client_secret }
+    readToken = (await getToken(a.url, readClient.client_id, readClient.client_secret)).json<{ access_token: string }>().access_token
+  })
+  after(async () => { await fleet.cleanup() })
+
+  for (const mode of ['legacy', 'auto'] as const) {
+    it(`the official SDK v2 client (${mode === 'legacy' ? '2025-11-25 session' : '2026-07-28 stateless'}) uses B's tools through A, under B's policy`, async () => {
+      const out = await client(CLIENT_HIVE, [`${a.url}/mcp/node/${b.ready.node_id}/mcp`, opToken, mode])
+      assert.equal(out.error, undefined, `connected: ${String(out.error)}`)
+      assert.equal(out.era, mode === 'legacy' ? 'legacy' : 'modern')
+      if (mode === 'legacy') assert.match(String(out.session), /^[0-9a-f-]{36}$/, 'a session id from B crosses the hop')
+      assert.match(String(out.instructions), new RegExp(b.ready.node_id), 'B answered, not A')
+      assert.ok((out.tools as string[]).includes('get_status'))
+      assert.ok(!(out.tools as string[]).includes('provision_node'), 'an admin tool is not offered across the hive')
+      assert.equal(out.status.node_id, b.ready.node_id, 'get_status ran on B')
+      assert.match(String(out.resource), /^error:.*mcp:resources/, 'B grants hive callers no mcp:resources, though the token has it')
+      assert.match(String(out.admin), /^error:/)
+      assert.equal(out.again, (out.tools as string[]).length)
+    })
+  }
+
+  it('the SDK v1 client finds A\'s authorization server from the 401 of a member\'s endpoint, and calls B', async () => {
+    const op = operatorClient(a.dataDir)
+    const out = await client(CLIENT_V1, [`${a.url}/mcp/node/${b.ready.node_id}/mcp`, op.client_id, op.client_secret, a.ready.url])
+    assert.equal(out.error, undefined, `connected: ${String(out.error)}; requests ${JSON.stringify(out.requests)}`)
+    assert.ok((out.tools as string[]).includes('get_status'))
+    assert.equal(out.status.node_id, b.ready.node_id, 'get_status ran on B')
+  })
+
+  it('a member that grants only mcp:read refuses a tool call with a message naming its policy, not an OAuth challenge', async () => {
+    const rpc = await viaA(`/mcp/node/${c.ready.node_id}/mcp`, opToken, {
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_status', arguments: {} } },
+      headers: { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'get_status' }
+    })
+    assert.equal(rpc.status, 403)
+    assert.equal(rpc.headers['www-authenticate'], undefined, 'the caller cannot step up out of a member\'s policy')
+    assert.match(rpc.json<{ error: { message: string } }>().error.message, /lets callers from the hive use at most mcp:read.*mcp:call/)
+    const rest = await viaA(`/mcp/node/${c.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } })
+    assert.equal(rest.status, 403)
+    assert.equal(rest.json<{ error: string }>().error, 'hive_policy')
+  })
+
+  it('a token without the scope a member\'s tool needs gets A\'s OAuth 403 challenge for it', async () => {
+    const rest = await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, readToken, { body: { name: 'get_status' } })
+    assert.equal(rest.status, 403)
+    assert.match(String(rest.headers['www-authenticate']), /error="insufficient_scope".*scope="mcp:call"/)
+    assert.match(String(rest.headers['www-authenticate']), new RegExp(`resource_metadata="${a.ready.url}/`), 'the challenge names A, the node that issued the token')
+  })
+
+  it('mcp:admin never crosses the hive, even with a token that carries it', async () => {
+    const rest = await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, opToken, { body: { name: 'provision_node', arguments: { name: 'x', scopes: ['mcp:read'] } } })
+    assert.equal(rest.status, 403)
+    assert.match(rest.json<{ message: string }>().message, /never crosses the hive/)
+  })
+
+  it('the seed\'s REST routes answer for a member: tools/call and info (info of another member only with a token)', async () => {
+    const call = await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } })
+    assert.equal(call.status, 200)
+    assert.equal(call.json<{ structuredContent: { node_id: string } }>().structuredContent.node_id, b.ready.node_id)
+    const info = await viaA(`/mcp/node/${c.ready.node_id}/info`, readToken)
+    assert.equal(info.status, 200)
+    assert.equal(info.json<{ node_id: string }>().node_id, c.ready.node_id)
+    assert.equal((await viaA(`/mcp/node/${c.ready.node_id}/info`, undefined)).status, 401)
+    assert.equal((await viaA(`/mcp/node/${a.ready.node_id}/info`, undefined)).status, 200, 'a node\'s own document stays public')
+  })
+
+  it('a node id that is no member is 404, on the MCP endpoint and the REST routes', async () => {
+    const mcp = await viaA('/mcp/node/no-such-node1/mcp', opToken, { body: { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers: { accept: 'application/json, text/event-stream' } })
+    assert.equal(mcp.status, 404)
+    assert.match(mcp.json<{ error: { message: string } }>().error.message, /No member/)
+    assert.equal((await viaA('/mcp/node/no-such-node1/tools/call', opToken, { body: { name: 'get_status' } })).status, 404)
+  })
+
+  it('both nodes audit a forwarded call: who, through which member, with which scopes, how it ended', async () => {
+    await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, readToken, { body: { name: 'list_peers' } })
+    const aLog = await eventually(async () => await audit(a), (l) => l.some((e) => e.action === 'hive.forward' && e.actor === readClient.client_id), 10_000, 250)
+    const sent = aLog.find((e) => e.action === 'hive.forward' && e.actor === readClient.client_id)!
+    assert.equal(sent.target, b.ready.node_id)
+    const bLog = await eventually(async () => await audit(b), (l) => l.some((e) => e.action === 'hive.call' && e.actor === `${readClient.client_id}@${a.ready.node_id}`), 10_000, 250)
+    const served = bLog.find((e) => e.action === 'hive.call' && e.actor === `${readClient.client_id}@${a.ready.node_id}`)!
+    assert.equal(served.detail?.via, a.ready.node_id)
+    assert.equal(served.detail?.via_peer, a.ready.peer_id)
+    assert.deepEqual(served.detail?.scopes, ['mcp:read'])
+  })
+
+  it('a killed member gives a clear 503 once A sees it offline', async () => {
+    await c.kill()
+    const answer = await eventually(async () => await viaA(`/mcp/node/${c.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } }), (r) => r.status === 503, 30_000, 250)
+    assert.equal(answer.status, 503)
+    assert.match(answer.json<{ message: string }>().message, /offline|could not be reached/)
+  })
+
+  it('a removed member is unreachable at once', async () => {
+    await cli(a, ['hive', 'remove', b.ready.peer_id])
+    const r = await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } })
+    assert.equal(r.status, 404)
+  })
+})
