@@ -29,7 +29,7 @@ export interface HivePart {
   p2p: P2PHost
   hive: Hive
   forwarding: HiveForwarding
-  /** Calls `listener` with the peer id of each member removed from the hive; returns how to stop. */
+  /** Calls `listener` with the peer id of each member removed from the hive (`*`: this node was removed); returns how to stop. */
   onRemoved (listener: (peerId: string) => void): () => void
   stop (): Promise<void>
 }
@@ -70,12 +70,10 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
   const forwarding = new HiveForwarding({
     libp2p: () => p2p.libp2p,
     nodeId,
-    member: (id) => {
-      const m = h.directory.memberByNodeId(id)
-      if (m === undefined || !h.isMember(m.peerId)) return undefined
+    members: (id) => h.directory.membersByNodeId(id).filter((m) => h.isMember(m.peerId)).map((m) => {
       const name = (m.capabilities as { name?: unknown } | undefined)?.name
       return { peerId: m.peerId, status: m.status, name: typeof name === 'string' ? name : undefined }
-    },
+    }),
     isTrusted: (p) => h.directory.isTrusted(p) && h.isMember(p),
     isMember: (p) => h.isMember(p),
     reach: async (p) => { await h.reach(p) },
@@ -87,7 +85,15 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
 
   await p2p.start({ beforeStart: async () => { await h.start(); await forwarding.start() } })
   h.begin()
+  // One listener for every session of a hive caller (there may be thousands): each is told when
+  // the member it came through is removed, or all of them (`*`) when this node is.
+  const removedListeners = new Set<(peerId: string) => void>()
   h.on('peer', (e) => {
+    if (e.type === 'removed') {
+      const who = e.peerId === peerId ? '*' : e.peerId
+      forwarding.hangUp(who === '*' ? undefined : who)
+      for (const l of removedListeners) l(who)
+    }
     d.notifications.publish('peer', { type: e.type, peer_id: e.peerId, node_id: e.nodeId, trust: e.trust })
     audit(`peer.${e.type}`, e.peerId, e.nodeId ?? e.peerId, 'success', { trust: e.trust })
   })
@@ -96,9 +102,8 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     hive: h,
     forwarding,
     onRemoved: (listener) => {
-      const on = (e: { type: string, peerId: string }): void => { if (e.type === 'removed') listener(e.peerId) }
-      h.on('peer', on)
-      return () => { h.off('peer', on) }
+      removedListeners.add(listener)
+      return () => { removedListeners.delete(listener) }
     },
     stop: async () => {
       await forwarding.stop().catch((err: unknown) => log.warn({ err }, 'forwarding did not stop cleanly'))

@@ -88,7 +88,7 @@ export const HIVE_SETTINGS: readonly Setting[] = [
   },
   {
     key: 'hiveForwardTimeout', env: 'EDGE_HIVE_HIVE_FORWARD_TIMEOUT', flag: { spec: '--hive-forward-timeout <duration>', attr: 'hiveForwardTimeout' },
-    description: 'How long a member has to start answering a request this node forwards to it (a notification stream may then stay open as long as the caller\'s token).',
+    description: 'How long a member has to start answering a request this node forwards to it (the answer, a notification stream say, may then last as long as the caller\'s token).',
     allowed: 'a duration from 1s to 10m, like 30s', schema: duration(1000, 600_000), default: () => 30_000
   },
   {

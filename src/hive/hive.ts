@@ -373,6 +373,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       this.#challenges.unvouch()
       this.directory.leftHive()
       await this.#c.host.forgetAdverts()
+      this.emit('peer', { type: 'removed', peerId: r.peer, trust: 0 })
       return
     }
     this.#log.info({ peer_id: r.peer, by: r.by }, 'member removed')

@@ -308,10 +308,12 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     this.#offlineAfterMs = ms
   }
 
-  /** The member with this node id (as its advert says), if any. */
-  memberByNodeId (nodeId: string): PeerRecord | undefined {
-    for (const e of this.#peers.values()) if (e.member && e.nodeId === nodeId) return this.#view(e)
-    return undefined
+  /**
+   * The members with this node id. Node ids are short (36 bits) and derived from the key, so two
+   * members could share one, by chance or by a key ground to match: the caller must not pick one.
+   */
+  membersByNodeId (nodeId: string): PeerRecord[] {
+    return [...this.#peers.values()].filter((e) => e.member && e.nodeId === nodeId).map((e) => this.#view(e))
   }
 
   addressesOf (peerId: string): string[] {

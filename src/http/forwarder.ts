@@ -28,6 +28,9 @@ export interface HiveRequest {
  */
 export type Forwarder = (nodeId: string, request: HiveRequest, caller: HiveCaller, signal: AbortSignal) => Promise<Response>
 
+/** Scopes a caller may be asked to get for a member's sake (mcp:admin never crosses the hive). */
+const STEP_UP_SCOPES = ['mcp:read', 'mcp:call', 'mcp:resources']
+
 /** The answer header by which a member says which scope the caller's own token lacks. */
 export const REQUIRED_SCOPE_HEADER = 'edge-hive-required-scope'
 
@@ -53,10 +56,14 @@ export function clientGone (reply: FastifyReply): AbortSignal {
  * node's OAuth 403 challenge (the client can ask this node for a wider token); any other answer
  * passes as it is, without the header that said so.
  */
-export function answerFromMember (reply: FastifyReply, response: Response, opts: BearerOptions): Response | FastifyReply {
-  const scope = response.headers.get(REQUIRED_SCOPE_HEADER)
-  if (scope === null) return response
+export function answerFromMember (reply: FastifyReply, response: Response, opts: BearerOptions, identity: AccessIdentity): Response | FastifyReply {
+  const named = response.headers.get(REQUIRED_SCOPE_HEADER)
+  if (named === null) return response
   void response.body?.cancel().catch(() => undefined)
+  // What the member names is believed only as far as this node can check it: scopes that may
+  // cross the hive and that the caller's token lacks. Anything else is not worth a new token.
+  const scope = named.split(' ').filter((s) => STEP_UP_SCOPES.includes(s) && !identity.scopes.includes(s)).join(' ')
+  if (scope === '') return reply.code(403).header('cache-control', 'no-store').send({ error: 'forbidden', message: 'The member refused this request.' })
   return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope, error_description: `This needs the ${scope} scope.` }),
     'insufficient_scope', `This needs the ${scope} scope, which the token does not carry.`)
 }

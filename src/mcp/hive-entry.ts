@@ -130,8 +130,9 @@ export async function serveHiveCall (c: HiveEntryComponents, call: HiveCall, sig
 const MAX_TIMER_MS = 2_147_483_647
 
 /**
- * Ends what a hive caller opened here (a session, a stream) when its token expires, or at once
- * when the member it came through is removed from the hive (`onRemoved` names removed peers).
+ * Ends what a hive caller opened here (a session) when its token expires, or at once when the
+ * member it came through is removed from the hive, or this node is (`onRemoved` names removed
+ * peers, `*` for this node). Streams open through the hive are cut by the hive itself then.
  */
 export function watchHiveToken (token: { viaPeer: string, expiresAt: number }, onEnd: (why: 'expired' | 'revoked') => void,
   onRemoved: (listener: (peerId: string) => void) => () => void): () => void {
@@ -148,7 +149,7 @@ export function watchHiveToken (token: { viaPeer: string, expiresAt: number }, o
     timer = left <= 0 ? undefined : setTimeout(arm, Math.min(left, MAX_TIMER_MS)).unref()
     if (left <= 0) queueMicrotask(() => { end('expired') })
   }
-  const unsubscribe = onRemoved((peer) => { if (peer === token.viaPeer) end('revoked') })
+  const unsubscribe = onRemoved((peer) => { if (peer === token.viaPeer || peer === '*') end('revoked') })
   const stop = (): void => { clearTimeout(timer); unsubscribe() }
   arm()
   return () => { ended = true; stop() }

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Fleet, type NodeProcess } from '../helpers/cli.ts'
 import { request1, request2 } from '../helpers/https.ts'
+import { getToken, operatorClient } from '../helpers/tokens.ts'
 
 const exec = promisify(execFile)
 
@@ -52,8 +53,12 @@ describe('edge-hive serve over HTTPS', () => {
     assert.equal(plain.json<{ node_id: string }>().node_id, node.ready.node_id)
   })
 
-  it('answers 404 unknown_node for another node id', async () => {
-    const res = await request1(`${node.url}/mcp/node/brave-otter-000000/info`, { ca })
+  it('answers another node id only to a token (who is in a hive is not public), then 404 unknown_node for one that is no member', async () => {
+    const anonymous = await request1(`${node.url}/mcp/node/brave-otter-000000/info`, { ca })
+    assert.equal(anonymous.status, 401)
+    const op = operatorClient(node.dataDir)
+    const token = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
+    const res = await request1(`${node.url}/mcp/node/brave-otter-000000/info`, { ca, headers: { authorization: `Bearer ${token}` } })
     assert.equal(res.status, 404)
     assert.equal(res.json().error, 'unknown_node')
     assert.equal(typeof res.json().message, 'string')

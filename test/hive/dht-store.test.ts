@@ -6,7 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Record as DhtRecord } from '@libp2p/kad-dht'
 import { BoundedDatastore } from '../../src/hive/dht-store.ts'
 import { capabilityKey, capabilityValidator, peerOfCapabilityKey, refuseRecord } from '../../src/hive/dht-records.ts'
-import { sealCapabilities } from '../../src/hive/protocols/caps.ts'
+import { nodeIdOf, sealCapabilities } from '../../src/hive/protocols/caps.ts'
 
 const bytes = (n: number): Uint8Array => new Uint8Array(n)
 
@@ -45,7 +45,7 @@ describe('the DHT validators', () => {
     const [memberId, strangerId] = [peerIdFromPrivateKey(mk).toString(), peerIdFromPrivateKey(sk).toString()]
     const validate = capabilityValidator((p) => p === memberId)
     const advert = async (key: typeof mk, id: string): Promise<Uint8Array> =>
-      new Uint8Array(Buffer.from(await sealCapabilities(key, { peer_id: id, node_id: 'n', seq: 1 }), 'base64url'))
+      new Uint8Array(Buffer.from(await sealCapabilities(key, { peer_id: id, node_id: nodeIdOf(id), seq: 1 }), 'base64url'))
     await validate(capabilityKey(memberId), await advert(mk, memberId))
     await assert.rejects(validate(capabilityKey(strangerId), await advert(sk, strangerId)), { code: 'ERR_RECORD_REFUSED' }, 'a stranger\'s own advert')
     await assert.rejects(validate(capabilityKey(memberId), await advert(sk, memberId)), /does not verify|not signed/, 'an advert in a member\'s name, signed by another')

@@ -14,6 +14,7 @@ const exec = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 const CLIENT_HIVE = fixture('mcp-client-hive.ts')
 const CLIENT_V1 = fixture('mcp-client-v1.ts')
+const ROGUE = fixture('hive-rogue-peer.ts')
 
 interface Entry { actor: string, action: string, target?: string, outcome: string, detail?: Record<string, unknown> }
 
@@ -84,7 +85,7 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
       assert.ok(!(out.tools as string[]).includes('provision_node'), 'an admin tool is not offered across the hive')
       assert.equal(out.status.node_id, b.ready.node_id, 'get_status ran on B')
       assert.match(String(out.resource), /^error:.*mcp:resources/, 'B grants hive callers no mcp:resources, though the token has it')
-      assert.match(String(out.admin), /^error:/)
+      assert.match(String(out.admin), /^error:.*mcp:admin/, 'the admin tool is refused for want of mcp:admin, which the token has but which does not cross')
       assert.equal(out.again, (out.tools as string[]).length)
     })
   }
@@ -141,16 +142,28 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     assert.equal((await viaA('/mcp/node/no-such-node1/tools/call', opToken, { body: { name: 'get_status' } })).status, 404)
   })
 
+  it('a peer that has not proven membership is refused on the forward protocol before anything runs', async () => {
+    const before = (await audit(a)).filter((e) => e.action === 'hive.call').length
+    const out = JSON.parse((await exec(process.execPath, [ROGUE, 'forward', a.ready.p2p_addrs[0]!, 'get_status'], { env: cleanEnv(), timeout: 60_000 })).stdout) as { answer: { refused?: string } }
+    assert.equal(out.answer.refused, 'not_member')
+    assert.equal((await audit(a)).filter((e) => e.action === 'hive.call').length, before, 'nothing was served')
+  })
+
   it('both nodes audit a forwarded call: who, through which member, with which scopes, how it ended', async () => {
-    await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, readToken, { body: { name: 'list_peers' } })
-    const aLog = await eventually(async () => await audit(a), (l) => l.some((e) => e.action === 'hive.forward' && e.actor === readClient.client_id), 10_000, 250)
-    const sent = aLog.find((e) => e.action === 'hive.forward' && e.actor === readClient.client_id)!
+    const op = operatorClient(a.dataDir).client_id
+    assert.equal((await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, opToken, { body: { name: 'list_peers' } })).status, 200)
+    const isSent = (e: Entry): boolean => e.action === 'hive.forward' && e.actor === op && e.detail?.target === 'tool'
+    const sent = (await eventually(async () => await audit(a), (l) => l.some(isSent), 10_000, 250)).find(isSent)!
     assert.equal(sent.target, b.ready.node_id)
-    const bLog = await eventually(async () => await audit(b), (l) => l.some((e) => e.action === 'hive.call' && e.actor === `${readClient.client_id}@${a.ready.node_id}`), 10_000, 250)
-    const served = bLog.find((e) => e.action === 'hive.call' && e.actor === `${readClient.client_id}@${a.ready.node_id}`)!
+    assert.equal(sent.outcome, 'success')
+    assert.equal(sent.detail?.status, 200)
+    const isServed = (e: Entry): boolean => e.action === 'hive.call' && e.actor === `${op}@${a.ready.node_id}` && e.detail?.target === 'tool'
+    const served = (await eventually(async () => await audit(b), (l) => l.some(isServed), 10_000, 250)).find(isServed)!
     assert.equal(served.detail?.via, a.ready.node_id)
     assert.equal(served.detail?.via_peer, a.ready.peer_id)
-    assert.deepEqual(served.detail?.scopes, ['mcp:read'])
+    assert.deepEqual(served.detail?.scopes, ['mcp:read', 'mcp:call'], 'the token\'s scopes as B\'s policy cuts them: no mcp:resources, no mcp:admin')
+    assert.equal(served.outcome, 'success')
+    assert.equal(served.detail?.status, 200)
   })
 
   it('a killed member gives a clear 503 once A sees it offline', async () => {

@@ -7,7 +7,7 @@ import { foundHive, issueCredential, verifyChain, hiveIdOf } from '../../src/hiv
 import { createInvitation, readInvitation, INVITATION_PREFIX } from '../../src/hive/membership/invitation.ts'
 import { signRemoval, verifyRemoval, mayRemove, type VerifiedRemoval } from '../../src/hive/membership/removal.ts'
 import { sealRecord, openRecord, toText, fromText } from '../../src/hive/signed-record.ts'
-import { sealCapabilities, openCapabilities } from '../../src/hive/protocols/caps.ts'
+import { sealCapabilities, openCapabilities, nodeIdOf } from '../../src/hive/protocols/caps.ts'
 import { ReplayGuard } from '../../src/hive/protocols/auth.ts'
 import { trustScore, freshStats } from '../../src/hive/trust.ts'
 
@@ -118,8 +118,10 @@ describe('who may remove whom', () => {
 describe('capability adverts', () => {
   it('accepts an advert signed by the peer it names, refuses one in another\'s name', async () => {
     const [a, b] = [await member(), await member()]
-    const doc = { peer_id: a.id, node_id: 'calm-otter-000001', seq: 5 }
+    const doc = { peer_id: a.id, node_id: nodeIdOf(a.id), seq: 5 }
     assert.deepEqual(await openCapabilities(await sealCapabilities(a.key, doc), a.id), doc)
+    // Signed by the member it names, but claiming another member's node id (requests are routed by node id).
+    await assert.rejects(openCapabilities(await sealCapabilities(a.key, { ...doc, node_id: nodeIdOf(b.id) }), a.id), { code: 'ERR_PROTOCOL_VIOLATION', message: /node id/ })
     await assert.rejects(openCapabilities(await sealCapabilities(b.key, doc), a.id), { code: 'ERR_PROTOCOL_VIOLATION' })
     await assert.rejects(openCapabilities(await sealCapabilities(a.key, doc), b.id), { code: 'ERR_PROTOCOL_VIOLATION' })
     await assert.rejects(openCapabilities(toText(new Uint8Array([1, 2, 3])), a.id), { code: 'ERR_PROTOCOL_VIOLATION' })

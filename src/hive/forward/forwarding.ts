@@ -8,6 +8,7 @@ import {
   type ForwardRequest, type ForwardedCaller
 } from './protocol.ts'
 import { KeyedQuota } from './keyed-quota.ts'
+import { nodeIdOf } from '../protocols/caps.ts'
 
 /** While an answer is quiet (a notification stream), the serving member says it is still there this often. */
 const KEEPALIVE_MS = 15_000
@@ -15,8 +16,10 @@ const KEEPALIVE_MS = 15_000
 const IDLE_MS = 3 * KEEPALIVE_MS
 /** How long a member waits for a caller's node to finish proving membership on a new connection. */
 const PROOF_WAIT_MS = 5_000
-/** Open forward streams one connection may carry at once (each request is one stream). */
-const MAX_INBOUND_STREAMS = 256
+/** Forward streams one connection may carry at once, each way, at most (each request is one stream). */
+const MAX_STREAMS = 1024
+/** Statuses whose answers have no body. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
 /** What a member reached through the hive is known as here. */
 export interface KnownMember {
@@ -29,8 +32,8 @@ export interface ForwardingComponents {
   libp2p (): Libp2p | undefined
   /** This node's id: callers from here are said to come through it. */
   nodeId: string
-  /** The member with this node id; undefined when no member has it (removed members neither). */
-  member (nodeId: string): KnownMember | undefined
+  /** The members with this node id (removed members not among them): one, or none, or in a rare clash more. */
+  members (nodeId: string): KnownMember[]
   /** Whether the peer proved membership on its current connection. */
   isTrusted (peerId: string): boolean
   /** Whether the peer is a member (proved before and not removed). */
@@ -60,7 +63,7 @@ export interface ForwardingOptions {
 /** A request that came through another member, as this node serves it. */
 export interface ServedRequest extends ForwardRequest {
   body: Uint8Array
-  /** The peer id of the member it came through (proven on the connection). */
+  /** The peer id of the member it came through (proven on the connection; `viaNode` is derived from it). */
   viaPeer: string
   /** The scopes it may use here: its own, cut down to what this node grants hive callers. */
   granted: string[]
@@ -90,7 +93,8 @@ export class HiveForwarding implements Startable {
   readonly #o: ForwardingOptions
   readonly #out: KeyedQuota
   readonly #in: KeyedQuota
-  readonly #open = new Set<Stream>()
+  /** Streams open now, each way, and the member at the other end: removing a member cuts them. */
+  readonly #open = new Map<Stream, string>()
   #stopped = false
 
   constructor (c: ForwardingComponents, o: ForwardingOptions) {
@@ -101,13 +105,19 @@ export class HiveForwarding implements Startable {
   }
 
   async start (): Promise<void> {
-    await this.#c.libp2p()?.handle(FORWARD_PROTOCOL, (stream, conn) => { void this.#answer(stream, conn) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
+    const streams = Math.min(MAX_STREAMS, this.#o.perMember)
+    await this.#c.libp2p()?.handle(FORWARD_PROTOCOL, (stream, conn) => { void this.#answer(stream, conn) }, { maxInboundStreams: streams, maxOutboundStreams: streams })
   }
 
   async stop (): Promise<void> {
     this.#stopped = true
     await this.#c.libp2p()?.unhandle(FORWARD_PROTOCOL).catch(() => undefined)
-    for (const s of this.#open) s.abort(new Error('this node is stopping'))
+    for (const s of this.#open.keys()) s.abort(new Error('this node is stopping'))
+  }
+
+  /** Cuts every request open to or from a member (it was removed), or all of them (this node left its hive). */
+  hangUp (peerId?: string): void {
+    for (const [s, peer] of this.#open) if (peerId === undefined || peer === peerId) s.abort(new Error('no longer a member of the hive'))
   }
 
   /**
@@ -116,9 +126,11 @@ export class HiveForwarding implements Startable {
    * 504 no answer in time, or the member's refusal).
    */
   async forward (nodeId: string, request: Omit<ForwardRequest, 'caller' | 'viaNode'> & { body?: Uint8Array | undefined }, caller: ForwardedCaller, signal: AbortSignal): Promise<Response> {
-    const member = this.#c.member(nodeId)
-    const name = member?.name === undefined ? nodeId : `${member.name} (${nodeId})`
-    if (member === undefined) throw new ForwardError(404, 'unknown_member', `No member of this node's hive has the node id ${nodeId}.`)
+    const found = this.#c.members(nodeId)
+    if (found.length === 0) throw new ForwardError(404, 'unknown_node', `No member of this node's hive has the node id ${nodeId}.`)
+    if (found.length > 1) throw new ForwardError(409, 'ambiguous_node', `More than one member of this hive has the node id ${nodeId}; this node will not guess which one you mean. Its operator can remove the one that should not be there.`)
+    const member = found[0]!
+    const name = member.name === undefined ? nodeId : `${member.name} (${nodeId})`
     if (member.status !== 'online') throw new ForwardError(503, 'member_offline', `Member ${name} is offline: this node has not heard from it lately.`)
     const place = this.#out.acquire(caller.clientId, member.peerId)
     if (!place.ok) throw new ForwardError(429, 'too_many_forwarded', place.reason === 'client' ? 'This client has as many requests open through the hive as it may; wait for one to finish.' : `Too many requests are open to member ${name}; try again shortly.`)
@@ -135,12 +147,22 @@ export class HiveForwarding implements Startable {
         throw err instanceof ProtocolViolation ? err : new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
       })
       if ('refused' in head) throw new ForwardError(REFUSALS[head.refused] ?? 502, `member_${head.refused}`.slice(0, 64), `Member ${name} refused: ${head.message}`)
+      // Checked before the body is wired up: a header a Response refuses is the member's fault.
+      let headers: Headers
+      try { headers = new Headers(head.headers) } catch { throw new ProtocolViolation('a forward answer with a malformed header') }
       this.#c.audit('hive.forward', caller.clientId, nodeId, head.status < 400 ? 'success' : 'failure', { ...detail, status: head.status })
-      return new Response(this.#bodyOf(f, stream, signal, place.release), { status: head.status, headers: head.headers })
+      if (NULL_BODY.has(head.status)) {
+        place.release()
+        await f.close()
+        return new Response(null, { status: head.status, headers })
+      }
+      return new Response(this.#bodyOf(f, stream, member.peerId, signal, place.release), { status: head.status, headers })
     } catch (err) {
       place.release()
       stream?.abort(new Error('forward failed'))
-      const e = err instanceof ForwardError ? err : err instanceof ProtocolViolation ? new ForwardError(502, 'member_broke_protocol', `Member ${name} answered with something this node cannot read.`) : new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached: ${messageOf(err)}`)
+      // The cause (addresses, libp2p's words) goes to the log, not to the caller.
+      this.#c.logger.debug({ node_id: nodeId, err: messageOf(err) }, 'a request could not be forwarded')
+      const e = err instanceof ForwardError ? err : err instanceof ProtocolViolation ? new ForwardError(502, 'member_broke_protocol', `Member ${name} answered with something this node cannot read.`) : new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached now.`)
       this.#c.audit('hive.forward', caller.clientId, nodeId, 'failure', { ...detail, error: e.code })
       throw e
     }
@@ -161,8 +183,8 @@ export class HiveForwarding implements Startable {
   }
 
   /** The answer's body as a web stream: frames read as the reader asks, the stream closed when done or cancelled. */
-  #bodyOf (f: JsonFrames, stream: Stream, signal: AbortSignal, release: () => void): ReadableStream<Uint8Array> {
-    this.#open.add(stream)
+  #bodyOf (f: JsonFrames, stream: Stream, peer: string, signal: AbortSignal, release: () => void): ReadableStream<Uint8Array> {
+    this.#open.set(stream, peer)
     const done = (): void => { this.#open.delete(stream); release() }
     const onAbort = (): void => { stream.abort(new Error('the caller went away')); done() }
     signal.addEventListener('abort', onAbort, { once: true })
@@ -205,12 +227,11 @@ export class HiveForwarding implements Startable {
       return await refuse('not_member', 'only proven members of this hive may forward requests here')
     }
     let request: ForwardRequest
-    let body: Uint8Array
     try {
       request = await readRequest(f)
-      body = await readBody(f, this.#o.maxBodyBytes)
+      // The member it came through is the peer proven on this connection, whatever it says.
+      if (request.viaNode !== nodeIdOf(peer)) throw new ProtocolViolation('a forward request naming another member as the one it came through')
     } catch (err) {
-      if (err instanceof BodyTooLarge) return await refuse('too_large', err.message)
       if (err instanceof ProtocolViolation) this.#c.misbehaved(peer, err.message)
       f.abort(messageOf(err))
       return
@@ -222,12 +243,24 @@ export class HiveForwarding implements Startable {
       this.#c.audit('hive.call', caller, this.#c.nodeId, 'failure', { ...detail, error: 'forbidden' })
       return await refuse('forbidden', 'this member takes no calls from the hive (its operator has not allowed any scope)')
     }
+    // A place is taken before the body is read, so a member cannot make this node hold many bodies at once.
     const place = this.#in.acquire(`${peer}/${request.caller.clientId}`, peer)
     if (!place.ok) return await refuse('busy', 'too many requests through the hive are open on this member; try again shortly')
+    let body: Uint8Array
+    try {
+      body = await readBody(f, this.#o.maxBodyBytes)
+    } catch (err) {
+      place.release()
+      if (err instanceof BodyTooLarge) return await refuse('too_large', err.message)
+      if (err instanceof ProtocolViolation) this.#c.misbehaved(peer, err.message)
+      f.abort(messageOf(err))
+      return
+    }
     const granted = request.caller.scopes.filter((s) => this.#o.scopes.includes(s))
     const abort = new AbortController()
-    stream.addEventListener('close', () => abort.abort(), { once: true })
-    this.#open.add(stream)
+    if (stream.status !== 'open') abort.abort()
+    else stream.addEventListener('close', () => abort.abort(), { once: true })
+    this.#open.set(stream, peer)
     let status = 0
     try {
       const response = await this.#c.serve({ ...request, body, viaPeer: peer, granted }, abort.signal)

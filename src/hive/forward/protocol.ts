@@ -13,8 +13,9 @@ import { JsonFrames, ProtocolViolation } from '../protocols/framing.ts'
  * `target` is `mcp` (B's MCP endpoint: `method` and `headers` of the HTTP request), `tool` (the
  * body is `{ name, arguments }`), `resource` (`uri`) or `info` (B's info document).
  * `caller` is who A verified: `{ client_id, scopes, expires_at, token }`, where `token` is a
- * digest of the caller's access token that tells B's sessions one token from the next; the
- * token itself never leaves A (a member is not handed credentials it could replay). `mcp:admin`
+ * digest of the access token's id (`jti`) that tells B's sessions one token from the next; the
+ * token itself never leaves A (a member is not handed credentials it could replay). `via_node`
+ * must be A's own node id (derived from the key A proved on the connection), or B refuses. `mcp:admin`
  * never crosses. B sends `{ ping }` while an answer stays quiet (a notification stream), so A
  * can tell a quiet stream from a member that went away.
  */

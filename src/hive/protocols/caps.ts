@@ -1,4 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { nodeIdFromPublicKey } from '../../identity/index.ts'
 import { sealRecord, openRecord, toText, fromText } from '../signed-record.ts'
 import { MAX_CHAIN_LENGTH } from '../membership/credential.ts'
 import { JsonFrames, ProtocolViolation } from './framing.ts'
@@ -55,7 +57,16 @@ export async function openCapabilities (record: unknown, from?: string): Promise
   const d = opened.doc
   if (opened.signer !== d.peer_id || (from !== undefined && opened.signer !== from)) throw new ProtocolViolation('a capability record not signed by the peer it names')
   if (typeof d.node_id !== 'string' || typeof d.seq !== 'number' || !Number.isSafeInteger(d.seq) || d.seq < 0) throw new ProtocolViolation('a malformed capability record')
+  // The node id is derived from the member's key: an advert cannot claim another member's id
+  // (requests for a member are routed by its node id).
+  if (d.node_id !== nodeIdOf(opened.signer)) throw new ProtocolViolation('a capability record whose node id is not its signer\'s')
   return d as CapabilityDoc
+}
+
+/** The node id of a peer, from the public key in its peer id. */
+export function nodeIdOf (peerId: string): string {
+  const key = peerIdFromString(peerId).publicKey
+  return key === undefined ? '' : nodeIdFromPublicKey(key.raw)
 }
 
 /**

@@ -3,6 +3,7 @@ import { CallerQuota, EVENT_SCOPES, quotaMessage, type InvokeOutcome, type Notif
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import { HttpError } from '../errors.ts'
 import { nodeIdParam, object, responses } from '../schemas.ts'
+import { tiedToToken } from './mcp.ts'
 import { answerFromMember, clientGone, hiveCaller, type Forwarder, type HiveRequest } from '../forwarder.ts'
 
 export interface McpRestComponents {
@@ -45,8 +46,9 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
   const viaHive = async (req: FastifyRequest, reply: FastifyReply, member: string, request: HiveRequest): Promise<FastifyReply> => {
     if (c.forward === undefined) throw new HttpError(404, 'unknown_node', 'No node with that id is known here (this node has no hive: --no-p2p).')
     const response = await c.forward(member, request, hiveCaller(req.identity!), clientGone(reply))
-    const out = answerFromMember(reply, response, opts)
-    return out === response ? await reply.send(response) : out as FastifyReply
+    const out = answerFromMember(reply, response, opts, req.identity!)
+    const token = req.headers.authorization!.slice(7)
+    return out === response ? await reply.send(tiedToToken(response, false, (onEnd) => c.watchToken(token, onEnd), true)) : out as FastifyReply
   }
   const body = {
     type: 'object',

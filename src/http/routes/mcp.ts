@@ -67,17 +67,20 @@ function endedEvent (why: 'expired' | 'revoked'): Uint8Array {
  * than the token that opened it: when the token expires or is revoked, a last event says why
  * and the stream closes. A GET stream also gets an SSE comment at once, since its status and
  * headers would otherwise wait for the first event (the SDK writes none until a notification
- * or a 15 s keepalive) and clients and proxies with a shorter header timeout give up.
+ * or a 15 s keepalive) and clients and proxies with a shorter header timeout give up. With
+ * `always`, any answer is cut when its token ends: an answer from another member is not known
+ * to end by itself.
  */
-function tiedToToken (response: Response, opened: boolean, watch: (onEnd: (why: 'expired' | 'revoked') => void) => () => void): Response {
-  if (response.body === null || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response
+export function tiedToToken (response: Response, opened: boolean, watch: (onEnd: (why: 'expired' | 'revoked') => void) => () => void, always = false): Response {
+  const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream')
+  if (response.body === null || (!sse && !always)) return response
   const upstream = response.body.getReader()
   let unwatch = (): void => undefined
   const body = new ReadableStream<Uint8Array>({
     start: (ctrl) => {
       if (opened) ctrl.enqueue(OPENED)
       unwatch = watch((why) => {
-        try { ctrl.enqueue(endedEvent(why)); ctrl.close() } catch { /* closed already */ }
+        try { if (sse) ctrl.enqueue(endedEvent(why)); ctrl.close() } catch { /* closed already */ }
         void upstream.cancel().catch(() => undefined)
       })
     },
@@ -114,9 +117,9 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
       return rpcError(reply, e.status ?? 502, -32000, e.message ?? 'The member could not be reached.')
     }
     const token = req.headers.authorization!.slice(7)
-    const out = answerFromMember(reply, response, opts)
+    const out = answerFromMember(reply, response, opts, req.identity!)
     if (out !== response) return out as FastifyReply
-    return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(token, onEnd)))
+    return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(token, onEnd), true))
   }
 
   await app.register(async (scope) => {

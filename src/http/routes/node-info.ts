@@ -15,7 +15,10 @@ export interface NodeInfoComponents {
   verify: BearerComponents['verify']
 }
 
-/** `GET /mcp/node/info` and the seed's `GET /mcp/node/{node_id}/info`. Public: it is what discovery shows. */
+/**
+ * `GET /mcp/node/info` and the seed's `GET /mcp/node/{node_id}/info`. This node's document is
+ * public (it is what discovery shows); another member's needs a token.
+ */
 export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeInfoComponents, opts: BearerOptions): void {
   app.get('/mcp/node/info', {
     config: { public: true },
@@ -34,7 +37,7 @@ export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeIn
       return refuse(reply, 401, challenge(opts, { realm: 'edge-hive' }), 'unauthorized', 'Another member\'s info document needs an access token of this node: Authorization: Bearer <token>.')
     }
     const response = await components.forward(req.params.node_id, { target: 'info' }, hiveCaller(identity), clientGone(reply))
-    const out = answerFromMember(reply, response, opts)
+    const out = answerFromMember(reply, response, opts, identity)
     return out === response ? await reply.send(response) : out
   })
 }
