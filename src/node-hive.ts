@@ -55,7 +55,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     isTrusted: (p) => hive?.directory.isTrusted(p) ?? false,
     wantsPeers: () => hive?.wantsPeers() ?? true
   }, { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
-  const h = hive = new Hive({
+  const h: Hive = hive = new Hive({
     host: p2p,
     privateKey: d.identity.privateKey,
     peerId,
@@ -65,9 +65,10 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     logger: log,
     advert: () => d.info() as Record<string, unknown>,
     load: () => ({ ...d.load.read() }),
-    audit: (action, target, detail) => { audit(action, 'node', target, 'success', detail) }
+    audit: (action, target, detail) => { audit(action, 'node', target, 'success', detail) },
+    inUse: (p): boolean => forwarding.busyWith(p)
   }, { offlineAfterMs: c.peerOfflineAfter, degree: c.hiveDegree, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
-  const forwarding = new HiveForwarding({
+  const forwarding: HiveForwarding = new HiveForwarding({
     libp2p: () => p2p.libp2p,
     nodeId,
     members: (id) => h.directory.membersByNodeId(id).filter((m) => h.isMember(m.peerId)).map((m) => {

@@ -44,6 +44,8 @@ export interface HiveComponents {
   load (): Record<string, number>
   /** Something happened that the audit log keeps (members joining, removals). */
   audit (action: string, target: string, detail?: Record<string, unknown>): void
+  /** Whether requests forwarded through the hive are open with the peer now: its connection is kept. */
+  inUse? (peerId: string): boolean
 }
 
 export interface HiveOptions {
@@ -144,7 +146,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       trusted: () => this.directory.trustedPeers(),
       unconnected: () => this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)),
       mesh: () => this.#gossip.meshPeers(),
-      chosen: (p) => c.host.isChosen(p),
+      chosen: (p) => c.host.isChosen(p) || (c.inUse?.(p) ?? false),
       bye: async (p) => {
         // This node is about to close the connection itself: its own close is no reason to suspect the peer.
         this.#byes.saw(p)

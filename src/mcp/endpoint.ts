@@ -9,6 +9,7 @@ import { SessionEventStore } from './event-store.ts'
 import { buildMcpServer, type ServerInfo } from './server-factory.ts'
 import { CallerQuota, quotaMessage } from './caller-quota.ts'
 import { listenFilterFor, type ListenFilter } from './scopes.ts'
+import { parseHiveToken } from './hive-entry.ts'
 
 /** Why a token stopped being good: it expired, or its client or grant was revoked. */
 export type TokenEnd = 'expired' | 'revoked'
@@ -73,6 +74,12 @@ export class McpEndpoint {
   readonly #watchToken: WatchToken
   readonly #sessionQuota: CallerQuota
   readonly #listenQuota: CallerQuota
+  /**
+   * Sessions and listen streams of callers that came through other members, per member: their
+   * client ids are the member's to name, so each member may hold at most a quarter of the node's.
+   */
+  readonly #memberSessions: CallerQuota
+  readonly #memberStreams: CallerQuota
   #closed = false
 
   constructor (catalog: Catalog, options: McpEndpointOptions, logger: Logger, watchToken: WatchToken) {
@@ -82,6 +89,8 @@ export class McpEndpoint {
     this.#watchToken = watchToken
     this.#sessionQuota = new CallerQuota({ total: options.maxSessions, perClient: options.maxSessionsPerClient })
     this.#listenQuota = new CallerQuota({ total: options.maxStreams, perClient: options.maxStreamsPerClient })
+    this.#memberSessions = new CallerQuota({ total: options.maxSessions, perClient: Math.max(1, Math.floor(options.maxSessions / 4)) })
+    this.#memberStreams = new CallerQuota({ total: options.maxStreams, perClient: Math.max(1, Math.floor(options.maxStreams / 4)) })
     this.#modern = createMcpHandler((ctx) => buildMcpServer(options.info, catalog, callerOf(ctx.authInfo)).server, {
       legacy: 'reject',
       maxRequestBodySize: options.maxRequestBodySize,
@@ -126,7 +135,10 @@ export class McpEndpoint {
       // used session without an open stream makes room, rather than the client being refused.
       if (!place.ok && place.reason === 'client_limit' && await this.#evictIdle(authInfo.clientId)) place = this.#sessionQuota.acquire(callerOf(authInfo))
       if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'MCP sessions'))
-      return await this.#openSession(request, parsedBody, authInfo, place.release)
+      const member = this.#memberPlace(this.#memberSessions, authInfo)
+      if (!member.ok) { place.release(); return jsonRpcError(429, -32000, 'The member this request came through holds as many MCP sessions here as it may; close one first.') }
+      const release = (): void => { place.release(); member.release() }
+      return await this.#openSession(request, parsedBody, authInfo, release)
     }
     return jsonRpcError(400, -32000, 'Bad Request: no valid session; send initialize first, or Mcp-Session-Id.')
   }
@@ -144,16 +156,26 @@ export class McpEndpoint {
     if (filter !== null && typeof filter === 'object') {
       parsedBody = { ...message, params: { ...message.params, notifications: listenFilterFor(filter as ListenFilter, caller) } }
     }
-    const place = this.#listenQuota.acquire(caller)
-    if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'subscription streams'))
+    const one = this.#listenQuota.acquire(caller)
+    if (!one.ok) return jsonRpcError(one.reason === 'full' ? 503 : 429, -32000, quotaMessage(one.reason, 'subscription streams'))
+    const member = this.#memberPlace(this.#memberStreams, authInfo)
+    if (!member.ok) { one.release(); return jsonRpcError(429, -32000, 'The member this request came through holds as many subscription streams here as it may; close one first.') }
+    const release = (): void => { one.release(); member.release() }
     // The request's signal aborts when its HTTP exchange closes, however it ends.
-    request.signal.addEventListener('abort', place.release, { once: true })
+    request.signal.addEventListener('abort', release, { once: true })
     try {
       return await this.#modern.fetch(request, { authInfo, parsedBody })
     } catch (err) {
-      place.release()
+      release()
       throw err
     }
+  }
+
+  /** A place in a per-member quota for a caller that came through another member; always granted to others. */
+  #memberPlace (quota: CallerQuota, authInfo: AuthInfo): { ok: true, release: () => void } | { ok: false } {
+    const via = parseHiveToken(authInfo.token)
+    if (via === undefined) return { ok: true, release: () => undefined }
+    return quota.acquire({ clientId: via.viaPeer, scopes: [] })
   }
 
   /** Closes the client's least recently used session that has no open stream; false if it has none. */

@@ -20,7 +20,7 @@ interface Entry { actor: string, action: string, target?: string, outcome: strin
 
 // A hive of three on loopback (no multicast: the members join through --bootstrap with an
 // invitation): A, the founder and the agent's only door; B, which lets hive callers use
-// mcp:read and mcp:call; C, which keeps the default (mcp:read). The agent holds tokens of A only.
+// mcp:read and mcp:call and holds at most 8 MCP sessions (so 2 per member); C, which keeps the default (mcp:read). The agent holds tokens of A only.
 describe('one door: an agent reaches every member\'s tools through any node', () => {
   const fleet = new Fleet()
   let a: NodeProcess
@@ -62,7 +62,7 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     const invite = async (): Promise<string> => (JSON.parse(await cli(a, ['hive', 'invite', '--json'])) as { token: string }).token
     const bootstrap = ['--bootstrap', a.ready.p2p_addrs[0]!]
     ;[b, c] = await Promise.all([
-      start('member-b', [...bootstrap, '--hive-scopes', 'mcp:read,mcp:call'], { EDGE_HIVE_JOIN_TOKEN: await invite() }),
+      start('member-b', [...bootstrap, '--hive-scopes', 'mcp:read,mcp:call', '--mcp-max-sessions', '8'], { EDGE_HIVE_JOIN_TOKEN: await invite() }),
       start('member-c', bootstrap, { EDGE_HIVE_JOIN_TOKEN: await invite() })
     ])
     await eventually(async () => await memberOnline(a, b) && await memberOnline(a, c), (ok) => ok, 30_000, 250)
@@ -96,6 +96,27 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     assert.equal(out.error, undefined, `connected: ${String(out.error)}; requests ${JSON.stringify(out.requests)}`)
     assert.ok((out.tools as string[]).includes('get_status'))
     assert.equal(out.status.node_id, b.ready.node_id, 'get_status ran on B')
+  })
+
+  it('a member holds at most a quarter of its sessions for the callers of any one other member, whatever client ids they bring', async () => {
+    const initialize = async (token: string): Promise<Answer> => await viaA(`/mcp/node/${b.ready.node_id}/mcp`, token, {
+      body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'quota-test', version: '1' } } },
+      headers: { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' }
+    })
+    const opened: Array<{ token: string, session: string }> = []
+    try {
+      for (const token of [opToken, readToken]) {
+        const r = await initialize(token)
+        assert.equal(r.status, 200, r.body)
+        opened.push({ token, session: String(r.headers['mcp-session-id']) })
+      }
+      const third = await initialize(opToken)
+      assert.equal(third.status, 429)
+      assert.match(third.json<{ error: { message: string } }>().error.message, /member this request came through holds as many MCP sessions/)
+    } finally {
+      for (const o of opened) await viaA(`/mcp/node/${b.ready.node_id}/mcp`, o.token, { method: 'DELETE', headers: { 'mcp-session-id': o.session, 'mcp-protocol-version': '2025-11-25' } })
+    }
+    assert.equal((await initialize(readToken)).status, 200, 'a place is free again once a session is closed')
   })
 
   it('a member that grants only mcp:read refuses a tool call with a message naming its policy, not an OAuth challenge', async () => {

@@ -115,6 +115,12 @@ export class HiveForwarding implements Startable {
     for (const s of this.#open.keys()) s.abort(new Error('this node is stopping'))
   }
 
+  /** Whether requests are open to or from the peer now (its connection should be kept). */
+  busyWith (peerId: string): boolean {
+    for (const peer of this.#open.values()) if (peer === peerId) return true
+    return false
+  }
+
   /** Cuts every request open to or from a member (it was removed), or all of them (this node left its hive). */
   hangUp (peerId?: string): void {
     for (const [s, peer] of this.#open) if (peerId === undefined || peer === peerId) s.abort(new Error('no longer a member of the hive'))
