@@ -1,8 +1,10 @@
 import type { Config } from './config/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import type { AuditFeed, Store } from './store/index.ts'
-import { P2PHost, Hive, HiveForwarding, type ServedRequest } from './hive/index.ts'
-import { serveHiveCall, type Catalog, type PeerView, type NotificationStream } from './mcp/index.ts'
+import { createHash } from 'node:crypto'
+import { P2PHost, Hive, HiveForwarding, ForwardError, type ServedRequest } from './hive/index.ts'
+import { serveHiveCall, HiveView, type Catalog, type HiveMember, type PeerView, type NotificationStream } from './mcp/index.ts'
+import { VERSION } from './shared/version.ts'
 import type { AuthInfo } from '@modelcontextprotocol/server'
 import type { Logger } from './shared/logger.ts'
 import type { LoadMeter } from './shared/load.ts'
@@ -127,4 +129,51 @@ export function peerViews (hive: Hive | undefined): PeerView[] {
     last_seen: p.lastSeen.toISOString(),
     ...(p.capabilities === undefined ? {} : { capabilities: p.capabilities })
   }))
+}
+
+/**
+ * The hive view's members (this node first, from its own catalog; the others from their
+ * adverts) and its way to reach each one's MCP endpoint: this node's own directly, the others
+ * through the hive as the caller (never with the caller's token).
+ */
+export function hiveView (d: { catalog: Catalog, load: LoadMeter, part: () => HivePart | undefined, mcp: HivePartDeps['mcp'], mcpUrl: () => string }): HiveView {
+  return new HiveView({
+    members: () => {
+      const part = d.part()
+      const self: HiveMember = { nodeId: d.catalog.node.nodeId, name: d.catalog.node.name, status: 'self', tools: [...d.catalog.tools.keys()], load: { ...d.load.read() } }
+      if (part === undefined || part.hive.hiveId === undefined) return [self]
+      const others = part.hive.directory.list().filter((p) => p.member && p.nodeId !== undefined && part.hive.isMember(p.peerId)).map((p): HiveMember => {
+        const advert = (p.capabilities ?? {}) as { name?: unknown, load?: unknown, capabilities?: { mcp?: { supported_tools?: unknown } } }
+        const tools = advert.capabilities?.mcp?.supported_tools
+        return {
+          nodeId: p.nodeId!,
+          name: typeof advert.name === 'string' ? advert.name : p.nodeId!,
+          status: p.status,
+          tools: Array.isArray(tools) ? tools.filter((t): t is string => typeof t === 'string') : [],
+          load: advert.load !== null && typeof advert.load === 'object' ? advert.load as Record<string, number> : undefined
+        }
+      })
+      return [self, ...others]
+    },
+    rpc: async (nodeId, message, authInfo, signal) => {
+      const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} }
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: message.method, params: { ...message.params, _meta: envelope } })
+      // One stateless request of the 2026 era: no session to open or keep for one call.
+      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': message.method }
+      if (typeof message.params.name === 'string') headers['mcp-name'] = message.params.name
+      if (nodeId === d.catalog.node.nodeId) {
+        if (d.mcp === undefined) throw new Error('this node does not serve MCP')
+        return await d.mcp(new Request(d.mcpUrl(), { method: 'POST', headers, body, signal }), JSON.parse(body), authInfo)
+      }
+      const part = d.part()
+      if (part === undefined) throw new ForwardError(503, 'p2p_starting', 'The hive is not running yet; try again shortly.')
+      const caller = {
+        clientId: authInfo.clientId,
+        scopes: authInfo.scopes.filter((s) => s !== 'mcp:admin'),
+        expiresAt: authInfo.expiresAt ?? Math.floor(Date.now() / 1000) + 60,
+        tokenRef: createHash('sha256').update(authInfo.token).digest('base64url').slice(0, 32)
+      }
+      return await part.forwarding.forward(nodeId, { target: 'mcp', method: 'POST', headers, body: Buffer.from(body) }, caller, signal)
+    }
+  }, { name: 'edge-hive-hive', version: VERSION })
 }

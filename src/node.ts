@@ -5,8 +5,8 @@ import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
 import { DnsSdAdvertiser, ForwardError } from './hive/index.ts'
-import { startHivePart, peerViews, type HivePart } from './node-hive.ts'
-import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI, parseHiveToken, watchHiveToken, type TokenEnd } from './mcp/index.ts'
+import { startHivePart, peerViews, hiveView, type HivePart } from './node-hive.ts'
+import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI, parseHiveToken, watchHiveToken, catalogSource, type HiveView, type TokenEnd } from './mcp/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
   registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer, type Forwarder
@@ -87,6 +87,9 @@ export class EdgeNode {
   #audit?: AuditFeed
   #catalog?: Catalog
   #mcp?: McpEndpoint
+  /** The hive view (`/mcp/hive`): every member's tools at one endpoint; with MCP and the hive on. */
+  #hiveView?: HiveView
+  #hiveMcp?: McpEndpoint
   readonly #notifications = new NotificationStream()
   #hivePart?: HivePart
   readonly #metrics: NodeMetrics
@@ -349,24 +352,45 @@ export class EdgeNode {
       maxStreamsPerClient: c.maxStreamsPerClient,
       resourceMetadataUrl: () => this.#resourceMetadataUrl()
     })
+    const loopback = ['127.0.0.1', 'localhost', '::1'].includes(c.host)
+    const front = {
+      bodyLimit: c.bodyLimit,
+      publicUrl: () => this.#publicUrl,
+      resource: () => this.#resource(),
+      resourceMetadataUrl: () => this.#resourceMetadataUrl(),
+      corsOrigins: c.corsOrigins,
+      // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
+      allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined,
+      nodeId: this.#identity!.nodeId
+    }
     if (this.#mcp !== undefined) {
       const mcp = this.#mcp
-      const loopback = ['127.0.0.1', 'localhost', '::1'].includes(c.host)
       await registerMcpRoute(http.app, {
         handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
         requiredScopes: (body) => scopesForBody(body, this.#catalog!),
         watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
         forward: this.#forward()
       }, {
+        ...front,
         path: MCP_PATH,
-        bodyLimit: c.bodyLimit,
-        publicUrl: () => this.#publicUrl,
-        resource: () => this.#resource(),
-        resourceMetadataUrl: () => this.#resourceMetadataUrl(),
-        corsOrigins: c.corsOrigins,
-        // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
-        allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined,
-        nodeId: this.#identity!.nodeId
+        memberRoutes: true,
+        summary: 'The MCP endpoint (Streamable HTTP, protocol 2025-11-25 with sessions and 2026-07-28 stateless)',
+        description: 'JSON-RPC over POST (Accept: application/json, text/event-stream), the GET SSE stream and DELETE of a session, as the MCP specification defines them. Each method needs its scope: tools/call mcp:call, resources mcp:resources, the rest mcp:read.'
+      })
+    }
+    if (this.#hiveMcp !== undefined) {
+      const view = this.#hiveMcp
+      await registerMcpRoute(http.app, {
+        handle: async (req, body, authInfo) => await view.handle(req, body, authInfo),
+        requiredScopes: (body) => scopesForBody(body, this.#hiveView!),
+        watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
+        forward: undefined
+      }, {
+        ...front,
+        path: `${MCP_PATH}/hive`,
+        memberRoutes: false,
+        summary: 'The hive view: one MCP endpoint with the tools of every member of the hive',
+        description: 'The same protocol as /mcp. tools/list names each member\'s tools <member node id>__<tool> (stable as members come and go), plus hive_members to find members by tool, status and load (mcp:read); tools/call needs mcp:call here and runs on the member under its own policy (--hive-scopes).'
       })
     }
     return http
@@ -407,7 +431,7 @@ export class EdgeNode {
       }
     })
     if (!c.mcpEnabled) return
-    this.#mcp = new McpEndpoint(this.#catalog, {
+    const endpointOptions = {
       info: { name: 'edge-hive', version: VERSION },
       sessionIdleMs: c.mcpSessionIdle,
       maxSessions: c.mcpMaxSessions,
@@ -415,7 +439,14 @@ export class EdgeNode {
       maxStreams: c.maxStreams,
       maxStreamsPerClient: c.maxStreamsPerClient,
       maxRequestBodySize: c.bodyLimit
-    }, this.#logger.child({ part: 'mcp' }), (token, onEnd) => this.#watchToken(token, onEnd))
+    }
+    const watch = (token: string, onEnd: (why: TokenEnd) => void): () => void => this.#watchToken(token, onEnd)
+    const log = this.#logger.child({ part: 'mcp' })
+    this.#mcp = new McpEndpoint(catalogSource({ name: 'edge-hive', version: VERSION }, this.#catalog), endpointOptions, log, watch)
+    if (!c.p2pEnabled) return
+    const mcp = this.#mcp
+    this.#hiveView = hiveView({ catalog: this.#catalog, load: this.#load, part: () => this.#hivePart, mcp: async (req, body, authInfo) => await mcp.handle(req, body, authInfo), mcpUrl: () => this.#resource() })
+    this.#hiveMcp = new McpEndpoint(this.#hiveView, endpointOptions, log, watch)
   }
 
   #buildAuth (): void {
@@ -535,6 +566,8 @@ export class EdgeNode {
     clearInterval(this.#pruneTimer)
     // Open SSE streams would hold the HTTP drain: end the MCP sessions and streams first.
     await this.#mcp?.close()
+    await this.#hiveMcp?.close()
+    this.#hiveView?.close()
     this.#notifications.end()
     if (this.#http !== undefined) {
       const { forced } = await this.#http.close(this.config.shutdownTimeout)

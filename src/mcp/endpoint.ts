@@ -6,7 +6,7 @@ import {
 import type { Logger } from '../shared/logger.ts'
 import type { Catalog, Caller } from './catalog.ts'
 import { SessionEventStore } from './event-store.ts'
-import { buildMcpServer, type ServerInfo } from './server-factory.ts'
+import { buildMcpServer, type ServerInfo, type SessionHooks } from './server-factory.ts'
 import { CallerQuota, quotaMessage } from './caller-quota.ts'
 import { listenFilterFor, type ListenFilter } from './scopes.ts'
 import { parseHiveToken } from './hive-entry.ts'
@@ -54,6 +54,24 @@ function jsonRpcError (status: number, code: number, message: string): Response 
   return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status })
 }
 
+/**
+ * What the endpoint serves: an MCP server for one caller (per request in the 2026 era, per
+ * session in the 2025 era, then `follow`ing changes), and a way to hear that the tools changed.
+ * The node's own catalog is one source (`catalogSource`); the hive view is another.
+ */
+export interface ServerSource {
+  build (authInfo: AuthInfo | undefined, hooks: SessionHooks, follow: boolean): { server: McpServer, dispose (): void }
+  onToolsChanged (listener: () => void): void
+}
+
+/** The node's own tools, resources and prompts, as the caller's scopes allow. */
+export function catalogSource (info: ServerInfo, catalog: Catalog): ServerSource {
+  return {
+    build: (authInfo, hooks, follow) => buildMcpServer(info, catalog, callerOf(authInfo), hooks, follow),
+    onToolsChanged: (listener) => { catalog.on('toolsChanged', listener) }
+  }
+}
+
 function callerOf (authInfo: AuthInfo | undefined): Caller {
   return { clientId: authInfo?.clientId ?? 'anonymous', scopes: authInfo?.scopes ?? [] }
 }
@@ -65,7 +83,7 @@ function callerOf (authInfo: AuthInfo | undefined): Caller {
  * traffic is served statelessly by the SDK's handler, with `subscriptions/listen`.
  */
 export class McpEndpoint {
-  readonly #catalog: Catalog
+  readonly #source: ServerSource
   readonly #options: McpEndpointOptions
   readonly #log: Logger
   readonly #sessions = new Map<string, Session>()
@@ -82,8 +100,8 @@ export class McpEndpoint {
   readonly #memberStreams: CallerQuota
   #closed = false
 
-  constructor (catalog: Catalog, options: McpEndpointOptions, logger: Logger, watchToken: WatchToken) {
-    this.#catalog = catalog
+  constructor (source: ServerSource, options: McpEndpointOptions, logger: Logger, watchToken: WatchToken) {
+    this.#source = source
     this.#options = options
     this.#log = logger
     this.#watchToken = watchToken
@@ -91,13 +109,13 @@ export class McpEndpoint {
     this.#listenQuota = new CallerQuota({ total: options.maxStreams, perClient: options.maxStreamsPerClient })
     this.#memberSessions = new CallerQuota({ total: options.maxSessions, perClient: Math.max(1, Math.floor(options.maxSessions / 4)) })
     this.#memberStreams = new CallerQuota({ total: options.maxStreams, perClient: Math.max(1, Math.floor(options.maxStreams / 4)) })
-    this.#modern = createMcpHandler((ctx) => buildMcpServer(options.info, catalog, callerOf(ctx.authInfo)).server, {
+    this.#modern = createMcpHandler((ctx) => source.build(ctx.authInfo, {}, false).server, {
       legacy: 'reject',
       maxRequestBodySize: options.maxRequestBodySize,
       maxSubscriptions: options.maxStreams,
       onerror: (err) => logger.debug({ err: err.message }, 'mcp request refused')
     })
-    catalog.on('toolsChanged', () => this.#modern.notify.toolsChanged())
+    source.onToolsChanged(() => this.#modern.notify.toolsChanged())
     this.#sweeper = setInterval(() => { void this.#sweep() }, Math.min(60_000, options.sessionIdleMs)).unref()
   }
 
@@ -210,8 +228,7 @@ export class McpEndpoint {
 
   async #openSession (request: Request, parsedBody: unknown, authInfo: AuthInfo, release: () => void): Promise<Response> {
     const subscriptions = new Set<string>()
-    const caller = callerOf(authInfo)
-    const { server, dispose } = buildMcpServer(this.#options.info, this.#catalog, caller, {
+    const { server, dispose } = this.#source.build(authInfo, {
       onSubscribe: (uri) => { if (subscriptions.size < 100) subscriptions.add(uri) },
       onUnsubscribe: (uri) => subscriptions.delete(uri)
     }, true)

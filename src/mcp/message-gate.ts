@@ -34,9 +34,9 @@ function scopeForNotification (method: string): string | undefined {
  */
 export class ScopedMcpServer extends McpServer {
   readonly #scopes: string[]
-  readonly #catalog: Catalog
+  readonly #catalog: Pick<Catalog, 'toolScope'>
 
-  constructor (info: ConstructorParameters<typeof McpServer>[0], options: McpServerOptions, caller: Caller, catalog: Catalog) {
+  constructor (info: ConstructorParameters<typeof McpServer>[0], options: McpServerOptions, caller: Caller, catalog: Pick<Catalog, 'toolScope'>) {
     super(info, options)
     this.#scopes = caller.scopes
     this.#catalog = catalog

@@ -49,7 +49,7 @@ function isObject (v: unknown): v is Record<string, unknown> {
  * The scope one JSON-RPC message needs; undefined for one that needs only a valid token
  * (notifications, responses to the server's own requests, initialize, ping...).
  */
-export function scopeForMessage (message: unknown, catalog: Catalog): Scope | undefined {
+export function scopeForMessage (message: unknown, catalog: Pick<Catalog, 'toolScope'>): Scope | undefined {
   if (!isObject(message)) return undefined
   const { method, params } = message
   // A response (to sampling or elicitation) or a notification carries no right of its own.
@@ -69,7 +69,7 @@ export function scopeForMessage (message: unknown, catalog: Catalog): Scope | un
 }
 
 /** Every scope a body (one message, or a batch of them) needs, each named once. */
-export function scopesForBody (body: unknown, catalog: Catalog): Scope[] {
+export function scopesForBody (body: unknown, catalog: Pick<Catalog, 'toolScope'>): Scope[] {
   const messages = Array.isArray(body) ? body : [body]
   const needed = new Set<Scope>()
   for (const m of messages) {

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,6 +15,8 @@ const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${n
 const CLIENT_HIVE = fixture('mcp-client-hive.ts')
 const CLIENT_V1 = fixture('mcp-client-v1.ts')
 const ROGUE = fixture('hive-rogue-peer.ts')
+const CLIENT_VIEW = fixture('mcp-client-hive-view.ts')
+const viewName = (node: NodeProcess, tool: string): string => `${node.ready.node_id.replace(/-/g, '_')}__${tool}`
 
 interface Entry { actor: string, action: string, target?: string, outcome: string, detail?: Record<string, unknown> }
 
@@ -187,6 +189,22 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     assert.equal(served.detail?.status, 200)
   })
 
+  for (const mode of ['legacy', 'auto'] as const) {
+    it(`the hive view (${mode === 'legacy' ? '2025-11-25' : '2026-07-28'}) lists every member's tools under stable names, runs them on the member, and finds members by tool`, async () => {
+      const out = await client(CLIENT_VIEW, [`${a.url}/mcp/hive`, opToken, mode, b.ready.node_id, 'list'])
+      assert.equal(out.error, undefined, String(out.error))
+      const tools = out.tools as string[]
+      for (const name of ['hive_members', viewName(a, 'get_status'), viewName(a, 'provision_node'), viewName(b, 'get_status'), viewName(b, 'list_peers')]) assert.ok(tools.includes(name), `${name} in ${tools.join(' ')}`)
+      assert.ok(!tools.some((t) => t.startsWith(viewName(c, ''))), 'C grants hive callers mcp:read only, and its tools need mcp:call: it lists none to them')
+      assert.ok(!tools.includes(viewName(b, 'provision_node')), 'another member\'s admin tool is not offered')
+      assert.ok(tools.every((t) => /^[A-Za-z0-9_.-]{1,64}$/.test(t)), 'every name is valid everywhere')
+      assert.equal(out.status.node_id, b.ready.node_id, 'the view ran get_status on B')
+      const found = (out.found as { members: Array<{ node_id: string, tools: Array<{ name: string }> }> }).members
+      assert.deepEqual(new Set(found.map((m) => m.node_id)), new Set([a, b, c].map((n) => n.ready.node_id)))
+      assert.ok(found.find((m) => m.node_id === b.ready.node_id)!.tools.some((t) => t.name === viewName(b, 'get_status')))
+    })
+  }
+
   it('a killed member gives a clear 503 once A sees it offline', async () => {
     await c.kill()
     const answer = await eventually(async () => await viaA(`/mcp/node/${c.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } }), (r) => r.status === 503, 30_000, 250)
@@ -194,9 +212,27 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     assert.match(answer.json<{ message: string }>().message, /offline|could not be reached/)
   })
 
-  it('a removed member is unreachable at once', async () => {
-    await cli(a, ['hive', 'remove', b.ready.peer_id])
-    const r = await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } })
-    assert.equal(r.status, 404)
+  it('a removed member is unreachable at once, and the hive view tells a listening client its tools went while the other names stay the same', async () => {
+    const child = spawn(process.execPath, [CLIENT_VIEW, `${a.url}/mcp/hive`, opToken, 'legacy', b.ready.node_id, 'watch'],
+      { env: cleanEnv({ NODE_EXTRA_CA_CERTS: join(a.dataDir, 'tls', 'cert.pem') }), stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      let stdout = ''
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+      const done = new Promise<void>((resolve) => child.on('close', () => resolve()))
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve() })
+        child.on('close', () => reject(new Error(`the client ended before listening: ${stdout}`)))
+      })
+      await cli(a, ['hive', 'remove', b.ready.peer_id])
+      const r = await viaA(`/mcp/node/${b.ready.node_id}/tools/call`, opToken, { body: { name: 'get_status' } })
+      assert.equal(r.status, 404, 'unreachable at once')
+      await done
+      const out = JSON.parse(stdout) as { tools: string[], changed: boolean, after: string[] }
+      assert.equal(out.changed, true, 'notifications/tools/list_changed arrived')
+      assert.ok(out.tools.includes(viewName(b, 'get_status')) && !out.after.some((t) => t.startsWith(viewName(b, ''))), `B's tools are gone: ${out.after.join(' ')}`)
+      assert.deepEqual(out.after, out.tools.filter((t) => !t.startsWith(viewName(b, ''))), 'every other name is unchanged')
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 })

@@ -31,6 +31,11 @@ export interface McpRouteOptions extends BearerOptions {
   allowedHosts: string[] | undefined
   /** This node's id: `/mcp/node/<it>/mcp` is this node's own endpoint. */
   nodeId: string
+  /** Also serve each member's endpoint at `<path>/node/{node_id}/mcp` (the node's own endpoint does). */
+  memberRoutes: boolean
+  /** What the API document says of the endpoint. */
+  summary: string
+  description: string
 }
 
 function rpcError (reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
@@ -167,13 +172,10 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: opts.path,
-      schema: {
-        tags: ['mcp'],
-        summary: 'The MCP endpoint (Streamable HTTP, protocol 2025-11-25 with sessions and 2026-07-28 stateless)',
-        description: 'JSON-RPC over POST (Accept: application/json, text/event-stream), the GET SSE stream and DELETE of a session, as the MCP specification defines them. Each method needs its scope: tools/call mcp:call, resources mcp:resources, the rest mcp:read.'
-      },
+      schema: { tags: ['mcp'], summary: opts.summary, description: opts.description },
       handler
     })
+    if (!opts.memberRoutes) return
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: `${opts.path}/node/:node_id/mcp`,
