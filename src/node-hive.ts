@@ -3,7 +3,7 @@ import type { NodeIdentity } from './identity/index.ts'
 import type { AuditFeed, Store } from './store/index.ts'
 import { createHash } from 'node:crypto'
 import { P2PHost, Hive, HiveForwarding, ForwardError, type ServedRequest } from './hive/index.ts'
-import { serveHiveCall, HiveView, type Catalog, type HiveMember, type PeerView, type NotificationStream } from './mcp/index.ts'
+import { serveHiveCall, HiveView, type Catalog, type HiveMember, type McpTracer, type PeerView, type NotificationStream } from './mcp/index.ts'
 import { VERSION } from './shared/version.ts'
 import type { AuthInfo } from '@modelcontextprotocol/server'
 import type { Logger } from './shared/logger.ts'
@@ -24,6 +24,7 @@ export interface HivePartDeps {
   /** The node's info document, which is also its advert. */
   info (): unknown
   mcpUrl (): string
+  tracer: McpTracer | undefined
 }
 
 /** The node's libp2p host, its hive, and forwarding over the hive, wired together. */
@@ -80,7 +81,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     isTrusted: (p) => h.directory.isTrusted(p) && h.isMember(p),
     isMember: (p) => h.isMember(p),
     reach: async (p) => { await h.reach(p) },
-    serve: async (r: ServedRequest, signal) => await serveHiveCall({ catalog: d.catalog, handle: d.mcp, info: d.info, mcpUrl: d.mcpUrl }, r, signal),
+    serve: async (r: ServedRequest, signal) => await serveHiveCall({ catalog: d.catalog, handle: d.mcp, info: d.info, mcpUrl: d.mcpUrl, tracer: d.tracer }, r, signal),
     misbehaved: (p, why) => { h.directory.misbehaved(p, why) },
     audit,
     logger: log

@@ -6,7 +6,8 @@ import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, 
 import { openStore, AuditFeed, type Store } from './store/index.ts'
 import { DnsSdAdvertiser, ForwardError } from './hive/index.ts'
 import { startHivePart, peerViews, hiveView, type HivePart } from './node-hive.ts'
-import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI, parseHiveToken, watchHiveToken, catalogSource, type HiveView, type TokenEnd } from './mcp/index.ts'
+import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI, parseHiveToken, watchHiveToken, catalogSource, type HiveView, type McpTracer, type TokenEnd } from './mcp/index.ts'
+import { startTracing, type Tracing } from './shared/tracing.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
   registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer, type Forwarder
@@ -90,6 +91,7 @@ export class EdgeNode {
   /** The hive view (`/mcp/hive`): every member's tools at one endpoint; with MCP and the hive on. */
   #hiveView?: HiveView
   #hiveMcp?: McpEndpoint
+  #tracing?: Tracing
   readonly #notifications = new NotificationStream()
   #hivePart?: HivePart
   readonly #metrics: NodeMetrics
@@ -151,6 +153,7 @@ export class EdgeNode {
       this.#registry = admin.registry
       this.#grants = admin.grants
       this.#operator = new OperatorAccount(this.#store.operator, { lockMs: c.signInLockout, maxLockMs: Math.max(c.signInLockout, 3_600_000), globalFailures: c.signInGlobalFailures })
+      this.#tracing = await startTracing(c.otelEndpoint, { nodeId: this.#identity.nodeId, name: c.nodeName, version: VERSION })
       await this.#buildMcp()
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
@@ -219,7 +222,8 @@ export class EdgeNode {
       logger: this.#logger.child({ part: 'hive' }),
       mcp: mcp === undefined ? undefined : async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
       info: () => this.info(),
-      mcpUrl: () => this.#resource()
+      mcpUrl: () => this.#resource(),
+      tracer: this.#tracer()
     })
     log.info({ listen: this.#hivePart.p2p.listenAddrs(), hive_id: this.#hivePart.hive.hiveId ?? null }, 'libp2p host listening')
   }
@@ -233,6 +237,11 @@ export class EdgeNode {
     const hiveCaller = parseHiveToken(token)
     if (hiveCaller === undefined) return this.#tokens.watch(token, onEnd)
     return watchHiveToken(hiveCaller, onEnd, (listener) => this.#hivePart?.onRemoved(listener) ?? (() => undefined))
+  }
+
+  #tracer (): McpTracer | undefined {
+    const tracer = this.#tracing?.tracer
+    return tracer === undefined ? undefined : { tracer }
   }
 
   /** Sends a request to another member through the hive (see HiveForwarding). */
@@ -369,7 +378,8 @@ export class EdgeNode {
         handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
         requiredScopes: (body) => scopesForBody(body, this.#catalog!),
         watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
-        forward: this.#forward()
+        forward: this.#forward(),
+        tracer: this.#tracer()
       }, {
         ...front,
         path: MCP_PATH,
@@ -384,7 +394,8 @@ export class EdgeNode {
         handle: async (req, body, authInfo) => await view.handle(req, body, authInfo),
         requiredScopes: (body) => scopesForBody(body, this.#hiveView!),
         watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
-        forward: undefined
+        forward: undefined,
+        tracer: this.#tracer()
       }, {
         ...front,
         path: `${MCP_PATH}/hive`,
@@ -574,6 +585,7 @@ export class EdgeNode {
       if (forced) log.warn({ timeoutMs: this.config.shutdownTimeout }, 'in-flight requests did not finish in time and were cut')
       this.#listening = false
     }
+    await this.#tracing?.shutdown()
     await this.#metricsServer?.close().catch((err: unknown) => log.warn({ err }, 'metrics listener did not close cleanly'))
     this.#metrics.stop()
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))

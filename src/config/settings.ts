@@ -63,6 +63,7 @@ export interface Config {
   metricsHost: string
   metricsPort: number
   logLevel: LogLevel
+  otelEndpoint: string | undefined
 }
 
 export type SettingKey = keyof Config
@@ -321,6 +322,11 @@ export const SETTINGS: readonly Setting[] = [
     key: 'logLevel', env: 'LOG_LEVEL', flag: { spec: '--log-level <level>', attr: 'logLevel' },
     description: 'Log level: trace, debug, info, warn, error, fatal or off; RUST_LOG syntax (`edge_hive=debug,info`) is accepted.',
     allowed: 'trace, debug, info, warn, error, fatal, off, or RUST_LOG-style directives', schema: logLevel(), default: () => 'info'
+  },
+  {
+    key: 'otelEndpoint', env: 'EDGE_HIVE_OTEL_ENDPOINT', flag: { spec: '--otel-endpoint <url>', attr: 'otelEndpoint' },
+    description: 'Send traces of MCP requests (OpenTelemetry, OTLP over HTTP) to this collector, e.g. http://127.0.0.1:4318; a call through the hive is one trace across both nodes. Unset: nothing is traced and the tracing code is not loaded.',
+    allowed: 'an http or https URL', schema: url(['http:', 'https:'])
   }
 ]
 

@@ -3,6 +3,7 @@ import type { Catalog, Caller } from './catalog.ts'
 import { invokeTool, readCatalogResource } from './invoke.ts'
 import { scopesForBody } from './scopes.ts'
 import { FORBIDDEN } from './message-gate.ts'
+import { endWith, startMcpSpan, type McpTracer } from './tracing.ts'
 
 /**
  * A request another member forwarded here (the hive's forward protocol), as the MCP part needs
@@ -28,6 +29,8 @@ export interface HiveEntryComponents {
   info (): unknown
   /** The node's MCP URL, the resource its callers use. */
   mcpUrl (): string
+  /** Traces requests when the node has a tracer (`--otel-endpoint`). */
+  tracer?: McpTracer | undefined
 }
 
 /**
@@ -121,7 +124,9 @@ export async function serveHiveCall (c: HiveEntryComponents, call: HiveCall, sig
         ...(call.method === 'GET' || call.method === 'DELETE' ? {} : { body: text }),
         signal
       })
-      return await c.handle(request, parsed, authInfo)
+      // The caller's trace goes on here: the member it came through put its span in params._meta.
+      const span = call.method === 'POST' ? startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: call.headers?.['mcp-protocol-version'], sessionId: call.headers?.['mcp-session-id'], member: call.viaNode }) : undefined
+      return endWith(span, await c.handle(request, parsed, authInfo))
     }
   }
 }

@@ -9,3 +9,4 @@ export { invokeTool, readCatalogResource, type InvokeOutcome } from './invoke.ts
 export { NotificationStream, type StreamEvent } from './notification-stream.ts'
 export { serveHiveCall, parseHiveToken, watchHiveToken, type HiveCall, type HiveEntryComponents } from './hive-entry.ts'
 export { HiveView, hiveToolName, type HiveMember } from './hive-view.ts'
+export { startMcpSpan, withTraceparent, endWith, endWithError, under, type McpTracer } from './tracing.ts'

@@ -2,7 +2,10 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
@@ -19,12 +22,35 @@ const CLIENT_VIEW = fixture('mcp-client-hive-view.ts')
 const viewName = (node: NodeProcess, tool: string): string => `${node.ready.node_id.replace(/-/g, '_')}__${tool}`
 
 interface Entry { actor: string, action: string, target?: string, outcome: string, detail?: Record<string, unknown> }
+interface OtlpSpan { traceId: string, spanId: string, parentSpanId?: string, name: string, kind: number, attributes: Array<{ key: string, value: { stringValue?: string } }> }
+interface Exported { node: string, span: OtlpSpan }
+
+/** An OTLP/HTTP trace receiver (JSON, as the exporter sends it) on loopback: keeps every span with the node that sent it. */
+function otlpReceiver (): { server: Server, spans: Exported[] } {
+  const spans: Exported[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d: Buffer) => { body += d.toString() })
+    req.on('end', () => {
+      try {
+        const doc = JSON.parse(body) as { resourceSpans: Array<{ resource: { attributes: OtlpSpan['attributes'] }, scopeSpans: Array<{ spans: OtlpSpan[] }> }> }
+        for (const rs of doc.resourceSpans) {
+          const node = rs.resource.attributes.find((a) => a.key === 'service.instance.id')?.value.stringValue ?? '?'
+          for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push({ node, span })
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+      } catch { res.writeHead(400).end() }
+    })
+  })
+  return { server, spans }
+}
 
 // A hive of three on loopback (no multicast: the members join through --bootstrap with an
 // invitation): A, the founder and the agent's only door; B, which lets hive callers use
 // mcp:read and mcp:call and holds at most 8 MCP sessions (so 2 per member); C, which keeps the default (mcp:read). The agent holds tokens of A only.
 describe('one door: an agent reaches every member\'s tools through any node', () => {
   const fleet = new Fleet()
+  const otlp = otlpReceiver()
   let a: NodeProcess
   let b: NodeProcess
   let c: NodeProcess
@@ -56,9 +82,10 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     return m.members.some((x) => x.peer_id === other.ready.peer_id && x.status === 'online')
   }
   const start = async (name: string, args: string[], env: Record<string, string> = {}): Promise<NodeProcess> =>
-    await fleet.start({ args: ['--name', name, '--peer-offline-after', '5s', ...args], env: cleanEnv(env) })
+    await fleet.start({ args: ['--name', name, '--peer-offline-after', '5s', '--otel-endpoint', `http://127.0.0.1:${(otlp.server.address() as AddressInfo).port}`, ...args], env: cleanEnv(env) })
 
   before(async () => {
+    await new Promise<void>((resolve) => otlp.server.listen(0, '127.0.0.1', resolve))
     a = await start('member-a', [])
     await cli(a, ['hive', 'init'])
     const invite = async (): Promise<string> => (JSON.parse(await cli(a, ['hive', 'invite', '--json'])) as { token: string }).token
@@ -74,7 +101,10 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     readClient = { client_id: added.client.client_id, client_secret: added.client_secret }
     readToken = (await getToken(a.url, readClient.client_id, readClient.client_secret)).json<{ access_token: string }>().access_token
   })
-  after(async () => { await fleet.cleanup() })
+  after(async () => {
+    await fleet.cleanup()
+    otlp.server.close()
+  })
 
   for (const mode of ['legacy', 'auto'] as const) {
     it(`the official SDK v2 client (${mode === 'legacy' ? '2025-11-25 session' : '2026-07-28 stateless'}) uses B's tools through A, under B's policy`, async () => {
@@ -204,6 +234,33 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
       assert.ok(found.find((m) => m.node_id === b.ready.node_id)!.tools.some((t) => t.name === viewName(b, 'get_status')))
     })
   }
+
+  it('a call through the hive is one trace: the agent\'s context, A\'s span for the request and for the hop, B\'s span under it (MCP semantic conventions)', async () => {
+    const traceId = randomBytes(16).toString('hex')
+    const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`
+    const r = await viaA(`/mcp/node/${b.ready.node_id}/mcp`, opToken, {
+      body: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_status', arguments: {}, _meta: { traceparent, 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } },
+      headers: { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'get_status' }
+    })
+    assert.equal(r.status, 200, r.body)
+    const spans = await eventually(async () => otlp.spans.filter((s) => s.span.traceId === traceId), (l) => l.some((s) => s.node === b.ready.node_id) && l.filter((s) => s.node === a.ready.node_id).length >= 2, 20_000, 250)
+    const attr = (s: OtlpSpan, key: string): string | undefined => s.attributes.find((x) => x.key === key)?.value.stringValue
+    const atA = spans.find((s) => s.node === a.ready.node_id && s.span.kind === 2)?.span
+    const hop = spans.find((s) => s.node === a.ready.node_id && s.span.kind === 3)?.span
+    const atB = spans.find((s) => s.node === b.ready.node_id && s.span.kind === 2)?.span
+    assert.ok(atA !== undefined && hop !== undefined && atB !== undefined, `spans: ${JSON.stringify(spans.map((s) => [s.node, s.span.name, s.span.kind]))}`)
+    assert.equal(atA.name, 'tools/call get_status')
+    assert.equal(atB.name, 'tools/call get_status')
+    assert.equal(hop.parentSpanId, atA.spanId, 'the hop is under A\'s span')
+    assert.equal(atB.parentSpanId, hop.spanId, 'B\'s span is under the hop')
+    assert.equal(atA.parentSpanId, traceparent.split('-')[2], 'A\'s span is under the agent\'s context')
+    for (const s of [atA, atB]) {
+      assert.equal(attr(s, 'mcp.method.name'), 'tools/call')
+      assert.equal(attr(s, 'gen_ai.tool.name'), 'get_status')
+      assert.equal(attr(s, 'jsonrpc.request.id'), '7')
+      assert.equal(attr(s, 'mcp.protocol.version'), '2026-07-28')
+    }
+  })
 
   it('a killed member gives a clear 503 once A sees it offline', async () => {
     await c.kill()

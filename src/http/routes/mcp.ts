@@ -4,6 +4,7 @@ import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import type { Scope } from '../../auth/scopes.ts'
 import { answerFromMember, clientGone, hiveCaller, type Forwarder } from '../forwarder.ts'
 import { nodeIdParam } from '../schemas.ts'
+import { endWith, endWithError, startMcpSpan, under, withTraceparent, type McpTracer } from '../../mcp/index.ts'
 
 /** Request headers of the MCP transport that a member needs to answer; the rest stay here. */
 const FORWARDED_HEADERS = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name']
@@ -16,6 +17,8 @@ export interface McpRouteComponents {
   watchToken (token: string, onEnd: (why: 'expired' | 'revoked') => void): () => void
   /** Hands a request to another member of the hive; undefined when the node has no hive. */
   forward: Forwarder | undefined
+  /** Traces MCP requests when the node has a tracer (`--otel-endpoint`). */
+  tracer: McpTracer | undefined
 }
 
 export interface McpRouteOptions extends BearerOptions {
@@ -110,14 +113,21 @@ export function tiedToToken (response: Response, opened: boolean, watch: (onEnd:
  */
 export async function registerMcpRoute (app: FastifyInstance, c: McpRouteComponents, opts: McpRouteOptions): Promise<void> {
   /** A request for another member: checked there, under its policy; its answer streams back. */
-  const forward = async (req: FastifyRequest, reply: FastifyReply, member: string, text: string | undefined): Promise<FastifyReply> => {
+  const forward = async (req: FastifyRequest, reply: FastifyReply, member: string, text: string | undefined, parsed: unknown): Promise<FastifyReply> => {
     if (c.forward === undefined) return rpcError(reply, 404, -32000, 'This node has no hive (it runs with --no-p2p), so no member can be reached through it.')
     const headers: Record<string, string> = {}
     for (const h of FORWARDED_HEADERS) { const v = req.headers[h]; if (typeof v === 'string') headers[h] = v }
+    // Traced: this node's span for the request, and under it one for the hop, whose context the
+    // member reads from the body (params._meta.traceparent).
+    const span = startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: headers['mcp-protocol-version'], sessionId: headers['mcp-session-id'] })
+    const hop = span === undefined ? undefined : startMcpSpan(c.tracer, parsed, { kind: 'client', parent: under(span), protocolVersion: headers['mcp-protocol-version'], member })
+    const body = hop === undefined ? text : JSON.stringify(withTraceparent(parsed, hop))
     let response: Response
     try {
-      response = await c.forward(member, { target: 'mcp', method: req.method, headers, body: text === undefined ? undefined : Buffer.from(text) }, hiveCaller(req.identity!), clientGone(reply))
+      response = endWith(span, endWith(hop, await c.forward(member, { target: 'mcp', method: req.method, headers, body: body === undefined ? undefined : Buffer.from(body) }, hiveCaller(req.identity!), clientGone(reply))))
     } catch (err) {
+      endWithError(hop, err)
+      endWithError(span, err)
       const e = err as { status?: number, message?: string }
       return rpcError(reply, e.status ?? 502, -32000, e.message ?? 'The member could not be reached.')
     }
@@ -151,7 +161,7 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
       }
       const identity = req.identity!
       const member = (req.params as { node_id?: string }).node_id
-      if (member !== undefined && member !== opts.nodeId) return await forward(req, reply, member, text)
+      if (member !== undefined && member !== opts.nodeId) return await forward(req, reply, member, text, parsed)
       // Each message of a batch needs its own scope: the batch is refused if any one is missing.
       const missing = req.method === 'POST' ? c.requiredScopes(parsed).filter((s) => !identity.scopes.includes(s)) : []
       if (missing.length > 0) {
@@ -166,7 +176,8 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
         expiresAt: Math.floor(identity.expiresAt.getTime() / 1000),
         resource: new URL(opts.resource())
       }
-      const response = await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo)
+      const span = req.method === 'POST' ? startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: req.headers['mcp-protocol-version'] as string | undefined, sessionId: req.headers['mcp-session-id'] as string | undefined }) : undefined
+      const response = endWith(span, await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo).catch((err: unknown) => { endWithError(span, err); throw err }))
       return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(authInfo.token, onEnd)))
     }
     scope.route({
