@@ -5,12 +5,13 @@ import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
 import { DnsSdAdvertiser, ForwardError } from './hive/index.ts'
-import { startHivePart, peerViews, hiveView, type HivePart } from './node-hive.ts'
-import { Catalog, McpEndpoint, NotificationStream, registerBuiltins, scopesForBody, logUriFor, loadPlugins, invokeTool, readCatalogResource, LOGS_LATEST_URI, parseHiveToken, watchHiveToken, catalogSource, type HiveView, type McpTracer, type TokenEnd } from './mcp/index.ts'
+import { startHivePart, peerViews, type HivePart } from './node-hive.ts'
+import { createMcpPart, registerMcpEndpoints, MCP_PATH, type McpPart } from './node-mcp.ts'
+import { NotificationStream, invokeTool, readCatalogResource, parseHiveToken, watchHiveToken, type McpTracer, type TokenEnd } from './mcp/index.ts'
 import { startTracing, type Tracing } from './shared/tracing.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRoute, registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer, type Forwarder
+  registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer, type Forwarder
 } from './http/index.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
@@ -25,8 +26,6 @@ import { NodeMetrics, instrumentRepositories } from './shared/metrics.ts'
 
 /** The MCP protocol revision the node speaks by default (the session era most clients use). */
 const MCP_PROTOCOL_VERSION = '2025-11-25'
-/** The MCP endpoint's path: also the OAuth protected resource (RFC 8707 audience of every token). */
-const MCP_PATH = '/mcp'
 /** How often expired revocations and OAuth records are swept out. */
 const PRUNE_INTERVAL_MS = 10 * 60_000
 
@@ -86,11 +85,7 @@ export class EdgeNode {
   readonly #csrfKey = randomBytes(32)
   #pruneTimer?: NodeJS.Timeout
   #audit?: AuditFeed
-  #catalog?: Catalog
-  #mcp?: McpEndpoint
-  /** The hive view (`/mcp/hive`): every member's tools at one endpoint; with MCP and the hive on. */
-  #hiveView?: HiveView
-  #hiveMcp?: McpEndpoint
+  #mcpPart?: McpPart
   #tracing?: Tracing
   readonly #notifications = new NotificationStream()
   #hivePart?: HivePart
@@ -111,7 +106,7 @@ export class EdgeNode {
     this.#publicUrl = config.publicUrl
     this.#issuer = config.oauth2Issuer
     this.#metrics = new NodeMetrics({
-      mcpSessions: () => this.#mcp?.sessionCount ?? 0,
+      mcpSessions: () => this.#mcpPart?.mcp?.sessionCount ?? 0,
       peersByStatus: () => {
         const counts: Record<string, number> = {}
         for (const p of this.#hivePart?.hive.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1
@@ -210,14 +205,14 @@ export class EdgeNode {
   }
 
   async #startHive (log: Logger): Promise<void> {
-    const mcp = this.#mcp
+    const mcp = this.#mcpPart?.mcp
     this.#hivePart = await startHivePart({
       config: this.config,
       identity: this.#identity!,
       store: this.#store!,
       audit: this.#audit!,
       notifications: this.#notifications,
-      catalog: this.#catalog!,
+      catalog: this.#mcpPart!.catalog,
       load: this.#load,
       logger: this.#logger.child({ part: 'hive' }),
       mcp: mcp === undefined ? undefined : async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
@@ -350,8 +345,8 @@ export class EdgeNode {
     })
     registerOpenApiRoute(http.app, { publicUrl: () => this.#publicUrl })
     registerMcpRestRoutes(http.app, {
-      invoke: async (name, args, caller) => await invokeTool(this.#catalog!, name, args, caller),
-      read: async (uri) => await readCatalogResource(this.#catalog!, uri),
+      invoke: async (name, args, caller) => await invokeTool(this.#mcpPart!.catalog, name, args, caller),
+      read: async (uri) => await readCatalogResource(this.#mcpPart!.catalog, uri),
       stream: this.#notifications,
       watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
       forward: this.#forward()
@@ -361,103 +356,39 @@ export class EdgeNode {
       maxStreamsPerClient: c.maxStreamsPerClient,
       resourceMetadataUrl: () => this.#resourceMetadataUrl()
     })
-    const loopback = ['127.0.0.1', 'localhost', '::1'].includes(c.host)
-    const front = {
-      bodyLimit: c.bodyLimit,
+    await registerMcpEndpoints(http.app, this.#mcpPart!, {
+      config: c,
+      nodeId: this.#identity!.nodeId,
       publicUrl: () => this.#publicUrl,
       resource: () => this.#resource(),
       resourceMetadataUrl: () => this.#resourceMetadataUrl(),
-      corsOrigins: c.corsOrigins,
-      // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
-      allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, '')] : undefined,
-      nodeId: this.#identity!.nodeId
-    }
-    if (this.#mcp !== undefined) {
-      const mcp = this.#mcp
-      await registerMcpRoute(http.app, {
-        handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
-        requiredScopes: (body) => scopesForBody(body, this.#catalog!),
-        watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
-        forward: this.#forward(),
-        tracer: this.#tracer()
-      }, {
-        ...front,
-        path: MCP_PATH,
-        memberRoutes: true,
-        summary: 'The MCP endpoint (Streamable HTTP, protocol 2025-11-25 with sessions and 2026-07-28 stateless)',
-        description: 'JSON-RPC over POST (Accept: application/json, text/event-stream), the GET SSE stream and DELETE of a session, as the MCP specification defines them. Each method needs its scope: tools/call mcp:call, resources mcp:resources, the rest mcp:read.'
-      })
-    }
-    if (this.#hiveMcp !== undefined) {
-      const view = this.#hiveMcp
-      await registerMcpRoute(http.app, {
-        handle: async (req, body, authInfo) => await view.handle(req, body, authInfo),
-        requiredScopes: (body) => scopesForBody(body, this.#hiveView!),
-        watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
-        forward: undefined,
-        tracer: this.#tracer()
-      }, {
-        ...front,
-        path: `${MCP_PATH}/hive`,
-        memberRoutes: false,
-        summary: 'The hive view: one MCP endpoint with the tools of every member of the hive',
-        description: 'The same protocol as /mcp. tools/list names each member\'s tools <member node id>__<tool> (stable as members come and go), plus hive_members to find members by tool, status and load (mcp:read); tools/call needs mcp:call here and runs on the member under its own policy (--hive-scopes).'
-      })
-    }
+      watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
+      forward: this.#forward(),
+      tracer: this.#tracer()
+    })
     return http
   }
 
   async #buildMcp (): Promise<void> {
-    const c = this.config
-    this.#catalog = new Catalog({ nodeId: this.#identity!.nodeId, name: c.nodeName })
-    registerBuiltins(this.#catalog, {
-      info: () => this.info(),
-      listeningUrls: () => [this.#publicUrl],
-      peers: () => peerViews(this.#hivePart?.hive),
+    this.#mcpPart = await createMcpPart({
+      config: this.config,
+      nodeId: this.#identity!.nodeId,
       audit: this.#audit!,
+      metrics: this.#metrics,
+      notifications: this.#notifications,
+      load: this.#load,
+      logger: this.#logger.child({ part: 'mcp' }),
+      info: () => this.info(),
+      publicUrl: () => this.#publicUrl,
+      resource: () => this.#resource(),
+      peers: () => peerViews(this.#hivePart?.hive),
+      hivePart: () => this.#hivePart,
       provisionClient: async (input, actor) => {
         const { client, secret } = await this.#registry!.add(input, actor)
         return { clientId: client.client_id, secret }
-      }
+      },
+      watchToken: (token, onEnd) => this.#watchToken(token, onEnd)
     })
-    const plugins = await loadPlugins(c.plugins, this.#catalog)
-    if (plugins.length > 0) this.#logger.child({ part: 'mcp' }).info({ plugins }, 'plugins loaded')
-    // Everything audited is a log notification, and changes the log resources, for MCP
-    // subscribers (when MCP is on) and on the REST stream (always).
-    this.#audit!.on('appended', (entry: { action: string, detail?: Record<string, unknown> }) => {
-      if (entry.action === 'token.issued') this.#metrics.tokenIssued(String(entry.detail?.grant_type ?? 'unknown'))
-      if (entry.action === 'token.refused') {
-        // A summary of repeated refusals (see RefusalAudit) counts each one it sums.
-        const summed = entry.detail?.errors as Record<string, number> | undefined
-        if (summed === undefined) this.#metrics.tokenRefused(String(entry.detail?.error ?? 'unknown').slice(0, 64))
-        else for (const [error, n] of Object.entries(summed)) this.#metrics.tokenRefused(error.slice(0, 64), n)
-      }
-    })
-    this.#catalog.on('called', (call: { name: string, outcome: 'ok' | 'error' }) => { this.#metrics.toolCall(call.name, call.outcome) })
-    this.#audit!.on('appended', (entry: Record<string, unknown> & { at: Date }) => {
-      this.#notifications.publish('log', { ...entry, at: entry.at.toISOString() })
-      for (const uri of [LOGS_LATEST_URI, logUriFor(entry.at)]) {
-        this.#mcp?.resourceUpdated(uri)
-        this.#notifications.publish('resource_updated', { uri })
-      }
-    })
-    if (!c.mcpEnabled) return
-    const endpointOptions = {
-      info: { name: 'edge-hive', version: VERSION },
-      sessionIdleMs: c.mcpSessionIdle,
-      maxSessions: c.mcpMaxSessions,
-      maxSessionsPerClient: c.mcpMaxSessionsPerClient,
-      maxStreams: c.maxStreams,
-      maxStreamsPerClient: c.maxStreamsPerClient,
-      maxRequestBodySize: c.bodyLimit
-    }
-    const watch = (token: string, onEnd: (why: TokenEnd) => void): () => void => this.#watchToken(token, onEnd)
-    const log = this.#logger.child({ part: 'mcp' })
-    this.#mcp = new McpEndpoint(catalogSource({ name: 'edge-hive', version: VERSION }, this.#catalog), endpointOptions, log, watch)
-    if (!c.p2pEnabled) return
-    const mcp = this.#mcp
-    this.#hiveView = hiveView({ catalog: this.#catalog, load: this.#load, part: () => this.#hivePart, mcp: async (req, body, authInfo) => await mcp.handle(req, body, authInfo), mcpUrl: () => this.#resource() })
-    this.#hiveMcp = new McpEndpoint(this.#hiveView, endpointOptions, log, watch)
   }
 
   #buildAuth (): void {
@@ -536,8 +467,8 @@ export class EdgeNode {
         enabled: c.mcpEnabled,
         protocolVersion: MCP_PROTOCOL_VERSION,
         endpoint: `${this.#publicUrl}${MCP_PATH}`,
-        tools: [...(this.#catalog?.tools.keys() ?? [])],
-        resources: [...(this.#catalog?.resources.keys() ?? []), ...[...(this.#catalog?.templates.values() ?? [])].map((t) => t.uriTemplate)]
+        tools: [...(this.#mcpPart?.catalog.tools.keys() ?? [])],
+        resources: [...(this.#mcpPart?.catalog.resources.keys() ?? []), ...[...(this.#mcpPart?.catalog.templates.values() ?? [])].map((t) => t.uriTemplate)]
       },
       p2p: { enabled: this.#hivePart !== undefined, protocols: this.#hivePart?.p2p.protocols() ?? [], listenAddrs: this.#hivePart?.p2p.listenAddrs() ?? [] },
       auth: { enabled: true, issuer: this.#issuer, tokenEndpoint: `${this.#issuer}${TOKEN_PATH}`, flows: ['client_credentials'] }
@@ -576,9 +507,7 @@ export class EdgeNode {
     const log = this.#logger.child({ part: 'node' })
     clearInterval(this.#pruneTimer)
     // Open SSE streams would hold the HTTP drain: end the MCP sessions and streams first.
-    await this.#mcp?.close()
-    await this.#hiveMcp?.close()
-    this.#hiveView?.close()
+    await this.#mcpPart?.close()
     this.#notifications.end()
     if (this.#http !== undefined) {
       const { forced } = await this.#http.close(this.config.shutdownTimeout)
