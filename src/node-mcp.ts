@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/index.ts'
 import type { AuditFeed } from './store/index.ts'
 import {
-  Catalog, McpEndpoint, registerBuiltins, scopesForBody, logUriFor, loadPlugins, catalogSource, LOGS_LATEST_URI,
+  Catalog, McpEndpoint, EndpointQuotas, registerBuiltins, scopesForBody, logUriFor, loadPlugins, catalogSource, LOGS_LATEST_URI,
   type BuiltinComponents, type HiveView, type McpTracer, type NotificationStream, type PeerView, type TokenEnd
 } from './mcp/index.ts'
 import { registerMcpRoute, type Forwarder } from './http/index.ts'
@@ -85,11 +85,13 @@ export async function createMcpPart (d: McpPartDeps): Promise<McpPart> {
     maxStreamsPerClient: c.maxStreamsPerClient,
     maxRequestBodySize: c.bodyLimit
   }
-  const own = mcp = new McpEndpoint(catalogSource(options.info, catalog), options, d.logger, d.watchToken)
+  // One set of places for /mcp and the hive view: the limits are the node's, not each endpoint's.
+  const quotas = new EndpointQuotas(options)
+  const own = mcp = new McpEndpoint(catalogSource(options.info, catalog), { ...options, quotas }, d.logger, d.watchToken)
   part.mcp = own
   if (c.p2pEnabled) {
     part.hiveView = hiveView({ catalog, load: d.load, part: d.hivePart, mcp: async (req, body, authInfo) => await own.handle(req, body, authInfo), mcpUrl: d.resource })
-    part.hiveMcp = new McpEndpoint(part.hiveView, options, d.logger, d.watchToken)
+    part.hiveMcp = new McpEndpoint(part.hiveView, { ...options, quotas }, d.logger, d.watchToken)
   }
   part.close = async () => {
     await part.mcp?.close()

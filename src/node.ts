@@ -106,7 +106,7 @@ export class EdgeNode {
     this.#publicUrl = config.publicUrl
     this.#issuer = config.oauth2Issuer
     this.#metrics = new NodeMetrics({
-      mcpSessions: () => this.#mcpPart?.mcp?.sessionCount ?? 0,
+      mcpSessions: () => (this.#mcpPart?.mcp?.sessionCount ?? 0) + (this.#mcpPart?.hiveMcp?.sessionCount ?? 0),
       peersByStatus: () => {
         const counts: Record<string, number> = {}
         for (const p of this.#hivePart?.hive.directory.list() ?? []) counts[p.status] = (counts[p.status] ?? 0) + 1

@@ -269,7 +269,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'mcpMaxSessions', env: 'EDGE_HIVE_MCP_MAX_SESSIONS', flag: { spec: '--mcp-max-sessions <number>', attr: 'mcpMaxSessions' },
-    description: 'MCP sessions open at once; more are refused with 503 until some close.',
+    description: 'MCP sessions open at once (on /mcp and the hive view together); more are refused with 503 until some close.',
     allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 1000
   },
   {

@@ -33,6 +33,27 @@ export interface McpEndpointOptions {
   maxStreams: number
   maxStreamsPerClient: number
   maxRequestBodySize: number
+  /** Places shared with another endpoint of the node (the hive view), so the limits hold for both together. */
+  quotas?: EndpointQuotas | undefined
+}
+
+/**
+ * The places of an endpoint's long-lived things: sessions and listen streams, in all and per
+ * client; and those of callers that came through other members, per member: their client ids
+ * are the member's to name, so each member may hold at most a quarter of the node's.
+ */
+export class EndpointQuotas {
+  readonly sessions: CallerQuota
+  readonly listen: CallerQuota
+  readonly memberSessions: CallerQuota
+  readonly memberStreams: CallerQuota
+
+  constructor (o: { maxSessions: number, maxSessionsPerClient: number, maxStreams: number, maxStreamsPerClient: number }) {
+    this.sessions = new CallerQuota({ total: o.maxSessions, perClient: o.maxSessionsPerClient })
+    this.listen = new CallerQuota({ total: o.maxStreams, perClient: o.maxStreamsPerClient })
+    this.memberSessions = new CallerQuota({ total: o.maxSessions, perClient: Math.max(1, Math.floor(o.maxSessions / 4)) })
+    this.memberStreams = new CallerQuota({ total: o.maxStreams, perClient: Math.max(1, Math.floor(o.maxStreams / 4)) })
+  }
 }
 
 interface Session {
@@ -90,14 +111,7 @@ export class McpEndpoint {
   readonly #modern: McpHttpHandler
   readonly #sweeper: NodeJS.Timeout
   readonly #watchToken: WatchToken
-  readonly #sessionQuota: CallerQuota
-  readonly #listenQuota: CallerQuota
-  /**
-   * Sessions and listen streams of callers that came through other members, per member: their
-   * client ids are the member's to name, so each member may hold at most a quarter of the node's.
-   */
-  readonly #memberSessions: CallerQuota
-  readonly #memberStreams: CallerQuota
+  readonly #q: EndpointQuotas
   #closed = false
 
   constructor (source: ServerSource, options: McpEndpointOptions, logger: Logger, watchToken: WatchToken) {
@@ -105,10 +119,7 @@ export class McpEndpoint {
     this.#options = options
     this.#log = logger
     this.#watchToken = watchToken
-    this.#sessionQuota = new CallerQuota({ total: options.maxSessions, perClient: options.maxSessionsPerClient })
-    this.#listenQuota = new CallerQuota({ total: options.maxStreams, perClient: options.maxStreamsPerClient })
-    this.#memberSessions = new CallerQuota({ total: options.maxSessions, perClient: Math.max(1, Math.floor(options.maxSessions / 4)) })
-    this.#memberStreams = new CallerQuota({ total: options.maxStreams, perClient: Math.max(1, Math.floor(options.maxStreams / 4)) })
+    this.#q = options.quotas ?? new EndpointQuotas(options)
     this.#modern = createMcpHandler((ctx) => source.build(ctx.authInfo, {}, false).server, {
       legacy: 'reject',
       maxRequestBodySize: options.maxRequestBodySize,
@@ -148,14 +159,18 @@ export class McpEndpoint {
     }
     if (Array.isArray(parsedBody)) return jsonRpcError(400, -32600, 'Invalid Request: initialize cannot be sent in a batch; send it alone.')
     if (request.method === 'POST' && isInitializeRequest(parsedBody)) {
-      let place = this.#sessionQuota.acquire(callerOf(authInfo))
-      // Many clients never DELETE their sessions: at its limit a client's own least recently
-      // used session without an open stream makes room, rather than the client being refused.
-      if (!place.ok && place.reason === 'client_limit' && await this.#evictIdle(authInfo.clientId)) place = this.#sessionQuota.acquire(callerOf(authInfo))
-      if (!place.ok) return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'MCP sessions'))
-      const member = this.#memberPlace(this.#memberSessions, authInfo)
-      if (!member.ok) { place.release(); return jsonRpcError(429, -32000, 'The member this request came through holds as many MCP sessions here as it may; close one first.') }
-      const release = (): void => { place.release(); member.release() }
+      // Many clients never DELETE their sessions: at a limit, the least recently used session
+      // without an open stream of the same member (first) or client makes room, rather than the
+      // caller being refused.
+      const via = parseHiveToken(authInfo.token)?.viaPeer
+      let member = this.#memberPlace(this.#q.memberSessions, authInfo)
+      if (!member.ok && await this.#evictIdle((s) => parseHiveToken(s.token)?.viaPeer === via)) member = this.#memberPlace(this.#q.memberSessions, authInfo)
+      if (!member.ok) return jsonRpcError(429, -32000, 'The member this request came through holds as many MCP sessions here as it may; close one first.')
+      let place = this.#q.sessions.acquire(callerOf(authInfo))
+      if (!place.ok && place.reason === 'client_limit' && await this.#evictIdle((s) => s.clientId === authInfo.clientId)) place = this.#q.sessions.acquire(callerOf(authInfo))
+      if (!place.ok) { member.release(); return jsonRpcError(place.reason === 'full' ? 503 : 429, -32000, quotaMessage(place.reason, 'MCP sessions')) }
+      const held = place
+      const release = (): void => { held.release(); member.release() }
       return await this.#openSession(request, parsedBody, authInfo, release)
     }
     return jsonRpcError(400, -32000, 'Bad Request: no valid session; send initialize first, or Mcp-Session-Id.')
@@ -174,9 +189,9 @@ export class McpEndpoint {
     if (filter !== null && typeof filter === 'object') {
       parsedBody = { ...message, params: { ...message.params, notifications: listenFilterFor(filter as ListenFilter, caller) } }
     }
-    const one = this.#listenQuota.acquire(caller)
+    const one = this.#q.listen.acquire(caller)
     if (!one.ok) return jsonRpcError(one.reason === 'full' ? 503 : 429, -32000, quotaMessage(one.reason, 'subscription streams'))
-    const member = this.#memberPlace(this.#memberStreams, authInfo)
+    const member = this.#memberPlace(this.#q.memberStreams, authInfo)
     if (!member.ok) { one.release(); return jsonRpcError(429, -32000, 'The member this request came through holds as many subscription streams here as it may; close one first.') }
     const release = (): void => { one.release(); member.release() }
     // The request's signal aborts when its HTTP exchange closes, however it ends.
@@ -196,15 +211,15 @@ export class McpEndpoint {
     return quota.acquire({ clientId: via.viaPeer, scopes: [] })
   }
 
-  /** Closes the client's least recently used session that has no open stream; false if it has none. */
-  async #evictIdle (clientId: string): Promise<boolean> {
+  /** Closes the least recently used session that has no open stream among those `whose`; false if there is none. */
+  async #evictIdle (whose: (s: Session) => boolean): Promise<boolean> {
     let oldest: [string, Session] | undefined
     for (const entry of this.#sessions) {
       const s = entry[1]
-      if (s.clientId === clientId && s.openStreams === 0 && (oldest === undefined || s.lastSeen < oldest[1].lastSeen)) oldest = entry
+      if (whose(s) && s.openStreams === 0 && (oldest === undefined || s.lastSeen < oldest[1].lastSeen)) oldest = entry
     }
     if (oldest === undefined) return false
-    this.#log.debug({ session: oldest[0], client_id: clientId }, 'mcp session closed to make room for a new one of the same client')
+    this.#log.debug({ session: oldest[0], client_id: oldest[1].clientId }, 'mcp session closed to make room for a new one of the same client or member')
     this.#forget(oldest[0])
     await oldest[1].transport.close().catch(() => undefined)
     return true

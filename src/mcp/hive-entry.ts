@@ -3,7 +3,7 @@ import type { Catalog, Caller } from './catalog.ts'
 import { invokeTool, readCatalogResource } from './invoke.ts'
 import { scopesForBody } from './scopes.ts'
 import { FORBIDDEN } from './message-gate.ts'
-import { endWith, startMcpSpan, type McpTracer } from './tracing.ts'
+import { endWith, endWithError, startMcpSpan, type McpTracer } from './tracing.ts'
 
 /**
  * A request another member forwarded here (the hive's forward protocol), as the MCP part needs
@@ -126,7 +126,7 @@ export async function serveHiveCall (c: HiveEntryComponents, call: HiveCall, sig
       })
       // The caller's trace goes on here: the member it came through put its span in params._meta.
       const span = call.method === 'POST' ? startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: call.headers?.['mcp-protocol-version'], sessionId: call.headers?.['mcp-session-id'], member: call.viaNode }) : undefined
-      return endWith(span, await c.handle(request, parsed, authInfo))
+      return endWith(span, await c.handle(request, parsed, authInfo).catch((err: unknown) => { endWithError(span, err); throw err }))
     }
   }
 }

@@ -30,15 +30,27 @@ interface Tool { name: string, title?: string, description?: string, inputSchema
 const FIND = 'hive_members'
 const SEPARATOR = '__'
 const MAX_NAME = 64
-/** How long a member's tool list is kept when its advert does not change. */
+/** How long a member's tool list is kept when its advert does not change; a failed asking, a shorter time. */
 const CACHE_MS = 5 * 60_000
-const MAX_CACHED = 512
-/** A member that does not list its tools in this time is left out of this listing. */
+const FAILED_MS = 30_000
+/** Tool lists kept per member (one per set of scopes callers hold). */
+const SCOPE_SETS_PER_MEMBER = 8
+/** Tools taken from one member at most (a catalog holds at most this many). */
+const MAX_TOOLS = 1000
+/** Members that do not list their tools in this time (all asked at once) are left out of this listing. */
 const LIST_TIMEOUT_MS = 5_000
-/** Members asked at once when a listing needs several. */
-const LIST_CONCURRENCY = 8
+/** How long a call through the view may take at most. */
+const CALL_TIMEOUT_MS = 10 * 60_000
+/** The largest answer read from a member. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 /** How often the members' adverts are looked at for a change of tools. */
 const WATCH_MS = 2_000
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** A member's display name as it may appear in titles: printable, short. */
+function shown (name: string): string {
+  return name.replace(/[^\p{L}\p{N} ._-]/gu, '').slice(0, 64) || '?'
+}
 
 /**
  * The name of a member's tool in the hive view: `<node id with _>__<tool>`. It depends on the
@@ -55,8 +67,8 @@ export function hiveToolName (nodeId: string, tool: string): string {
 }
 
 /** The JSON-RPC result in an MCP answer, JSON or an SSE stream; throws its error as the SDK's. */
-export async function rpcResult (response: Response): Promise<Record<string, unknown>> {
-  const text = await response.text()
+export async function rpcResult (response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<Record<string, unknown>> {
+  const text = await readCapped(response, maxBytes)
   const messages: unknown[] = (response.headers.get('content-type') ?? '').includes('text/event-stream')
     ? text.split('\n').filter((l) => l.startsWith('data:')).map((l) => { try { return JSON.parse(l.slice(5)) as unknown } catch { return undefined } })
     : [(() => { try { return JSON.parse(text) as unknown } catch { return undefined } })()]
@@ -65,6 +77,21 @@ export async function rpcResult (response: Response): Promise<Record<string, unk
   if (answer?.error !== undefined) throw new ProtocolError(answer.error.code, answer.error.message, answer.error.data)
   if (answer?.result === undefined) throw new ProtocolError(-32603, `The member answered ${response.status} without a result.`)
   return answer.result
+}
+
+async function readCapped (response: Response, max: number): Promise<string> {
+  if (response.body === null) return ''
+  const reader = response.body.getReader()
+  const parts: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.length
+    if (size > max) { await reader.cancel(); throw new ProtocolError(-32603, `The member's answer is larger than the ${max} bytes the hive view takes.`) }
+    parts.push(value)
+  }
+  return Buffer.concat(parts).toString('utf8')
 }
 
 /**
@@ -79,9 +106,10 @@ export async function rpcResult (response: Response): Promise<Record<string, unk
 export class HiveView extends EventEmitter<{ toolsChanged: [] }> implements ServerSource {
   readonly #c: HiveViewComponents
   readonly #info: ServerInfo
-  readonly #cache = new Map<string, { at: number, tools: Tool[] }>()
-  /** Every view name handed out, and the member and tool it stands for (names cut short cannot be read back). */
-  readonly #names = new Map<string, { nodeId: string, tool: string }>()
+  /** Per member: its tool lists by the scopes they were asked with, and the advert they match; an asking under way is shared. */
+  readonly #cache = new Map<string, Map<string, { at: number, ttl: number, tools: Promise<Tool[]> }>>()
+  /** Per member: each view name of its tools, and the tool it stands for (names cut short cannot be read back). */
+  readonly #names = new Map<string, Map<string, string>>()
   readonly #timer: NodeJS.Timeout
   #digest = ''
 
@@ -123,10 +151,15 @@ export class HiveView extends EventEmitter<{ toolsChanged: [] }> implements Serv
       capabilities: { tools: { listChanged: true } },
       instructions: 'The tools of every member of this Edge Hive, each named <member node id>__<tool>. hive_members finds members by the tools they offer, their status and load.'
     }, { clientId: authInfo?.clientId ?? 'anonymous', scopes: authInfo?.scopes ?? [] }, this)
-    server.server.setRequestHandler('tools/list', async () => ({ tools: authInfo === undefined ? [] : await this.list(authInfo) }) as never)
-    server.server.setRequestHandler('tools/call', async (req) => {
-      if (authInfo === undefined) throw new ProtocolError(-32600, 'No caller.')
-      return await this.call(req.params.name, req.params.arguments ?? {}, authInfo) as never
+    // The token of each request (a 2025 session follows its client's newer tokens), not the session's first.
+    server.server.setRequestHandler('tools/list', async (_req, ctx) => {
+      const auth = ctx.http?.authInfo ?? authInfo
+      return { tools: auth === undefined ? [] : await this.list(auth) } as never
+    })
+    server.server.setRequestHandler('tools/call', async (req, ctx) => {
+      const auth = ctx.http?.authInfo ?? authInfo
+      if (auth === undefined) throw new ProtocolError(-32600, 'No caller.')
+      return await this.call(req.params.name, req.params.arguments ?? {}, auth, ctx.mcpReq.signal) as never
     })
     const changed = (): void => { void server.sendToolListChanged() }
     if (follow) this.on('toolsChanged', changed)
@@ -136,37 +169,54 @@ export class HiveView extends EventEmitter<{ toolsChanged: [] }> implements Serv
   /** Every member's tools as this caller may see them, and the view's own. */
   async list (authInfo: AuthInfo): Promise<Tool[]> {
     const members = this.#c.members().filter((m) => (m.status === 'online' || m.status === 'self') && m.tools.length > 0)
-    const lists: Tool[][] = []
-    for (let i = 0; i < members.length; i += LIST_CONCURRENCY) {
-      lists.push(...await Promise.all(members.slice(i, i + LIST_CONCURRENCY).map(async (m) => await this.#toolsOf(m, authInfo).catch(() => []))))
-    }
+    const present = new Set(members.map((m) => m.nodeId))
+    for (const id of [...this.#cache.keys()]) if (!present.has(id)) { this.#cache.delete(id); this.#names.delete(id) }
+    // Every member at once, under one deadline: a silent member costs one wait, not one each.
+    const deadline = AbortSignal.timeout(LIST_TIMEOUT_MS)
+    const lists = await Promise.all(members.map(async (m) => await this.#toolsOf(m, authInfo, deadline).catch(() => [] as Tool[])))
     const out: Tool[] = [findTool()]
     members.forEach((m, i) => {
+      let names = this.#names.get(m.nodeId)
+      if (names === undefined) this.#names.set(m.nodeId, names = new Map())
       for (const t of lists[i] ?? []) {
         const name = hiveToolName(m.nodeId, t.name)
-        if (this.#names.size < 100_000) this.#names.set(name, { nodeId: m.nodeId, tool: t.name })
-        out.push({ ...t, name, title: `${t.title ?? t.name} (${m.name})`, description: `On member ${m.name} (${m.nodeId}): ${t.description ?? t.name}` })
+        names.set(name, t.name)
+        out.push({ ...t, name, title: `${t.title ?? t.name} (${m.nodeId})`, description: `On member ${m.nodeId} (${shown(m.name)}): ${t.description ?? t.name}` })
       }
     })
     return out
   }
 
-  async #toolsOf (m: HiveMember, authInfo: AuthInfo): Promise<Tool[]> {
+  /** A member's tools as it shows them to callers with these scopes: kept, or asked for once however many listings want them. */
+  async #toolsOf (m: HiveMember, authInfo: AuthInfo, deadline: AbortSignal): Promise<Tool[]> {
+    let lists = this.#cache.get(m.nodeId)
+    if (lists === undefined) this.#cache.set(m.nodeId, lists = new Map())
     // What a member shows depends on its tools (its advert) and on the caller's scopes.
-    const key = `${m.nodeId}|${m.tools.join(',')}|${[...authInfo.scopes].sort().join(' ')}`
-    const hit = this.#cache.get(key)
-    if (hit !== undefined && Date.now() - hit.at < CACHE_MS) return hit.tools
-    const result = await rpcResult(await this.#c.rpc(m.nodeId, { method: 'tools/list', params: {} }, authInfo, AbortSignal.timeout(LIST_TIMEOUT_MS)))
-    const tools = Array.isArray(result.tools) ? (result.tools as Tool[]).filter((t) => typeof t?.name === 'string') : []
-    if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!)
-    this.#cache.set(key, { at: Date.now(), tools })
-    return tools
+    const key = `${m.tools.join(',')}|${[...authInfo.scopes].sort().join(' ')}`
+    const hit = lists.get(key)
+    if (hit !== undefined && Date.now() - hit.at < hit.ttl) return await hit.tools
+    if (lists.size >= SCOPE_SETS_PER_MEMBER) lists.delete(lists.keys().next().value!)
+    const entry = { at: Date.now(), ttl: CACHE_MS, tools: this.#ask(m, authInfo, deadline) }
+    entry.tools.catch(() => { entry.ttl = FAILED_MS })
+    lists.set(key, entry)
+    return await entry.tools
+  }
+
+  async #ask (m: HiveMember, authInfo: AuthInfo, deadline: AbortSignal): Promise<Tool[]> {
+    const result = await rpcResult(await this.#c.rpc(m.nodeId, { method: 'tools/list', params: {} }, authInfo, deadline))
+    const tools = Array.isArray(result.tools) ? result.tools as Tool[] : []
+    // Only names valid everywhere, and no more than a catalog can hold: a member cannot flood the view.
+    return tools.filter((t) => typeof t?.name === 'string' && TOOL_NAME.test(t.name)).slice(0, MAX_TOOLS)
   }
 
   /** Runs a view tool: `hive_members` here, any other on the member it names. */
-  async call (name: string, args: Record<string, unknown>, authInfo: AuthInfo): Promise<Record<string, unknown>> {
+  async call (name: string, args: Record<string, unknown>, authInfo: AuthInfo, signal?: AbortSignal): Promise<Record<string, unknown>> {
     if (name === FIND) return this.#find(args)
-    let target = this.#names.get(name)
+    let target: { nodeId: string, tool: string } | undefined
+    for (const [nodeId, names] of this.#names) {
+      const tool = names.get(name)
+      if (tool !== undefined) { target = { nodeId, tool }; break }
+    }
     if (target === undefined) {
       const at = name.indexOf(SEPARATOR)
       if (at > 0) target = { nodeId: name.slice(0, at).replace(/_/g, '-'), tool: name.slice(at + SEPARATOR.length) }
@@ -174,11 +224,17 @@ export class HiveView extends EventEmitter<{ toolsChanged: [] }> implements Serv
     if (target === undefined) throw new ProtocolError(-32602, `There is no tool ${name} in this hive; tools/list names them.`)
     const member = this.#c.members().find((m) => m.nodeId === target.nodeId)
     if (member === undefined) throw new ProtocolError(-32602, `No member of this hive has the node id ${target.nodeId} any more.`)
-    if (member.status !== 'online' && member.status !== 'self') return { isError: true, content: [{ type: 'text', text: `Member ${member.name} (${member.nodeId}) is offline; try again when it is back.` }] }
-    const result = await rpcResult(await this.#c.rpc(member.nodeId, { method: 'tools/call', params: { name: target.tool, arguments: args } }, authInfo, new AbortController().signal))
-    // The member's envelope (its server info, its era's result type) is its own, not this view's.
-    const { _meta: _m, resultType: _r, ...rest } = result
-    return rest
+    if (member.status !== 'online' && member.status !== 'self') return { isError: true, content: [{ type: 'text', text: `Member ${member.nodeId} is offline; try again when it is back.` }] }
+    // The caller's cancellation reaches the member; no call outlives CALL_TIMEOUT_MS.
+    const ends = AbortSignal.any([...(signal === undefined ? [] : [signal]), AbortSignal.timeout(CALL_TIMEOUT_MS)])
+    const result = await rpcResult(await this.#c.rpc(member.nodeId, { method: 'tools/call', params: { name: target.tool, arguments: args } }, authInfo, ends))
+    if (result.resultType !== undefined && result.resultType !== 'complete') {
+      return { isError: true, content: [{ type: 'text', text: `Member ${member.nodeId} asks for more input, which the hive view cannot pass on; call the tool through /mcp/node/${member.nodeId}/mcp.` }] }
+    }
+    // The member's protocol envelope is its own, not this view's; the tool's own metadata stays.
+    const { _meta: meta, resultType: _r, ...rest } = result
+    const own = Object.entries((meta ?? {}) as Record<string, unknown>).filter(([k]) => !k.startsWith('io.modelcontextprotocol/'))
+    return own.length === 0 ? rest : { ...rest, _meta: Object.fromEntries(own) }
   }
 
   #find (args: Record<string, unknown>): Record<string, unknown> {

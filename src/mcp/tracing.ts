@@ -43,9 +43,11 @@ export function traceparentOf (span: Span): string {
 export function startMcpSpan (t: McpTracer | undefined, body: unknown, o: { kind: 'server' | 'client', parent?: Context, protocolVersion?: string | null, sessionId?: string | null, member?: string }): Span | undefined {
   const m = t === undefined ? undefined : requestOf(body)
   if (t === undefined || m === undefined) return undefined
-  const method = m.method as string
+  // A caller picks these: a method that is not a plain MCP name, and long targets, are cut short.
+  const method = /^[a-z][a-zA-Z/_]{0,63}$/.test(m.method as string) ? m.method as string : 'other'
   const p = m.params ?? {}
-  const target = typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : undefined
+  const named = typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : undefined
+  const target = named?.slice(0, 128)
   const attributes: Record<string, string | number> = { 'mcp.method.name': method, 'jsonrpc.request.id': String(m.id).slice(0, 128), 'network.transport': 'tcp' }
   if (o.protocolVersion != null) attributes['mcp.protocol.version'] = o.protocolVersion
   if (o.sessionId != null) attributes['mcp.session.id'] = o.sessionId
@@ -64,8 +66,10 @@ export function under (span: Span): Context {
 /** A body whose `params._meta.traceparent` is the span's, so the member's span joins the trace. */
 export function withTraceparent (body: unknown, span: Span): unknown {
   const m = requestOf(body)
-  if (m === undefined) return body
-  const params = m.params !== null && typeof m.params === 'object' ? m.params : {}
+  // Only a body that survives being written again: an id JSON numbers cannot hold exactly, or
+  // params that are not an object, go on untouched (and the member's span starts a trace of its own).
+  if (m === undefined || (typeof m.id === 'number' && !Number.isSafeInteger(m.id)) || (m.params !== undefined && (m.params === null || typeof m.params !== 'object' || Array.isArray(m.params)))) return body
+  const params = m.params ?? {}
   return { ...m, params: { ...params, _meta: { ...(params._meta ?? {}), traceparent: traceparentOf(span) } } }
 }
 

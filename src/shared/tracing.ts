@@ -20,6 +20,8 @@ export async function startTracing (endpoint: string | undefined, node: { nodeId
     import('@opentelemetry/sdk-trace'), import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources')
   ])
   const provider = new TracerProvider({
+    // What a caller sends (method names, tool names, URIs) ends up in spans: each value is cut short.
+    spanLimits: { attributeValueLengthLimit: 256, attributeCountLimit: 32, eventCountLimit: 16, linkCountLimit: 4 },
     resource: resourceFromAttributes({ 'service.name': 'edge-hive', 'service.version': node.version, 'service.instance.id': node.nodeId, 'edge_hive.node.name': node.name }),
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${endpoint}/v1/traces` }), scheduledDelayMillis: BATCH_DELAY_MS })]
   })

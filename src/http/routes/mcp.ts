@@ -121,7 +121,8 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     // member reads from the body (params._meta.traceparent).
     const span = startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: headers['mcp-protocol-version'], sessionId: headers['mcp-session-id'] })
     const hop = span === undefined ? undefined : startMcpSpan(c.tracer, parsed, { kind: 'client', parent: under(span), protocolVersion: headers['mcp-protocol-version'], member })
-    const body = hop === undefined ? text : JSON.stringify(withTraceparent(parsed, hop))
+    const traced = hop === undefined ? parsed : withTraceparent(parsed, hop)
+    const body = traced === parsed ? text : JSON.stringify(traced)
     let response: Response
     try {
       response = endWith(span, endWith(hop, await c.forward(member, { target: 'mcp', method: req.method, headers, body: body === undefined ? undefined : Buffer.from(body) }, hiveCaller(req.identity!), clientGone(reply))))
