@@ -7,7 +7,7 @@
 //    capabilities in `_meta`, the Mcp-Method / Mcp-Name headers); the answer is JSON.
 // Every request gets a fresh JSON-RPC id; an answer without structuredContent counts as an error.
 import { request } from './node.ts'
-import { load, type LoadResult } from './load.ts'
+import { load, type LoadResult, type LoadSpec } from './load.ts'
 
 export type Mode = 'session' | 'stateless'
 export const MODES: Mode[] = ['session', 'stateless']
@@ -110,8 +110,9 @@ export async function closeSessions (target: McpTarget, sessions: string[]): Pro
 }
 
 /** One load run of tools/call on a target: `c` clients, each with its own session in session mode. */
-export async function measureCall (target: McpTarget, mode: Mode, c: number, sessions: string[], timing: Timing): Promise<McpRow> {
+export async function measureCall (target: McpTarget, mode: Mode, c: number, sessions: string[], timing: Timing, more: Pick<LoadSpec, 'alsoCpuOf' | 'fineLatency'> = {}): Promise<McpRow> {
   const r = await load({
+    ...more,
     url: target.mcpUrl,
     method: 'POST',
     headers: callHeaders(mode, target.token),
