@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/logger.ts'
 import { EdgeError, messageOf } from '../../shared/errors.ts'
 import { JsonFrames, ProtocolViolation } from '../protocols/framing.ts'
 import {
-  FORWARD_PROTOCOL, RESPONSE_HEADERS, BodyTooLarge, pickHeaders, readBody, readChunk, readHead, readRequest, writeBody, writeData, writeRequest,
+  FORWARD_PROTOCOL, RESPONSE_HEADERS, BodyTooLarge, pickHeaders, readBody, readChunk, readHead, readRequest, requestFrame, dataFrames,
   type ForwardRequest, type ForwardedCaller
 } from './protocol.ts'
 import { KeyedQuota } from './keyed-quota.ts'
@@ -146,8 +146,8 @@ export class HiveForwarding implements Startable {
       const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#o.timeoutMs)])
       stream = await this.#streamTo(member.peerId, deadline, name)
       const f = new JsonFrames(stream)
-      await writeRequest(f, { ...request, caller, viaNode: this.#c.nodeId })
-      await writeBody(f, request.body)
+      // The whole request in one write: head, body and end (measured: a frame per write was most of the hop's cost).
+      await f.writeAll([requestFrame({ ...request, caller, viaNode: this.#c.nodeId }), ...dataFrames(request.body), { end: true }])
       const head = await readHead(f, this.#o.timeoutMs).catch((err: unknown) => {
         if (signal.aborted) throw err
         throw err instanceof ProtocolViolation ? err : new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
@@ -185,7 +185,8 @@ export class HiveForwarding implements Startable {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     }
-    return await node.dialProtocol(peerIdFromString(peer), FORWARD_PROTOCOL, { signal })
+    // The protocol's name goes with the request's first bytes rather than a round trip before them.
+    return await node.dialProtocol(peerIdFromString(peer), FORWARD_PROTOCOL, { signal, negotiateFully: false })
   }
 
   /** The answer's body as a web stream: frames read as the reader asks, the stream closed when done or cancelled. */
@@ -271,8 +272,7 @@ export class HiveForwarding implements Startable {
     try {
       const response = await this.#c.serve({ ...request, body, viaPeer: peer, granted }, abort.signal)
       status = response.status
-      await f.write({ status, headers: pickHeaders(response.headers, RESPONSE_HEADERS) })
-      await this.#pump(f, response)
+      await this.#pump(f, response, { status, headers: pickHeaders(response.headers, RESPONSE_HEADERS) })
       await f.close()
     } catch (err) {
       this.#c.logger.debug({ peer_id: peer, err: messageOf(err) }, 'a forwarded request ended early')
@@ -297,22 +297,34 @@ export class HiveForwarding implements Startable {
     return true
   }
 
-  /** Copies an answer's body into frames, with a keep-alive while it is quiet. */
-  async #pump (f: JsonFrames, response: Response): Promise<void> {
-    if (response.body === null) return await writeBody(f, undefined)
+  /**
+   * Sends the answer: its head, then its body in frames as it comes, with a keep-alive while it is
+   * quiet. What is ready together goes in one write (the head with the first bytes, the last
+   * bytes with the end): a short answer is one write.
+   */
+  async #pump (f: JsonFrames, response: Response, head: Record<string, unknown>): Promise<void> {
+    if (response.body === null) return await f.writeAll([head, { end: true }])
     const reader = response.body.getReader()
+    let pending: Array<Record<string, unknown>> = [head]
     try {
       let next = reader.read()
       for (;;) {
-        let timer: NodeJS.Timeout | undefined
-        const quiet = new Promise<'quiet'>((resolve) => { timer = setTimeout(() => resolve('quiet'), KEEPALIVE_MS) })
-        const r = await Promise.race([next, quiet]).finally(() => clearTimeout(timer))
-        if (r === 'quiet') { await f.write({ ping: true }); continue }
+        // What is there by the next turn of the event loop goes with what is pending; then it is
+        // sent, and a quiet answer gets a keep-alive now and then.
+        let r = await Promise.race([next, new Promise<'later'>((resolve) => setImmediate(() => resolve('later')))])
+        if (r === 'later') {
+          if (pending.length > 0) { await f.writeAll(pending); pending = [] }
+          let timer: NodeJS.Timeout | undefined
+          const quiet = new Promise<'quiet'>((resolve) => { timer = setTimeout(() => resolve('quiet'), KEEPALIVE_MS) })
+          const q = await Promise.race([next, quiet]).finally(() => clearTimeout(timer))
+          if (q === 'quiet') { await f.write({ ping: true }); continue }
+          r = q
+        }
         if (r.done) break
-        await writeData(f, r.value)
+        pending.push(...dataFrames(r.value))
         next = reader.read()
       }
-      await f.write({ end: true })
+      await f.writeAll([...pending, { end: true }])
     } finally {
       await reader.cancel().catch(() => undefined)
     }

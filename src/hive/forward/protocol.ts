@@ -70,8 +70,13 @@ export function pickHeaders (from: Headers | Record<string, unknown>, names: rea
 }
 
 export async function writeRequest (f: JsonFrames, r: ForwardRequest): Promise<void> {
+  await f.write(requestFrame(r))
+}
+
+/** The request's head as a frame. */
+export function requestFrame (r: ForwardRequest): Record<string, unknown> {
   const { caller: c } = r
-  await f.write({
+  return {
     forward: 1,
     target: r.target,
     caller: { client_id: c.clientId, scopes: c.scopes.filter((s) => s !== 'mcp:admin'), expires_at: c.expiresAt, token: c.tokenRef },
@@ -79,7 +84,14 @@ export async function writeRequest (f: JsonFrames, r: ForwardRequest): Promise<v
     ...(r.method === undefined ? {} : { method: r.method }),
     ...(r.headers === undefined ? {} : { headers: r.headers }),
     ...(r.uri === undefined ? {} : { uri: r.uri })
-  })
+  }
+}
+
+/** A body as frames: its bytes in pieces that fit a frame. */
+export function dataFrames (bytes: Uint8Array | undefined): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = []
+  if (bytes !== undefined) for (let i = 0; i < bytes.length; i += CHUNK_BYTES) out.push({ data: Buffer.from(bytes.subarray(i, i + CHUNK_BYTES)).toString('base64') })
+  return out
 }
 
 /** Reads and checks a request head; a malformed one is the sending member's fault. */
@@ -107,7 +119,7 @@ export async function readRequest (f: JsonFrames): Promise<ForwardRequest> {
 
 /** Writes bytes of a body, in as many frames as they need. */
 export async function writeData (f: JsonFrames, bytes: Uint8Array): Promise<void> {
-  for (let i = 0; i < bytes.length; i += CHUNK_BYTES) await f.write({ data: Buffer.from(bytes.subarray(i, i + CHUNK_BYTES)).toString('base64') })
+  await f.writeAll(dataFrames(bytes))
 }
 
 /** Writes a whole body and the end mark. */

@@ -56,6 +56,12 @@ export class JsonFrames {
     await this.#lp.write(new TextEncoder().encode(JSON.stringify(doc)), { signal: AbortSignal.timeout(READ_TIMEOUT_MS) })
   }
 
+  /** Several messages in one write: each a frame of its own, sent together (one encryption, one packet where they fit). */
+  async writeAll (docs: Array<Record<string, unknown>>): Promise<void> {
+    const encoder = new TextEncoder()
+    await this.#lp.writeV(docs.map((d) => encoder.encode(JSON.stringify(d))), { signal: AbortSignal.timeout(READ_TIMEOUT_MS) })
+  }
+
   async close (): Promise<void> {
     await this.stream.close({ signal: AbortSignal.timeout(READ_TIMEOUT_MS) }).catch(() => this.stream.abort(new Error('close timed out')))
   }
