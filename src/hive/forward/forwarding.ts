@@ -148,9 +148,13 @@ export class HiveForwarding implements Startable {
       const f = new JsonFrames(stream)
       // The whole request in one write: head, body and end (measured: a frame per write was most of the hop's cost).
       await f.writeAll([requestFrame({ ...request, caller, viaNode: this.#c.nodeId }), ...dataFrames(request.body), { end: true }])
+      const asked = Date.now()
       const head = await readHead(f, this.#o.timeoutMs).catch((err: unknown) => {
-        if (signal.aborted) throw err
-        throw err instanceof ProtocolViolation ? err : new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
+        if (signal.aborted || err instanceof ProtocolViolation) throw err
+        // Silent until the timeout, or the stream ended early: a member of an earlier version,
+        // which does not speak this protocol, ends it at once (the name is negotiated with the request).
+        if (Date.now() - asked < this.#o.timeoutMs - 100) throw new ForwardError(503, 'member_unreachable', `Member ${name} ended the request without an answer (it may run an earlier Edge Hive, without forwarding).`)
+        throw new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
       })
       if ('refused' in head) throw new ForwardError(REFUSALS[head.refused] ?? 502, `member_${head.refused}`.slice(0, 64), `Member ${name} refused: ${head.message}`)
       // Checked before the body is wired up: a header a Response refuses is the member's fault.
