@@ -56,8 +56,17 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     logger: log,
     isMember: (p) => hive?.isMember(p) ?? false,
     isTrusted: (p) => hive?.directory.isTrusted(p) ?? false,
-    wantsPeers: () => hive?.wantsPeers() ?? true
-  }, { listen: c.p2pListen, bootstrap: c.bootstrap, maxConnections: c.p2pMaxConnections, maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress, discovery: c.discovery })
+    wantsPeers: () => hive?.wantsPeers() ?? true,
+    refused: (action, peer, address, reason) => { hive?.refused(action, peer, address, reason) }
+  }, {
+    listen: c.p2pListen,
+    bootstrap: c.bootstrap,
+    maxConnections: c.p2pMaxConnections,
+    maxConnectionsPerAddress: c.p2pMaxConnectionsPerAddress,
+    discovery: c.discovery,
+    relay: { serve: c.p2pRelay, maxReservations: c.p2pRelayReservations },
+    reachability: c.p2pReachability
+  })
   const h: Hive = hive = new Hive({
     host: p2p,
     privateKey: d.identity.privateKey,

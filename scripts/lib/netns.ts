@@ -84,6 +84,8 @@ export interface NetworkOptions {
 export class NetnsNetwork {
   readonly hosts: NetHost[]
   readonly switchNs: string
+  /** Hosts behind a NAT router (see `behindNat`), removed with the rest. */
+  readonly #natted: NetHost[] = []
   #destroyed = false
 
   constructor (switchNs: string, hosts: NetHost[]) {
@@ -124,9 +126,36 @@ export class NetnsNetwork {
     }
   }
 
-  /** Every namespace of this network: the hosts, then the switch. */
+  /** Every namespace of this network: the hosts (those behind NAT too), then the switch. */
   get namespaces (): string[] {
-    return [...this.hosts.map((h) => h.ns), this.switchNs]
+    return [...this.#natted.map((h) => h.ns), ...this.hosts.map((h) => h.ns), this.switchNs]
+  }
+
+  /**
+   * A host behind `router`, one of this network's hosts, which masquerades its traffic
+   * (nftables, as a home router does): the host reaches the bridge, nothing on the bridge can
+   * reach it. `blocked`: bridge addresses the router drops the host's traffic to (an egress rule).
+   * Needs `nft` (Debian's nftables).
+   */
+  behindNat (router: NetHost, blocked: string[] = []): NetHost {
+    const i = this.#natted.length + 1
+    const ns = router.ns.replace(/-h\d+$/, `-n${i}`)
+    const inside = `192.168.${100 + i}`
+    ip('netns', 'add', ns)
+    const host = { ns, ip: `${inside}.2` }
+    this.#natted.push(host)
+    ip('-n', ns, 'link', 'set', 'lo', 'up')
+    ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `in${i}`, 'netns', router.ns)
+    ip('-n', router.ns, 'addr', 'add', `${inside}.1/24`, 'dev', `in${i}`)
+    ip('-n', router.ns, 'link', 'set', `in${i}`, 'up')
+    ip('-n', ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0')
+    ip('-n', ns, 'link', 'set', 'eth0', 'up')
+    ip('-n', ns, 'route', 'add', 'default', 'via', `${inside}.1`)
+    execFileSync('ip', ['netns', 'exec', router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+    const drops = blocked.map((a) => `    iifname "in${i}" ip daddr ${a} drop`).join('\n')
+    const rules = `table ip nat${i} {\n  chain post {\n    type nat hook postrouting priority 100\n    oifname "eth0" ip saddr ${inside}.0/24 masquerade\n  }\n  chain egress {\n    type filter hook forward priority 0\n${drops}\n  }\n}\n`
+    execFileSync('ip', ['netns', 'exec', router.ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] })
+    return host
   }
 
   /** The command line that runs `argv` inside a host's namespace. */

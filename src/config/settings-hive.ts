@@ -49,6 +49,21 @@ export const HIVE_SETTINGS: readonly Setting[] = [
     allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 16
   },
   {
+    key: 'p2pReachability', env: 'EDGE_HIVE_P2P_REACHABILITY', flag: { spec: '--p2p-reachability <reachability>', attr: 'p2pReachability' },
+    description: 'Whether other members can dial this node. `private` (behind NAT, no inbound route): it reserves a slot on a member that relays and advertises its relayed address, through which members reach it (and then dial it directly where the NAT lets them).',
+    allowed: 'public or private', schema: z.enum(['public', 'private']), default: () => 'public'
+  },
+  {
+    key: 'p2pRelay', env: 'EDGE_HIVE_P2P_RELAY', flag: { spec: '--no-p2p-relay', attr: 'p2pRelay' },
+    description: 'Relay connections to members behind NAT (libp2p circuit relay v2), for proven members of this hive only.',
+    allowed: 'true or false', schema: boolean(), default: () => true
+  },
+  {
+    key: 'p2pRelayReservations', env: 'EDGE_HIVE_P2P_RELAY_RESERVATIONS', flag: { spec: '--p2p-relay-reservations <number>', attr: 'p2pRelayReservations' },
+    description: 'Members behind NAT this node relays for at once (reservations, each for an hour and refreshed); one remote address holds a quarter of them.',
+    allowed: 'a whole number from 1 to 1024', schema: integer(1, 1024), default: () => 16
+  },
+  {
     key: 'discovery', env: 'EDGE_HIVE_DISCOVERY', flag: { spec: '--discovery', attr: 'discovery' },
     description: 'Find peers on the LAN (mDNS) and announce the node as the DNS-SD service _edge-hive._tcp. Without it the node sends no multicast.',
     allowed: 'true or false', schema: boolean(), default: () => false

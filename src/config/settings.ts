@@ -49,6 +49,9 @@ export interface Config {
   bootstrap: string[]
   p2pMaxConnections: number
   p2pMaxConnectionsPerAddress: number
+  p2pReachability: 'public' | 'private'
+  p2pRelay: boolean
+  p2pRelayReservations: number
   discovery: boolean
   peerOfflineAfter: number
   hiveDegree: number

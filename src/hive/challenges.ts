@@ -1,5 +1,6 @@
 import type { Connection, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 import type { P2PHost } from './p2p-host.ts'
@@ -129,11 +130,19 @@ export class Challenges {
     if (conn !== undefined) await this.authenticate(conn)
   }
 
-  /** Dials a peer when no connection to it is open, then proves membership on the connection. */
+  /**
+   * Dials a peer when no connection to it is open, then proves membership on the connection. It is
+   * dialled at the addresses its advert gave (a member behind NAT: through its member relay),
+   * which libp2p's peer store has only once it has been connected to that member.
+   */
   async reach (peer: string): Promise<void> {
     const node = this.#c.host.libp2p
     if (node === undefined) return
-    if (node.getConnections(peerIdFromString(peer)).length === 0) await node.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+    const id = peerIdFromString(peer)
+    if (node.getConnections(id).length === 0) {
+      const addrs = this.#c.directory.addressesOf(peer).filter((a) => a.endsWith(`/p2p/${peer}`)).map((a) => multiaddr(a))
+      await node.dial(addrs.length > 0 ? addrs : id, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+    }
     await this.prove(peer)
   }
 
@@ -167,7 +176,7 @@ export class Challenges {
   async #authenticate (conn: Connection, peer: string): Promise<void> {
     let trusted = false
     try {
-      const stream = await conn.newStream(AUTH_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+      const stream = await conn.newStream(AUTH_PROTOCOL, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS), runOnLimitedConnection: true })
       const f = new JsonFrames(stream)
       try {
         const out = await initiateAuth(f, this.#party(peer), async (v) => (trusted = await this.#judge(conn, v)))

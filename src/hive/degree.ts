@@ -6,6 +6,7 @@ import { messageOf } from '../shared/errors.ts'
 import type { Ping } from '@libp2p/ping'
 import type { PeerDirectory } from './peer-directory.ts'
 import type { MemberHint } from './protocols/members.ts'
+import { isRelayed } from './relay.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
 /** Pings in a row a connected member may leave unanswered before its connection is closed. */
@@ -180,7 +181,11 @@ async function dedupe (node: Libp2p): Promise<void> {
     // Not while one of them is new: its challenge may still be running.
     if (conns.length < 2 || conns.some((c) => c.timeline.open > settled)) continue
     const keepDirection = self < peer ? 'outbound' : 'inbound'
-    const keep = conns.find((c) => c.direction === keepDirection && c.status === 'open') ?? conns[0]!
+    // A direct connection before one through a relay (DCUtR closes the relayed one itself when it
+    // made the direct one; a member that dialled back directly did not go through DCUtR).
+    const direct = conns.filter((c) => !isRelayed(c.remoteAddr))
+    const pool = direct.length > 0 ? direct : conns
+    const keep = pool.find((c) => c.direction === keepDirection && c.status === 'open') ?? pool[0]!
     await Promise.all(conns.filter((c) => c !== keep).map(async (c) => { await c.close().catch(() => undefined) }))
   }
 }

@@ -51,6 +51,11 @@ export class HandshakeGuard {
     this.#refusals.refused(action, conn.remotePeer.toString(), addressKey(conn.remoteAddr), reason)
   }
 
+  /** A refusal of a peer known by id and address key (the relay's gater gets no connection). */
+  refusedAt (action: string, peer: string, address: string, reason: string): void {
+    this.#refusals.refused(action, peer, address, reason)
+  }
+
   stop (): void {
     this.#refusals.stop()
   }

@@ -20,6 +20,7 @@ import { HiveGossip } from './gossip/hive-gossip.ts'
 import { DegreeKeeper } from './degree.ts'
 import { Challenges } from './challenges.ts'
 import { Goodbyes } from './goodbyes.ts'
+import { isRelayed } from './relay.ts'
 
 /** Inbound streams per connection for each hive protocol: a peer cannot make the node juggle more. */
 const MAX_INBOUND_STREAMS = 4
@@ -218,10 +219,13 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     await this.directory.load()
     const node = this.#c.host.libp2p
     if (node === undefined) return
-    const opts = { maxInboundStreams: MAX_INBOUND_STREAMS }
+    // runOnLimitedConnection: a member behind NAT is reached through a member relay, and proves
+    // itself, sends its advert and hears of the others on that connection (member relays set no
+    // limit, so it is not limited, but a relay's limit must not cut a member off the hive).
+    const opts = { maxInboundStreams: MAX_INBOUND_STREAMS, runOnLimitedConnection: true }
     await node.handle(AUTH_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#challenges.answer(f, conn) }), opts)
     for (const legacy of LEGACY_AUTH_PROTOCOLS) await node.handle(legacy, (s, conn) => this.#serve(s, conn, async (f) => { await refuseAuth(f, UPGRADE_REFUSAL) }), opts)
-    await node.handle(JOIN_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#membership.admit(f, conn) }), opts)
+    await node.handle(JOIN_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#membership.admit(f, conn) }), { maxInboundStreams: MAX_INBOUND_STREAMS })
     await node.handle(CAPS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#adverts.receive(f, conn) }, true), opts)
     await node.handle(MEMBERS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#receiveMembers(f, conn) }, true), opts)
 
@@ -229,6 +233,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       const conn = evt.detail
       const peer = conn.remotePeer.toString()
       this.directory.connected(peer, [conn.remoteAddr.toString()])
+      if (isRelayed(conn.remoteAddr)) this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'connected through a member relay')
+      else if (node.getConnections(conn.remotePeer).some((c) => c !== conn && isRelayed(c.remoteAddr))) this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'a direct connection to a peer reached through a relay (DCUtR)')
       // The dialling side starts the challenge (and shows its credential first): only towards a
       // peer it has reason to take for a member. Others must challenge us, and prove first.
       if (conn.direction === 'outbound' && this.#challenges.mayChallenge(peer)) void this.#challenges.authenticate(conn)
@@ -263,6 +269,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     every(this.#o.offlineAfterMs, async () => { await this.#degree.ping(Math.max(2000, Math.min(10_000, Math.floor(this.#o.offlineAfterMs / 6)))) })
     every(DEGREE_INTERVAL_MS, async () => { if (this.#membership.current !== undefined) await this.#degree.keep() })
     every(CHALLENGE_RETRY_MS, async () => { await this.#challenges.challengeUnproven() })
+  }
+
+  /** A relay request refused (the relay's gater): aggregated in the audit log as handshake refusals are. */
+  refused (action: string, peer: string, address: string, reason: string): void {
+    this.#guard.refusedAt(action, peer, address, reason)
   }
 
   /** Once the host listens: join the hive's gossip, dial the members known from before, and join with the start token. */
@@ -309,6 +320,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
    * a node's work while a hive formed).
    */
   async #welcome (peer: string, news: boolean): Promise<void> {
+    const direct = this.#c.host.libp2p?.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open' && !isRelayed(c.remoteAddr))
+    if (direct !== undefined) this.#c.host.memberProven(direct)
     await this.#adverts.sendTo(peer, news)
     await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removals.records(), this.#degree.hints(peer)) })
   }

@@ -6,14 +6,18 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { circuitRelayServer, circuitRelayTransport, RELAY_V2_HOP_CODEC, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import type { Identify } from '@libp2p/identify'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface'
+import { KEEP_ALIVE, type Connection, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { quic } from '@chainsafe/libp2p-quic'
 import { CAPS_DHT_NAMESPACE, capabilityKey, capabilityValidator, refuseRecord, selectCapabilityRecord } from './dht-records.ts'
 import { BoundedDatastore } from './dht-store.ts'
 import { addressKey } from './limits.ts'
 import { LanDiscovery } from './lan-discovery.ts'
+import { MAX_HOP_STREAMS, MAX_STOP_STREAMS, PROOF_WAIT_MS, RESERVATION_TTL_MS, RelayGate, isRelayed, memberRelayFilter } from './relay.ts'
 import { gossipOptions } from './gossip/options.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
@@ -55,7 +59,19 @@ export interface P2PHostComponents {
   isTrusted (peerId: string): boolean
   /** Whether the node wants more peers now (LAN discovery asks, and dials what it finds, only then). */
   wantsPeers (): boolean
+  /** A refusal worth the (aggregated) audit log: relay requests of peers that are not members. */
+  refused? (action: string, peer: string, address: string, reason: string): void
 }
+
+/** The libp2p services the hive uses by name (the relay server only where it runs). */
+interface HostServices extends Record<string, unknown> {
+  pubsub: GossipSub
+  identify: Identify
+  relay?: CircuitRelayService
+}
+
+/** Whether other members can dial this node: `private` (behind NAT) reserves a slot on a member relay. */
+export type Reachability = 'public' | 'private'
 
 export interface P2PHostOptions {
   listen: string[]
@@ -65,6 +81,10 @@ export interface P2PHostOptions {
   maxConnectionsPerAddress: number
   /** mDNS peer discovery on the LAN; the only thing that makes the host send multicast. */
   discovery: boolean
+  /** Relay connections to members behind NAT, for members only (`p2pRelay`); reservations held at once. */
+  relay: { serve: boolean, maxReservations: number }
+  /** `private`: this node has no inbound route; it reserves a slot on a member relay and advertises the relayed address. */
+  reachability: Reachability
 }
 
 /** No address of the peer is known, or none answered. */
@@ -97,7 +117,7 @@ async function loadQuic (log: Logger): Promise<ReturnType<typeof quic> | undefin
 export class P2PHost {
   readonly #c: P2PHostComponents
   readonly #options: P2PHostOptions
-  #node?: Libp2p<{ pubsub: GossipSub }>
+  #node?: Libp2p<HostServices>
   #lan?: LanDiscovery
   readonly #lanQueue = new Map<string, Multiaddr[]>()
   #lanDialing = false
@@ -106,6 +126,7 @@ export class P2PHost {
   /** Peers the operator named: bootstrap peers, and `peers connect` targets (the last MAX_CHOSEN). */
   readonly #bootstrapPeers = new Set<string>()
   readonly #chosen = new Set<string>()
+  readonly #relayGate: RelayGate
 
   constructor (components: P2PHostComponents, options: P2PHostOptions) {
     this.#c = components
@@ -114,6 +135,18 @@ export class P2PHost {
       const peer = multiaddr(text).getComponents().find((c) => c.name === 'p2p')?.value
       if (peer !== undefined) this.#bootstrapPeers.add(peer)
     }
+    this.#relayGate = new RelayGate({
+      logger: components.logger,
+      isTrusted: (p) => components.isTrusted(p),
+      isMember: (p) => components.isMember(p),
+      connections: (p) => this.#node?.getConnections(p) ?? [],
+      reservations: () => this.#relayServer()?.reservations ?? [],
+      refused: (action, peer, address, reason) => { components.refused?.(action, peer, address, reason) }
+    }, { maxReservations: options.relay.maxReservations })
+  }
+
+  #relayServer (): CircuitRelayService | undefined {
+    return this.#node?.services.relay
   }
 
   /** Whether the operator named this peer (`--bootstrap`, `peers connect`): the hive may show it its credential first. */
@@ -128,13 +161,27 @@ export class P2PHost {
   async start (hooks: { beforeStart?: () => Promise<void> } = {}): Promise<void> {
     const log = this.#c.logger
     const quicTransport = await loadQuic(log)
-    const listen = quicTransport === undefined ? this.#options.listen.filter((a) => !a.includes('/quic-v1')) : this.#options.listen
+    const direct = quicTransport === undefined ? this.#options.listen.filter((a) => !a.includes('/quic-v1')) : this.#options.listen
+    // `/p2p-circuit` asks the relay transport for one reservation on a relay it finds among the
+    // peers it is connected to (only proven members: see memberRelayFilter).
+    const listen = this.#options.reachability === 'private' ? [...direct, '/p2p-circuit'] : direct
+    const gate = this.#relayGate
     this.#node = await createLibp2p({
       start: false,
       privateKey: this.#c.privateKey,
       addresses: { listen },
       datastore: this.#datastore,
-      transports: quicTransport === undefined ? [tcp()] : [tcp(), quicTransport],
+      transports: [
+        tcp(),
+        ...(quicTransport === undefined ? [] : [quicTransport]),
+        // Every member can dial through a member relay; a member's proof may take a few seconds
+        // after it connects, which the relay waits for (PROOF_WAIT_MS) before it answers.
+        circuitRelayTransport({
+          discoveryFilter: memberRelayFilter((p) => this.#c.isTrusted(p)),
+          reservationCompletionTimeout: PROOF_WAIT_MS + DIAL_TIMEOUT_MS,
+          maxInboundStopStreams: MAX_STOP_STREAMS
+        })
+      ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
@@ -149,11 +196,34 @@ export class P2PHost {
       // DegreeKeeper.ping), and members are judged by heartbeats.
       connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false },
       // maxConnections is for everyone together: one address must not take every slot.
-      connectionGater: { denyInboundConnection: (maConn) => this.#tooManyFrom(addressKey(maConn.remoteAddr)) },
+      // A relayed connection came through a member relay that checked its source (RelayGate): it is
+      // not counted against the relay's own address.
+      connectionGater: {
+        denyInboundConnection: (maConn) => !isRelayed(maConn.remoteAddr) && this.#tooManyFrom(addressKey(maConn.remoteAddr)),
+        denyDialMultiaddr: (ma) => gate.denyDialThrough(ma),
+        denyInboundRelayReservation: async (source) => await gate.denyReservation(source),
+        denyOutboundRelayedConnection: async (source, destination) => await gate.denyRelaying(source, destination),
+        denyInboundRelayedConnection: (relay) => gate.denyRelayedFrom(relay)
+      },
       services: {
         identify: identify(),
         ping: ping(),
         pubsub: gossipsub(gossipOptions((p) => this.#c.isTrusted(p))),
+        // DCUtR: a member reached through a relay dials the other side directly where it can (a
+        // public address, or a hole punched through both NATs), and the relayed connection closes.
+        dcutr: dcutr(),
+        ...(this.#options.relay.serve
+          ? {
+              relay: circuitRelayServer({
+                maxInboundHopStreams: MAX_HOP_STREAMS,
+                maxOutboundStopStreams: MAX_STOP_STREAMS,
+                // No data or time limit on a relayed connection (see README, "Members behind NAT"):
+                // the relay serves proven members only, and a limited connection is one libp2p
+                // dials around at every use (each a new relayed connection).
+                reservations: { maxReservations: this.#options.relay.maxReservations, reservationTtl: RESERVATION_TTL_MS, applyDefaultLimit: false }
+              })
+            }
+          : {}),
         dht: kadDHT({
           protocol: KAD_PROTOCOL,
           clientMode: false,
@@ -226,6 +296,27 @@ export class P2PHost {
       this.#lanQueue.clear()
       this.#lanDialing = false
     }
+  }
+
+  /** Whether this node holds a reservation on a relay now (its addresses include a relayed one). */
+  relayed (): boolean {
+    return this.#node?.getMultiaddrs().some(isRelayed) ?? false
+  }
+
+  /**
+   * A peer just proved membership on `conn`. A node behind NAT without a reservation yet offers it
+   * to the relay transport as a relay if it runs one: identify runs again on the connection, which
+   * makes libp2p offer the peer to its relay discovery (the first offer, when the connection
+   * opened, came before the proof and was passed over by memberRelayFilter).
+   */
+  memberProven (conn: Connection): void {
+    const node = this.#node
+    if (node === undefined || this.#options.reachability !== 'private' || this.relayed() || isRelayed(conn.remoteAddr) || conn.status !== 'open') return
+    void node.peerStore.get(conn.remotePeer).then(async (peer) => {
+      if (!peer.protocols.includes(RELAY_V2_HOP_CODEC)) return
+      this.#c.logger.debug({ peer_id: conn.remotePeer.toString() }, 'asking a member relay for a reservation')
+      await node.services.identify.identify(conn, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    }).catch((err: unknown) => this.#c.logger.debug({ err: messageOf(err) }, 'could not offer a member as a relay'))
   }
 
   /** Asks the LAN for peers now (the node just joined a hive), when LAN discovery is on. */

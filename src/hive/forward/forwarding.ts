@@ -106,7 +106,7 @@ export class HiveForwarding implements Startable {
 
   async start (): Promise<void> {
     const streams = Math.min(MAX_STREAMS, this.#o.perMember)
-    await this.#c.libp2p()?.handle(FORWARD_PROTOCOL, (stream, conn) => { void this.#answer(stream, conn) }, { maxInboundStreams: streams, maxOutboundStreams: streams })
+    await this.#c.libp2p()?.handle(FORWARD_PROTOCOL, (stream, conn) => { void this.#answer(stream, conn) }, { maxInboundStreams: streams, maxOutboundStreams: streams, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -190,7 +190,7 @@ export class HiveForwarding implements Startable {
       }
     }
     // The protocol's name goes with the request's first bytes rather than a round trip before them.
-    return await node.dialProtocol(peerIdFromString(peer), FORWARD_PROTOCOL, { signal, negotiateFully: false })
+    return await node.dialProtocol(peerIdFromString(peer), FORWARD_PROTOCOL, { signal, negotiateFully: false, runOnLimitedConnection: true })
   }
 
   /** The answer's body as a web stream: frames read as the reader asks, the stream closed when done or cancelled. */

@@ -40,6 +40,9 @@ export function gossipOptions (isTrusted: (peerId: string) => boolean): Partial<
     allowPublishToZeroTopicPeers: true,
     ignoreDuplicatePublishError: true,
     fallbackToFloodsub: false,
+    // A member behind NAT may be connected to some members only through a relay; should that
+    // connection be limited (member relays set no limit: see relay.ts), gossip still runs on it.
+    runOnLimitedConnection: true,
     doPX: false,
     maxInboundDataLength: MAX_GOSSIP_BYTES,
     maxTopicBytesPerPeer: 16 * 1024,

@@ -82,7 +82,7 @@ const OPEN_TIMEOUT_MS = 10_000
 export async function sendFrames (node: Libp2p | undefined, peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>, log: Logger): Promise<void> {
   if (node === undefined) return
   try {
-    const stream = await node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
+    const stream = await node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), runOnLimitedConnection: true })
     const f = new JsonFrames(stream)
     await write(f).catch((err: unknown) => { f.abort(messageOf(err)); throw err })
   } catch (err) {
