@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events'
-import type { Connection, PrivateKey, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { HiveRepository, PeerRepository } from '../store/index.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
-import type { P2PHost } from './p2p-host.ts'
+import type { HiveComponents, HiveOptions } from './hive-components.ts'
+export type { HiveComponents, HiveOptions } from './hive-components.ts'
 import { PeerDirectory, type MemberView, type PeerEvent } from './peer-directory.ts'
 export type { MemberView } from './peer-directory.ts'
 import { Membership } from './membership/membership.ts'
@@ -15,7 +15,7 @@ import { CAPS_PROTOCOL, type CapabilityDoc } from './protocols/caps.ts'
 import { MEMBERS_PROTOCOL, pushMembers, readMembers } from './protocols/members.ts'
 import { JOIN_PROTOCOL } from './protocols/join.ts'
 import { Adverts } from './adverts.ts'
-import { HandshakeGuard, type HandshakeLimits } from './handshake-guard.ts'
+import { HandshakeGuard } from './handshake-guard.ts'
 import { HiveGossip } from './gossip/hive-gossip.ts'
 import { DegreeKeeper } from './degree.ts'
 import { Challenges } from './challenges.ts'
@@ -30,35 +30,6 @@ const DEGREE_INTERVAL_MS = 10_000
 const HEARTBEAT_SPREAD_MS = 100
 /** How often connected peers that have not proven membership are looked at for a new challenge (each backs off). */
 const CHALLENGE_RETRY_MS = 5_000
-
-export interface HiveComponents {
-  host: P2PHost
-  privateKey: PrivateKey
-  peerId: string
-  nodeId: string
-  hive: HiveRepository
-  peers: PeerRepository
-  logger: Logger
-  /** The node's current advert (the seed's document without peer_id, node_id and seq). */
-  advert (): Record<string, unknown>
-  /** The node's load now. */
-  load (): Record<string, number>
-  /** Something happened that the audit log keeps (members joining, removals). */
-  audit (action: string, target: string, detail?: Record<string, unknown>): void
-  /** Whether requests forwarded through the hive are open with the peer now: its connection is kept. */
-  inUse? (peerId: string): boolean
-}
-
-export interface HiveOptions {
-  /** A member not heard from for this long is `offline`; members send a heartbeat three times in this span (less often in a big hive). */
-  offlineAfterMs: number
-  /** Member connections this node keeps (dials below it, trims above one and a half times it). */
-  degree: number
-  /** Join and challenge attempts allowed per remote address (and a quarter of that per peer id). */
-  limits: HandshakeLimits
-  /** An invitation to use at start when this node is not yet a member (EDGE_HIVE_JOIN_TOKEN). */
-  joinToken?: string | undefined
-}
 
 /**
  * The hive: membership (found, invite, join, remove), the challenge-response on every

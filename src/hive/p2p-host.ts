@@ -12,13 +12,13 @@ import type { Identify } from '@libp2p/identify'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { KEEP_ALIVE, type Connection, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { quic } from '@chainsafe/libp2p-quic'
 import { CAPS_DHT_NAMESPACE, capabilityKey, capabilityValidator, refuseRecord, selectCapabilityRecord } from './dht-records.ts'
 import { BoundedDatastore } from './dht-store.ts'
 import { addressKey } from './limits.ts'
 import { LanDiscovery } from './lan-discovery.ts'
 import { MAX_HOP_STREAMS, MAX_STOP_STREAMS, PROOF_WAIT_MS, RESERVATION_TTL_MS, RelayGate, isRelayed, memberRelayFilter } from './relay.ts'
 import { gossipOptions } from './gossip/options.ts'
+import { loadQuic } from './quic.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
@@ -90,20 +90,6 @@ export interface P2PHostOptions {
 /** No address of the peer is known, or none answered. */
 export class PeerNotFound extends Error {
   readonly code = 'ERR_PEER_NOT_FOUND'
-}
-
-/**
- * QUIC comes from a native module (@chainsafe/libp2p-quic); where it does not load (another
- * platform or libc), the host runs on TCP alone and says so, rather than failing to start.
- */
-async function loadQuic (log: Logger): Promise<ReturnType<typeof quic> | undefined> {
-  try {
-    const { quic } = await import('@chainsafe/libp2p-quic')
-    return quic()
-  } catch (err) {
-    log.warn({ err: messageOf(err) }, 'QUIC is not available on this platform; listening on TCP only')
-    return undefined
-  }
 }
 
 /**

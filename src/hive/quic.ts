@@ -1,0 +1,17 @@
+import type { quic } from '@chainsafe/libp2p-quic'
+import type { Logger } from '../shared/logger.ts'
+import { messageOf } from '../shared/errors.ts'
+
+/**
+ * QUIC comes from a native module (@chainsafe/libp2p-quic); where it does not load (another
+ * platform or libc), the host runs on TCP alone and says so, rather than failing to start.
+ */
+export async function loadQuic (log: Logger): Promise<ReturnType<typeof quic> | undefined> {
+  try {
+    const { quic } = await import('@chainsafe/libp2p-quic')
+    return quic()
+  } catch (err) {
+    log.warn({ err: messageOf(err) }, 'QUIC is not available on this platform; listening on TCP only')
+    return undefined
+  }
+}
