@@ -13,7 +13,7 @@
 // A monitor process on one more host of the bridge polls every node's list_peers.
 import { join } from 'node:path'
 import { TestNetwork, netnsUnavailable } from '../test/hive/netns.ts'
-import { BenchNode, CLI, Cleanup, cleanEnv, execFileP } from './lib/node.ts'
+import { BenchNode, CLI, Cleanup, cleanEnv, cpuMs, execFileP } from './lib/node.ts'
 import { fmt, type BenchContext, type BenchOptions, type Benchmark } from './lib/context.ts'
 import { Monitor, GOOD } from './hive/monitor.ts'
 import { measureAtRest, type AtRest } from './hive/at-rest.ts'
@@ -105,13 +105,15 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
     // leaves (kept for the rest of this size: see reserveMs).
     const formTimeoutMs = Math.max(10_000, Math.min(Math.max(15_000 + 2500 * n, membersReadyMs + 10_000), ctx.deadline - performance.now() - reserveMs(ctx.quick) + (Date.now() - t0)))
     const formed = await monitor.watch({ expect: 'online', nodes: all.map((_, i) => target(h, i)), interval_ms: h.intervalMs, timeout_ms: Math.max(1000, formTimeoutMs - (Date.now() - t0)) }, ctx.log)
+    const cpu = members.flatMap((m) => { try { return [cpuMs(m.pid)] } catch { return [] } })
     const out: HiveSizeData = {
       nodes: n, setup_ms: setupMs, members_ready_ms: membersReadyMs, formed_ms: formed.ok ? formed.at - t0 : null, form_timeout_ms: formTimeoutMs, poll_interval_ms: h.intervalMs,
+      members_cpu_ms_at_formed: cpu.length === 0 ? null : { mean: cpu.reduce((a, b) => a + b, 0) / cpu.length, max: Math.max(...cpu) },
       at_rest: null, offline_ms: null, restart_ready_ms: null, restart_online_ms: null, removal_ms: null, removal_command_ms: null,
       timeouts_ms: { offline: lim.offlineMs, restart_online: lim.restartMs, removal: lim.removalMs }
     }
     if (formed.ok) {
-      ctx.log(`  ${n} nodes: all online with capabilities after ${fmt.s(formed.at - t0)} (setup before the clock ${fmt.s(setupMs)})`)
+      ctx.log(`  ${n} nodes: all online with capabilities after ${fmt.s(formed.at - t0)} (setup before the clock ${fmt.s(setupMs)}); CPU used by then per member ${fmt.s(out.members_cpu_ms_at_formed?.mean ?? NaN)} (max ${fmt.s(out.members_cpu_ms_at_formed?.max ?? NaN)})`)
     } else {
       const pairs: Record<string, number> = {}
       for (const view of Object.values(formed.detail.views)) {

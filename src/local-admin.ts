@@ -1,12 +1,16 @@
 import type { Config } from './config/index.ts'
 import { prepareDataDir, dataDirLayout, readLock, DataDirLock } from './config/index.ts'
-import { OperatorAccount, RevocationList, loadOrCreateSigningKey, mintLocalAdminToken, operatorAdministration, type ClientRegistry, type ClientView, type NewClient } from './auth/index.ts'
-import { openStore } from './store/index.ts'
+import type { ClientRegistry, ClientView, NewClient, OperatorAccount } from './auth/index.ts'
+// From their own modules, not the auth index: reaching a running node needs only the key and a
+// signed token, and loading the whole authorization server for that was most of a CLI call's time.
+import { loadOrCreateSigningKey } from './auth/signing-key.ts'
+import { mintLocalAdminToken } from './auth/local-admin-token.ts'
 import { StartupError } from './shared/errors.ts'
 
 // What the CLI's local admin commands need besides a running node: a way to reach the running
 // node's admin API, or the stopped node's store. Kept beside the composition root, which
-// builds the same parts for a running node.
+// builds the same parts for a running node. The store and the registry load only when a
+// stopped node's state is opened.
 
 export type { ClientView, NewClient }
 
@@ -48,6 +52,7 @@ export async function openOfflineState (config: Config): Promise<OfflineNodeStat
   const layout = prepareDataDir(config.dataDir)
   const lock = DataDirLock.acquire(layout)
   try {
+    const [{ openStore }, { OperatorAccount, RevocationList, operatorAdministration }] = await Promise.all([import('./store/index.ts'), import('./auth/index.ts')])
     const store = await openStore({ url: config.store, namespace: config.storeNamespace, database: config.storeDatabase, username: config.storeUsername, password: config.storePassword })
     // Revoking a client here ends its grants too; the revocations are stored, and the node
     // loads them when it starts.

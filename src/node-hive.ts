@@ -57,6 +57,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     isMember: (p) => hive?.isMember(p) ?? false,
     isTrusted: (p) => hive?.directory.isTrusted(p) ?? false,
     wantsPeers: () => hive?.wantsPeers() ?? true,
+    wantsBootstrap: () => hive?.wantsBootstrap() ?? true,
     refused: (action, peer, address, reason) => { hive?.refused(action, peer, address, reason) }
   }, {
     listen: c.p2pListen,

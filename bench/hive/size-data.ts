@@ -11,6 +11,12 @@ export interface HiveSizeData {
   /** From spawning the members until every node lists every other online with capabilities; null: not within the time limit. */
   formed_ms: number | null
   form_timeout_ms: number
+  /**
+   * CPU time each member process had used when the monitor saw the hive formed (or formation
+   * timed out): start-up and joining together, the work that decides how soon a fleet started at
+   * once on a few cores forms. Mean and max over the members (the founder started earlier).
+   */
+  members_cpu_ms_at_formed: { mean: number, max: number } | null
   /** When not formed: how many nodes saw all others, and what the others saw instead (pairs by state). */
   not_formed?: { nodes_seeing_all: number, pairs_by_state: Record<string, number> }
   /** How often the monitor polled every node: the resolution of the times below and of formed_ms. */

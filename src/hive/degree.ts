@@ -23,7 +23,7 @@ export interface DegreeComponents {
   unconnected (): Array<{ peerId: string, addresses: string[] }>
   /** The peers this node shares the gossip mesh with: kept when trimming. */
   mesh (): string[]
-  /** Peers the operator named (bootstrap, `peers connect`): kept when trimming. */
+  /** Peers kept when trimming: those the operator connected to (`peers connect`), and those in use. */
   chosen (peer: string): boolean
   /** Tells a member the next close is on purpose (so it does not suspect this node). */
   bye (peer: string): Promise<void>
@@ -42,7 +42,7 @@ export interface DegreeComponents {
  * connection costs pings, keep-alives and gossip traffic. Below `degree` it dials members it is
  * not connected to (in random order, so a hive does not pile onto the same few); above one and
  * a half times `degree` it closes the extra connections that carry least (not in the gossip
- * mesh, not chosen by the operator, not opened in the last minute), saying goodbye first, so
+ * mesh, not pinned by the operator or in use, not opened in the last minute), saying goodbye first, so
  * the member does not take the close for a failure. New members arrive at their inviter and bootstrap peers, and
  * members started together dial each other at once: trimming mostly relieves those.
  */

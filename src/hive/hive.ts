@@ -118,7 +118,10 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       trusted: () => this.directory.trustedPeers(),
       unconnected: () => this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)),
       mesh: () => this.#gossip.meshPeers(),
-      chosen: (p) => c.host.isChosen(p) || (c.inUse?.(p) ?? false),
+      // Kept when trimming: peers the operator connected to by hand, and peers in use (forwarded
+      // requests). Bootstrap peers are not kept: every member of a hive started from one founder
+      // names it, which made it a hub (see P2PHost.#dialBootstrap).
+      chosen: (p) => c.host.isPinned(p) || (c.inUse?.(p) ?? false),
       bye: async (p) => {
         // This node is about to close the connection itself: its own close is no reason to suspect the peer.
         this.#byes.saw(p)
@@ -181,6 +184,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
    */
   wantsPeers (): boolean {
     return !this.#joining && this.#degree.wants()
+  }
+
+  /** Whether the node needs its bootstrap peers: not a member yet, or short of its degree (see P2PHost.wantsBootstrap). */
+  wantsBootstrap (): boolean {
+    return this.#membership.current === undefined || this.#degree.missing() > 0
   }
 
   /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */

@@ -2,7 +2,6 @@ import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
 import type { Command } from 'commander'
 import { localAdminAccess, openOfflineState } from '../../local-admin.ts'
-import { checkPassword } from '../../auth/index.ts'
 import { UsageError } from '../../shared/errors.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
@@ -45,6 +44,7 @@ export function registerOperator (program: Command): void {
   addSettingFlags(setPassword, ['dataDir', 'store'])
   setPassword.action(async () => {
     const password = await readPassword()
+    const { checkPassword } = await import('../../auth/operator-account.ts')
     try { checkPassword(password) } catch (err) { throw new UsageError('ERR_PASSWORD', (err as Error).message) }
     const { config } = configFromCommand(setPassword)
     const access = await localAdminAccess(config.dataDir)

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { messageOf } from '../../shared/errors.ts'
-import { EdgeNode, type NodeSummary } from '../../node.ts'
-import { createLogger } from '../../shared/logger.ts'
+import type { NodeSummary } from '../../node.ts'
 import { VERSION } from '../../shared/version.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { EXIT_FAILURE, EXIT_OK, reportFatal } from '../exit.ts'
@@ -43,6 +42,8 @@ export function registerServe (program: Command): void {
   cmd.action(async () => {
     // Configuration problems exit 2 before anything is bound or written.
     const { config } = configFromCommand(cmd)
+    // The node's modules load only now: `edge-hive --help` and the other commands do not need them.
+    const [{ EdgeNode }, { createLogger }] = await Promise.all([import('../../node.ts'), import('../../shared/logger.ts')])
     const logger = createLogger(config.logLevel)
     const node = new EdgeNode(config, logger)
 
