@@ -17,6 +17,8 @@ const DHT_PUT_TIMEOUT_MS = 10_000
  * every heartbeat: a put is a query to the 20 closest peers, who each verify it.
  */
 const DHT_REFRESH_MS = 10 * 60_000
+/** The first put of the advert in the DHT comes this long after start, or up to twice as long. */
+const DHT_FIRST_PUT_MS = 2 * 60_000
 /**
  * Between heartbeats, which are small, the whole advert goes out when what it offers changes and
  * otherwise this often (more slowly in a big hive: see `beat`), so a member that missed one gets
@@ -84,6 +86,9 @@ export class Adverts {
   #current?: { doc: CapabilityDoc, record: string }
   readonly #known = new Map<string, Known>()
   #dht = { key: '', at: 0 }
+  /** The first put in the DHT waits until then (see #putInDht); spread so members started together do not put together. */
+  readonly #dhtFrom = Date.now() + DHT_FIRST_PUT_MS * (1 + Math.random())
+  #dhtTimer?: NodeJS.Timeout
   #published = { offer: '', at: 0 }
   /**
    * Heartbeats still to send as whole adverts. A member that just joined or restarted is not
@@ -117,15 +122,18 @@ export class Adverts {
     return this.#current
   }
 
-  /** Makes a fresh advert and publishes it to the hive; puts it in the DHT when it changed. */
-  async announce (): Promise<CapabilityDoc> {
+  /**
+   * Makes a fresh advert and publishes it to the hive; puts it in the DHT when it changed (`now`:
+   * the operator asked, so also in the node's first minutes).
+   */
+  async announce (now = false): Promise<CapabilityDoc> {
     const { doc, record } = await this.#make()
     const m = this.#c.membership()
     if (m !== undefined) {
       this.#published = { offer: offerOf(doc), at: Date.now() }
       this.#lastSent = Date.now()
       await this.#c.publish({ advert: { record, chain: m.chain } })
-      void this.#putInDht(doc, record)
+      void this.#putInDht(doc, record, now)
     }
     return doc
   }
@@ -162,6 +170,7 @@ export class Adverts {
   stopBeating (): void {
     this.#stopped = true
     clearTimeout(this.#timer)
+    clearTimeout(this.#dhtTimer)
   }
 
   /** A whole advert now (this node joined the hive's mesh, or was suspected), unless one went out in the last second. */
@@ -313,7 +322,21 @@ export class Adverts {
     else this.#known.delete(peer)
   }
 
-  async #putInDht (doc: CapabilityDoc, record: string): Promise<void> {
+  async #putInDht (doc: CapabilityDoc, record: string, now = false): Promise<void> {
+    // Not in the node's first minutes: a put walks the DHT to the members closest to the key and
+    // dials those it is not connected to, which while a hive forms were connections its degree
+    // keeping closed again (measured, 30 nodes: with Kademlia's own first query, two of every
+    // three dials). Nothing waits for the copy in the DHT: members have the advert by gossip.
+    const wait = this.#dhtFrom - Date.now()
+    if (wait > 0 && !now) {
+      if (this.#dhtTimer === undefined) {
+        this.#dhtTimer = setTimeout(() => {
+          if (this.#stopped || this.#current === undefined || this.#c.membership() === undefined) return
+          void this.#putInDht(this.#current.doc, this.#current.record)
+        }, wait).unref()
+      }
+      return
+    }
     const key = offerOf(doc)
     if (key === this.#dht.key && Date.now() - this.#dht.at < DHT_REFRESH_MS) return
     this.#dht = { key, at: Date.now() }

@@ -316,7 +316,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
 
   /** Makes a fresh advert, publishes it to the hive and (when it changed) puts it in the DHT; returns it. */
   async announce (): Promise<CapabilityDoc> {
-    return await this.#adverts.announce()
+    return await this.#adverts.announce(true)
   }
 
   /** `hive init`: makes a new hive with this node as its first member. */
