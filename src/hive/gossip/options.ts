@@ -23,6 +23,11 @@ const STRANGER_SCORE = -100
  *   to 2 peers outside it instead of 6): each message reaches a member from each of its mesh
  *   peers, so every extra mesh peer is one more copy of every heartbeat (two writes each, with
  *   yamux's window update); members keep only `hiveDegree` (6) connections anyway.
+ * - A member's own messages go to its mesh, as everyone else's do (`floodPublish` off; gossipsub
+ *   sends them to every connected peer by default, a guard against a publisher's mesh being
+ *   taken over, which in a hive of proven members is not the threat); and no IDONTWANT notices
+ *   (gossipsub 1.2 sends one to every mesh peer for each message over 512 bytes, so every advert
+ *   cost as many notices as copies). Measured at 30 members: packets at rest 145 → 108 a second.
  * - No IP colocation penalty: members behind one NAT, or a test on loopback, share an address,
  *   and connections per address are capped by the host already.
  */
@@ -40,6 +45,8 @@ export function gossipOptions (isTrusted: (peerId: string) => boolean): Partial<
     allowPublishToZeroTopicPeers: true,
     ignoreDuplicatePublishError: true,
     fallbackToFloodsub: false,
+    floodPublish: false,
+    idontwantMinDataSize: MAX_GOSSIP_BYTES,
     // A member behind NAT may be connected to some members only through a relay; should that
     // connection be limited (member relays set no limit: see relay.ts), gossip still runs on it.
     runOnLimitedConnection: true,
