@@ -35,7 +35,7 @@ export const HIVE_SETTINGS: readonly Setting[] = [
   },
   {
     key: 'bootstrap', env: 'EDGE_HIVE_BOOTSTRAP', flag: { spec: '--bootstrap <multiaddr>', attr: 'bootstrap', repeatable: true },
-    description: 'Peers to dial at start and while they are not connected, e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW... (repeatable).',
+    description: 'Peers to dial at start, and again while the node needs them (not a member yet, or short of its degree), e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW... (repeatable).',
     allowed: 'multiaddrs ending in /p2p/<peer id>', schema: list(text(512).refine(isDialAddr), 32), default: () => []
   },
   {

@@ -31,15 +31,6 @@ import { messageOf } from '../shared/errors.ts'
  */
 const KAD_BUCKET_SIZE = 8
 const KAD_ALPHA = 3
-/**
- * Kademlia looks up its own id a second after start, to fill its routing table, and every query
- * waits for that first one. In a hive the first look-up comes while the node is still joining:
- * it asked the bootstrap peer for its closest peers and dialled them, members that could not yet
- * take it for one (measured, 30 nodes: a third of all dials while the hive formed). The routing
- * table fills from the hive's own connections anyway; the look-up runs on Kademlia's usual
- * five-minute schedule, and queries do not wait for it.
- */
-const KAD_FIRST_SELF_QUERY_MS = 5 * 60_000
 /** The mark Kademlia puts on its closest peers (`KEEP_ALIVE` + `-kad-dht`): see `start`. */
 const KAD_KEEP_ALIVE = `${KEEP_ALIVE}-kad-dht`
 
@@ -241,8 +232,6 @@ export class P2PHost {
           maxInboundStreams: DHT_MAX_INBOUND_STREAMS,
           kBucketSize: KAD_BUCKET_SIZE,
           alpha: KAD_ALPHA,
-          initialQuerySelfInterval: KAD_FIRST_SELF_QUERY_MS,
-          allowQueryWithZeroPeers: true,
           // Our key space only (the built-in `pk` namespace too is refused), members' adverts only:
           // see dht-records.ts for why the signer, not the sender, is what is checked.
           validators: { [CAPS_DHT_NAMESPACE]: capabilityValidator((p) => this.#c.isMember(p)), pk: refuseRecord },

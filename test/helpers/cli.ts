@@ -122,7 +122,7 @@ export class NodeProcess {
     await new Promise<void>((resolve, reject) => {
       let buffered = ''
       // A node that is not ready in time is killed: no fleet knows it yet, so nothing else would.
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not become ready; stderr: ${node.stderr}`)) }, options.timeoutMs ?? 20_000)
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not become ready; stderr: ${node.stderr.slice(-2000)}; last log lines: ${node.stdout.slice(-2000)}`)) }, options.timeoutMs ?? 20_000)
       child.stdout!.on('data', (d: Buffer) => {
         node.stdout += d.toString()
         buffered += d.toString()
