@@ -1,17 +1,42 @@
 // 6. Start-up: time from spawning `edge-hive serve` to /readyz answering 200, on a first start
 // (empty data dir: keys, certificate, operator client and database are made) and on a restart
 // of the same node (same data dir, same port). The default store (embedded SurrealKV in the
-// data dir) so that a restart reopens it.
+// data dir) so that a restart reopens it. Then, on the restarted node of the last run: its
+// resident memory after a few idle seconds (a lone node, no peers, nothing asked), and the wall
+// time of CLI commands a person runs beside it (`--version`; `status` and `clients list`, which
+// ask the running node over HTTPS), each the median of a few runs, the compile cache warm.
 import { freePort } from '../test/helpers/cli.ts'
-import { BenchNode, Cleanup, request, sleep, type StartOptions } from './lib/node.ts'
+import { BenchNode, CLI, Cleanup, cleanEnv, execFileP, request, rssBytes, sleep, type StartOptions } from './lib/node.ts'
 import { fmt, type Benchmark, type Row } from './lib/context.ts'
 
 export interface StartupData {
-  first_ms: number[]
-  restart_ms: number[]
+  /** Medians of the runs below. */
+  first_ms: number
+  restart_ms: number
+  first_runs_ms: number[]
+  restart_runs_ms: number[]
   /** The same starts, to the node's own `node ready` log line. */
   first_ready_line_ms: number[]
   restart_ready_line_ms: number[]
+  /** VmRSS of the restarted node of the last run, idle for IDLE_MS. */
+  rss_bytes: number
+  /** Wall time of each CLI command, median of CLI_RUNS, from spawn to exit. */
+  cli_ms: Record<string, number>
+}
+
+const IDLE_MS = 5000
+const CLI_RUNS = 5
+/** The commands timed, by the key they have in cli_ms. */
+const COMMANDS: Record<string, string[]> = { version: ['--version'], status: ['status'], clients_list: ['clients', 'list'] }
+
+async function timeCli (args: string[], dataDir: string): Promise<number> {
+  const runs: number[] = []
+  for (let i = 0; i < CLI_RUNS; i++) {
+    const t0 = performance.now()
+    await execFileP(process.execPath, [CLI, ...args, ...(args[0] === '--version' ? [] : ['--data-dir', dataDir])], { env: cleanEnv(), timeout: 30_000 })
+    runs.push(performance.now() - t0)
+  }
+  return median(runs)
 }
 
 const median = (xs: number[]): number => {
@@ -42,7 +67,7 @@ export const startup: Benchmark = {
   title: 'start-up to /readyz 200',
   async run (ctx) {
     const cleanup = new Cleanup()
-    const data: StartupData = { first_ms: [], restart_ms: [], first_ready_line_ms: [], restart_ready_line_ms: [] }
+    const data: StartupData = { first_ms: 0, restart_ms: 0, first_runs_ms: [], restart_runs_ms: [], first_ready_line_ms: [], restart_ready_line_ms: [], rss_bytes: 0, cli_ms: {} }
     try {
       for (let i = 0; i < ctx.startups; i++) {
         const dataDir = cleanup.tempDir()
@@ -51,17 +76,27 @@ export const startup: Benchmark = {
         const first = await timeToReady(o, port, cleanup)
         await first.node.stop()
         const again = await timeToReady(o, port, cleanup)
+        if (i === ctx.startups - 1) {
+          await sleep(IDLE_MS)
+          data.rss_bytes = rssBytes(again.node.pid)
+          for (const [key, args] of Object.entries(COMMANDS)) data.cli_ms[key] = await timeCli(args, dataDir)
+          ctx.log(`  idle RSS ${fmt.mib(data.rss_bytes)}; CLI ${Object.entries(data.cli_ms).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`)
+        }
         await again.node.stop()
-        data.first_ms.push(first.readyz)
-        data.restart_ms.push(again.readyz)
+        data.first_runs_ms.push(first.readyz)
+        data.restart_runs_ms.push(again.readyz)
         data.first_ready_line_ms.push(first.line)
         data.restart_ready_line_ms.push(again.line)
         ctx.log(`  run ${i + 1}: first start ${first.readyz.toFixed(0)} ms, restart ${again.readyz.toFixed(0)} ms (ready line ${first.line.toFixed(0)} / ${again.line.toFixed(0)} ms)`)
       }
       const of = ctx.startups > 1 ? `median of ${ctx.startups}` : '1 run'
+      data.first_ms = median(data.first_runs_ms)
+      data.restart_ms = median(data.restart_runs_ms)
       const rows: Row[] = [
-        { section: 6, benchmark: `start-up to /readyz 200, first start (${of})`, result: fmt.s(median(data.first_ms)) },
-        { section: 6, benchmark: `start-up to /readyz 200, restart (${of})`, result: fmt.s(median(data.restart_ms)), ratio: `restart/first ${fmt.ratio(median(data.restart_ms), median(data.first_ms))}` }
+        { section: 6, benchmark: `start-up to /readyz 200, first start (${of})`, result: fmt.s(data.first_ms) },
+        { section: 6, benchmark: `start-up to /readyz 200, restart (${of})`, result: fmt.s(data.restart_ms), ratio: `restart/first ${fmt.ratio(data.restart_ms, data.first_ms)}` },
+        { section: 6, benchmark: `resident memory of a lone node, idle ${fmt.s(IDLE_MS)} after its restart`, result: fmt.mib(data.rss_bytes) },
+        ...Object.entries(COMMANDS).map(([key, args]): Row => ({ section: 6, benchmark: `CLI \`edge-hive ${args.join(' ')}\`${key === 'version' ? '' : ' (node running)'} (median of ${CLI_RUNS})`, result: `${data.cli_ms[key]!.toFixed(0)} ms` }))
       ]
       return { rows, data }
     } finally {
