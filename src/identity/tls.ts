@@ -1,8 +1,5 @@
-// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
-import 'reflect-metadata'
 import { existsSync, readFileSync, chmodSync, statSync } from 'node:fs'
 import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto'
-import * as x509 from '@peculiar/x509'
 import { StartupError, messageOf } from '../shared/errors.ts'
 import { writeFileAtomic } from '../config/data-dir.ts'
 
@@ -20,7 +17,18 @@ export interface TlsMaterial {
 const VALIDITY_DAYS = 825 // the longest validity clients still accept for a leaf certificate
 const RENEW_BEFORE_MS = 30 * 86_400_000
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
+/**
+ * The certificate library, loaded when a certificate is made (a first start, a renewal): a
+ * restart only reads the kept one, with Node's own X509Certificate (measured: the library and
+ * its dependencies were about 80 ms of a restart's CPU).
+ */
+async function x509Library (): Promise<typeof import('@peculiar/x509')> {
+  // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+  await import('reflect-metadata')
+  const x509 = await import('@peculiar/x509')
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
+  return x509
+}
 
 function pemOf (label: string, der: ArrayBuffer): string {
   const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')
@@ -32,6 +40,7 @@ function isIp (name: string): boolean {
 }
 
 async function makeSelfSigned (names: string[]): Promise<{ cert: string, key: string }> {
+  const x509 = await x509Library()
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])
   const now = Date.now()
