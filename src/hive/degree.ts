@@ -73,8 +73,8 @@ export class DegreeKeeper {
    * and dials what it finds, only then.
    */
   wants (): boolean {
-    const connected = new Set(this.#c.libp2p()?.getConnections().map((c) => c.remotePeer.toString()) ?? []).size
-    return this.#counted() < this.degree && connected + this.#dialing.size < this.degree
+    const connected = new Set([...(this.#c.libp2p()?.getConnections().map((c) => c.remotePeer.toString()) ?? []), ...this.#dialing]).size
+    return this.#counted() < this.degree && connected < this.degree
   }
 
   /** How many more member connections the node wants now (dials under way count as made). */
