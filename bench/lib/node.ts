@@ -175,9 +175,10 @@ export class BenchNode {
 /**
  * The rate limits stay on (their cost is part of every request) but high enough that a load
  * test measures serving rather than 429s: the defaults allow 1200 API and 100 token requests
- * a minute per caller.
+ * a minute per caller. Likewise the sessions one client may hold (20 by default, the least
+ * recently used making room for a new one): the load's 50 clients share one OAuth client.
  */
-export const UNTHROTTLED = ['--api-rate-limit', '1000000', '--token-rate-limit', '100000', '--rate-limit-window', '1s']
+export const UNTHROTTLED = ['--api-rate-limit', '1000000', '--token-rate-limit', '100000', '--rate-limit-window', '1s', '--mcp-max-sessions-per-client', '100']
 
 /** Flags every benchmarked node gets outside the hive benchmark: loopback only, free ports. */
 export function loopbackArgs (extra: string[] = []): string[] {
