@@ -3,23 +3,43 @@
 // program's modules is most of what a command costs (measured: three quarters of a node's CPU
 // time until it is ready, 0.8 s of `edge-hive --version`), so the first thing is Node's on-disk
 // compile cache, which lets later runs skip compiling them again.
-import { enableCompileCache } from 'node:module'
+import * as nodeModule from 'node:module'
+import { lstatSync, mkdirSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 
 // Everything the CLI writes (keys, certificates, the store's files, credentials) is for its
 // owner alone: a store outside the 0700 data dir, or a file a library creates later, included.
 process.umask(0o077)
 
-// The cache lives in the user's own cache directory (created 0700 under the umask above), not
-// Node's default in the shared temporary directory. Node checks each entry against the source it
-// was made from, so a changed install only misses the cache; NODE_COMPILE_CACHE chooses another
-// directory and NODE_DISABLE_COMPILE_CACHE=1 turns it off. A cache that cannot be written (a
-// read-only home) only costs the time it would have saved.
-if (process.env.NODE_COMPILE_CACHE === undefined) {
+/**
+ * The compile cache's directory, or undefined when it cannot be trusted. Node checks an entry
+ * only against corruption (a checksum), not against who wrote it, and what it holds runs as this
+ * user: so only an absolute path in this user's own cache directory, owned by this user and
+ * writable by no one else (a `sudo` that keeps HOME, or an empty HOME or XDG_CACHE_HOME making
+ * the path relative, gets no cache).
+ */
+function cacheDir (): string | undefined {
+  const xdg = process.env.XDG_CACHE_HOME
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache')
+  if (!isAbsolute(base)) return undefined
+  const dir = join(base, 'edge-hive', 'compile')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  for (const d of [dir, join(base, 'edge-hive'), base]) {
+    const s = lstatSync(d)
+    if (!s.isDirectory() || s.uid !== process.getuid?.() || (s.mode & 0o022) !== 0) return undefined
+  }
+  return dir
+}
+
+// NODE_COMPILE_CACHE chooses another directory (Node turns it on itself) and
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off. Node 22 before 22.8 has no compile cache. A cache
+// that cannot be made only costs the time it would have saved.
+if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COMPILE_CACHE === undefined) {
   try {
-    enableCompileCache(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edge-hive', 'compile'))
-  } catch { /* no home directory: run without the cache */ }
+    const dir = cacheDir()
+    if (dir !== undefined) nodeModule.enableCompileCache?.(dir)
+  } catch { /* no usable home directory: run without the cache */ }
 }
 
 await import('./program.ts')

@@ -148,7 +148,10 @@ export class DegreeKeeper {
     const usable = hints.filter((h) => h.peer_id !== this.#c.self && !this.#c.removed(h.peer_id))
     for (const h of usable) this.#c.vouch(h.peer_id)
     const connected = usable.filter((h) => node.getConnections(peerIdFromString(h.peer_id)).length > 0)
-    const others = usable.filter((h) => !connected.includes(h) && !this.#dialing.has(h.peer_id)).sort(() => Math.random() - 0.5).slice(0, this.missing())
+    // At most half the degree from one message of hints: dials under way count as
+    // connections, and hints that lead nowhere (a member naming addresses that do not answer)
+    // must not hold every place while keep() and the other members' hints wait.
+    const others = usable.filter((h) => !connected.includes(h) && !this.#dialing.has(h.peer_id)).sort(() => Math.random() - 0.5).slice(0, Math.min(this.missing(), Math.ceil(this.degree / 2)))
     await Promise.all([
       ...connected.filter((h) => !this.#c.directory.isTrusted(h.peer_id)).map(async (h) => { await this.#c.challenge(node.getConnections(peerIdFromString(h.peer_id))[0]!) }),
       ...others.map(async (h) => {

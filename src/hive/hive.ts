@@ -384,6 +384,6 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     void Promise.all([
       this.#gossip.publish({ removal: record }),
       ...tell.map(async (p) => { await this.#send(p, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, [record]) }) })
-    ])
+    ]).catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'a removal was not spread'))
   }
 }

@@ -104,7 +104,7 @@ export class PeerNotFound extends Error {
  * stores only members' adverts (dht-records.ts) in a datastore with ceilings (dht-store.ts).
  * Inbound connections are capped per remote address as well as in all.
  * It listens and dials, and sends multicast only for mDNS discovery (`discovery`, from
- * `--discovery`). Bootstrap peers are dialled at start and again while they are not connected.
+ * `--discovery`). Bootstrap peers are dialled at start, and again while the node needs them.
  */
 export class P2PHost {
   readonly #c: P2PHostComponents
@@ -181,11 +181,7 @@ export class P2PHost {
       ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      // addressDialTimeout: libp2p gives each address of a dial 6 s by default, whatever the dial's
-      // own time limit; on a machine busy starting many nodes a handshake takes longer, and the
-      // work both sides did was thrown away (measured, 30 nodes: most failed joins were these).
-      // Each address gets the time of a whole dial here; an inbound handshake still has 10 s.
-      connectionManager: { maxConnections: this.#options.maxConnections, addressDialTimeout: DIAL_TIMEOUT_MS },
+      connectionManager: { maxConnections: this.#options.maxConnections },
       // libp2p pings every connection every 10 s by default to find dead ones; in a hive that is
       // most of the traffic at rest (each ping a new stream: a dozen frames). Members are pinged
       // by the hive (and heard from by gossip); once a minute is enough for the rest. A ping that

@@ -31,7 +31,8 @@ const IMAGE_NODE = '/nodejs/bin/node'
 const NON_SETTINGS: Record<string, string> = {
   PATH: 'puts the edge-hive launcher (/app/docker/bin) and node (/nodejs/bin) on the path, for ENTRYPOINT ["edge-hive"] and the compose entrypoint',
   HOME: 'uid 1000 has no passwd entry in distroless; HOME=/data keeps every default under the volume',
-  NODE_ENV: 'the conventional production marker for libraries that look at it; not read by Edge Hive'
+  NODE_ENV: 'the conventional production marker for libraries that look at it; not read by Edge Hive',
+  NODE_DISABLE_COMPILE_CACHE: 'no compile cache in the image: under HOME=/data it would sit on the data volume, and whoever can write the volume could plant code the node runs'
 }
 
 // ---- the Dockerfile, parsed ----

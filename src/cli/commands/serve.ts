@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import * as nodeModule from 'node:module'
 import { messageOf } from '../../shared/errors.ts'
 import type { NodeSummary } from '../../node.ts'
 import { VERSION } from '../../shared/version.ts'
@@ -109,5 +110,8 @@ export function registerServe (program: Command): void {
       local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs,
       metrics_url: summary.metricsUrl ?? null
     }, 'node ready')
+    // Node writes the compile cache when the process exits; a node that is killed never exits
+    // cleanly, so what loading it compiled is written now (see main.ts).
+    nodeModule.flushCompileCache?.()
   })
 }

@@ -29,8 +29,9 @@ const MIN_RETRY_GAP_MS = 1000
 /**
  * Reaching the inviter to join may take long when many nodes join through it at once (a fleet
  * started together): each waits this long in all (each of the invitation's addresses as long as
- * the host lets one address take, 10 s) rather than give up on a handshake half done, and tries
- * again after a random wait, so the retries do not all land together.
+ * libp2p lets one address take, 6 s, so that an address that drops packets does not keep the
+ * others from being tried), and tries again after a random wait, so the retries do not all land
+ * together.
  */
 const JOIN_DIAL_TIMEOUT_MS = 30_000
 
