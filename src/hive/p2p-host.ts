@@ -4,15 +4,15 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { circuitRelayServer, circuitRelayTransport, RELAY_V2_HOP_CODEC, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import type { Identify } from '@libp2p/identify'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { KEEP_ALIVE, type Connection, type PrivateKey } from '@libp2p/interface'
+import type { Connection, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CAPS_DHT_NAMESPACE, capabilityKey, capabilityValidator, refuseRecord, selectCapabilityRecord } from './dht-records.ts'
+import { capabilityKey } from './dht-records.ts'
+import { hiveKademlia, keepNoKademliaMarks } from './kademlia.ts'
 import { BoundedDatastore } from './dht-store.ts'
 import { addressKey } from './limits.ts'
 import { LanDiscovery } from './lan-discovery.ts'
@@ -22,31 +22,14 @@ import { loadQuic } from './quic.ts'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
-/**
- * Kademlia's bucket size and query width. Its defaults (20 and 10) are made for a public DHT of
- * many thousands; in a hive nearly every query then reached, and every answer made the node dial,
- * nearly every member (measured, 30 nodes: about 60 dials per node while the hive formed, each
- * a whole connection). 8 and 3 (the paper's alpha) still find any peer in a few hops at the
- * scale of a hive, with a fraction of the dials.
- */
-const KAD_BUCKET_SIZE = 8
-const KAD_ALPHA = 3
-/** The mark Kademlia puts on its closest peers (`KEEP_ALIVE` + `-kad-dht`): see `start`. */
-const KAD_KEEP_ALIVE = `${KEEP_ALIVE}-kad-dht`
+export { KAD_PROTOCOL } from './kademlia.ts'
 
-/** The hive's own Kademlia protocol id, so Edge Hive DHTs do not mix with the public IPFS one. */
-export const KAD_PROTOCOL = '/edge-hive/kad/1.0.0'
 /** The mDNS service libp2p peers of a hive announce (not libp2p's default, so only Edge Hive nodes answer). */
 export const MDNS_SERVICE_TAG = '_edge-hive-p2p._udp.local'
 const BOOTSTRAP_RETRY_MS = 10_000
 /** While the node wants peers (fewer member connections than its degree), an mDNS query goes out this often; else none. */
 const MDNS_QUERY_INTERVAL_MS = 10_000
 const DIAL_TIMEOUT_MS = 10_000
-/**
- * Inbound DHT streams per connection (kad-dht's default is 32): a member's queries open one
- * stream per request, a few at a time.
- */
-const DHT_MAX_INBOUND_STREAMS = 8
 const MAX_CHOSEN = 256
 
 export interface P2PHostComponents {
@@ -221,33 +204,12 @@ export class P2PHost {
               })
             }
           : {}),
-        dht: kadDHT({
-          protocol: KAD_PROTOCOL,
-          clientMode: false,
-          peerInfoMapper: passthroughMapper,
-          maxInboundStreams: DHT_MAX_INBOUND_STREAMS,
-          kBucketSize: KAD_BUCKET_SIZE,
-          alpha: KAD_ALPHA,
-          // Our key space only (the built-in `pk` namespace too is refused), members' adverts only:
-          // see dht-records.ts for why the signer, not the sender, is what is checked.
-          validators: { [CAPS_DHT_NAMESPACE]: capabilityValidator((p) => this.#c.isMember(p)), pk: refuseRecord },
-          selectors: { [CAPS_DHT_NAMESPACE]: selectCapabilityRecord }
-        })
+        dht: hiveKademlia((p) => this.#c.isMember(p))
       }
     })
     await hooks.beforeStart?.()
     await this.#node.start()
-    // Kademlia marks the 20 peers closest to this node's id KEEP_ALIVE, and libp2p dials a peer
-    // with that mark again the moment its connection closes. Made for the public DHT; in a hive
-    // of up to about 20 that is every member (a full mesh again), and it undoes each connection
-    // the hive's degree keeping closes (measured, 30 nodes: three of every four dials were these
-    // redials). Which members stay connected is the hive's to decide: the mark comes off as it
-    // goes on. Kademlia still dials whom its queries need, and those connections are trimmed too.
-    const node = this.#node
-    node.addEventListener('peer:update', (evt) => {
-      const { peer } = evt.detail
-      if (peer.tags.has(KAD_KEEP_ALIVE)) void node.peerStore.merge(peer.id, { tags: { [KAD_KEEP_ALIVE]: undefined } }).catch(() => undefined)
-    })
+    keepNoKademliaMarks(this.#node)
     this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
     if (this.#options.discovery) {
       this.#lan = new LanDiscovery({
