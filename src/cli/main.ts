@@ -4,9 +4,10 @@
 // time until it is ready, 0.8 s of `edge-hive --version`), so the first thing is Node's on-disk
 // compile cache, which lets later runs skip compiling them again.
 import * as nodeModule from 'node:module'
-import { lstatSync, mkdirSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 // Everything the CLI writes (keys, certificates, the store's files, credentials) is for its
 // owner alone: a store outside the 0700 data dir, or a file a library creates later, included.
@@ -42,4 +43,10 @@ if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COM
   } catch { /* no usable home directory: run without the cache */ }
 }
 
-await import('./program.ts')
+// The build bundles the program and its dependencies into one file (`npm run build`): resolving
+// and reading about a thousand module files was most of what was left of a start once compiled
+// code was cached (measured: a restart's CPU 1.6 s -> 1.05 s, 1.3 s -> 0.95 s to ready). Run from
+// the sources, without a build, the modules load one by one.
+const bundle = new URL('./program.bundle.js', import.meta.url)
+if (existsSync(fileURLToPath(bundle))) await import(bundle.href)
+else await import('./program.ts')
