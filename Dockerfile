@@ -63,9 +63,11 @@ ENV PATH=/app/docker/bin:/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
     EDGE_HIVE_DATA_DIR=/data/.edge-hive \
     EDGE_HIVE_HOST=0.0.0.0
 USER 1000:1000
-# Checks at build time, in exec form (no shell): the launcher starts the CLI, and the native
-# modules load on this image's C library.
+# Checks at build time, in exec form (no shell): the launcher starts the CLI, `serve` loads the
+# bundle the build made (with SurrealDB's client beside it), and the native modules load on this
+# image's C library.
 RUN ["edge-hive", "--version"]
+RUN ["edge-hive", "serve", "--help"]
 RUN ["node", "/app/docker/prune-node-modules.mjs", "--verify-only", "/app"]
 
 VOLUME ["/data"]
