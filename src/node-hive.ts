@@ -2,7 +2,7 @@ import type { Config } from './config/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import type { AuditFeed, Store } from './store/index.ts'
 import { createHash } from 'node:crypto'
-import { P2PHost, Hive, HiveForwarding, ForwardError, type ServedRequest } from './hive/index.ts'
+import { P2PHost, Hive, HiveForwarding, ForwardError, DnsSdAdvertiser, type ServedRequest } from './hive/index.ts'
 import { serveHiveCall, HiveView, type Catalog, type HiveMember, type McpTracer, type PeerView, type NotificationStream } from './mcp/index.ts'
 import { VERSION } from './shared/version.ts'
 import type { AuthInfo } from '@modelcontextprotocol/server'
@@ -187,4 +187,15 @@ export function hiveView (d: { catalog: Catalog, load: LoadMeter, part: () => Hi
       return await part.forwarding.forward(nodeId, { target: 'mcp', method: 'POST', headers, body: Buffer.from(body) }, caller, signal)
     }
   }, { name: 'edge-hive-hive', version: VERSION })
+}
+
+/** DNS-SD (`_edge-hive._tcp`, with --discovery): the node's HTTPS port and who it is, for LAN browsers. */
+export function advertiseOnLan (identity: NodeIdentity, port: number, mcpEnabled: boolean, logger: Logger): DnsSdAdvertiser {
+  const dnsSd = new DnsSdAdvertiser({
+    nodeId: identity.nodeId,
+    port,
+    txt: { node_id: identity.nodeId, peer_id: identity.peerId.toString(), version: VERSION, mcp_enabled: String(mcpEnabled), oauth2_enabled: 'true' }
+  }, logger)
+  dnsSd.start()
+  return dnsSd
 }

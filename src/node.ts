@@ -4,56 +4,29 @@ import type { Config } from './config/index.ts'
 import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
 import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
 import { openStore, AuditFeed, type Store } from './store/index.ts'
-import { DnsSdAdvertiser, ForwardError } from './hive/index.ts'
-import { startHivePart, peerViews, type HivePart } from './node-hive.ts'
-import { createMcpPart, registerMcpEndpoints, MCP_PATH, type McpPart } from './node-mcp.ts'
-import { NotificationStream, invokeTool, readCatalogResource, parseHiveToken, watchHiveToken, type McpTracer, type TokenEnd } from './mcp/index.ts'
+import { ForwardError, type DnsSdAdvertiser } from './hive/index.ts'
+import { startHivePart, peerViews, advertiseOnLan, type HivePart } from './node-hive.ts'
+import { createMcpPart, MCP_PATH, type McpPart } from './node-mcp.ts'
+import { NotificationStream, parseHiveToken, watchHiveToken, type McpTracer, type TokenEnd } from './mcp/index.ts'
 import { startTracing, type Tracing } from './shared/tracing.ts'
-import {
-  createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
-  registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes, authorizationPages, MetricsServer, type HttpServer, type Forwarder
-} from './http/index.ts'
+import { MetricsServer, type HttpServer, type Forwarder } from './http/index.ts'
+import { buildHttpPart } from './node-http.ts'
+import { buildAuthPart } from './node-auth.ts'
+import { nodeInfo, nodeSummary, loopbackFor, type NodeState, type NodeSummary } from './node-summary.ts'
+export type { NodeSummary } from './node-summary.ts'
 import {
   AccessTokenVerifier, AuthorizationServer, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
-  OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH, RefusalAudit, operatorAdministration, type ClientRegistry, type Grants, type SigningKey
+  RefusalAudit, operatorAdministration, type ClientRegistry, type Grants, type SigningKey
 } from './auth/index.ts'
-import { buildNodeInfo, type NodeInfo } from './shared/node-info.ts'
+import type { NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
-import { VERSION, PLATFORM } from './shared/version.ts'
+import { VERSION } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
 import { StartupError, messageOf } from './shared/errors.ts'
 import { NodeMetrics, instrumentRepositories } from './shared/metrics.ts'
 
-/** The MCP protocol revision the node speaks by default (the session era most clients use). */
-const MCP_PROTOCOL_VERSION = '2025-11-25'
 /** How often expired revocations and OAuth records are swept out. */
 const PRUNE_INTERVAL_MS = 10 * 60_000
-
-/** What a started node tells its operator (the banner) and `edge-hive status`. */
-export interface NodeSummary {
-  name: string
-  nodeId: string
-  peerId: string
-  baseUrl: string
-  mcpUrl: string
-  /** URL that reaches the node from this machine. */
-  localUrl: string
-  fingerprint: string | undefined
-  /** libp2p addresses other nodes dial (`.../p2p/<peer id>`); empty with --no-p2p. */
-  p2pAddrs: string[]
-  /** Where Prometheus scrapes the node; undefined with --no-metrics. */
-  metricsUrl: string | undefined
-  dataDir: string
-  issuer: string
-  /** The operator client made on the very first start; its secret is shown once. */
-  firstClient?: { clientId: string, clientSecret: string } | undefined
-}
-
-function loopbackFor (host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1'
-  if (host === '::' || host === '[::]') return '[::1]'
-  return host.includes(':') ? `[${host}]` : host
-}
 
 /**
  * The composition root: builds every part from the configuration, hands each what it needs,
@@ -175,14 +148,7 @@ export class EdgeNode {
         this.#metricsUrl = `http://${loopbackFor(c.metricsHost)}:${metricsPort}/metrics`
       }
 
-      if (c.discovery) {
-        this.#dnsSd = new DnsSdAdvertiser({
-          nodeId: this.#identity.nodeId,
-          port,
-          txt: { node_id: this.#identity.nodeId, peer_id: this.#identity.peerId.toString(), version: VERSION, mcp_enabled: String(c.mcpEnabled), oauth2_enabled: 'true' }
-        }, this.#logger.child({ part: 'hive' }))
-        this.#dnsSd.start()
-      }
+      if (c.discovery) this.#dnsSd = advertiseOnLan(this.#identity, port, c.mcpEnabled, this.#logger.child({ part: 'hive' }))
 
       const summary = this.#summary(port)
       summary.firstClient = await this.#bootstrapOperatorClient()
@@ -267,106 +233,34 @@ export class EdgeNode {
   }
 
   async #buildHttp (): Promise<HttpServer> {
-    const c = this.config
-    const http = await createHttpServer(this.#logger.child({ part: 'http' }), {
-      tls: this.#tls,
-      bodyLimit: c.bodyLimit,
-      requestTimeoutMs: c.requestTimeout,
-      maxConnectionsPerAddress: c.maxConnectionsPerAddress,
-      corsOrigins: c.corsOrigins,
-      apiRateLimit: c.apiRateLimit,
-      rateLimitWindowMs: c.rateLimitWindow,
-      observe: (r) => { this.#metrics.httpRequest(r) },
-      api: {
-        title: `Edge Hive node API (${c.nodeName})`,
-        version: VERSION,
-        description: 'The REST face of an Edge Hive node: its info document, OAuth token endpoint, tools and resources, notification stream, hive and discovery. MCP itself is at /mcp (Streamable HTTP; see the MCP specification).'
-      }
-    })
-    // The auth parts are built once the server listens (the URLs need the port): requests
-    // cannot arrive before, so the routes reach them through the node.
-    registerBearerGuard(http.app, { verify: async (token) => await this.#verifier!.verify(token) },
-      { resourceMetadataUrl: () => this.#resourceMetadataUrl() })
-    registerHealthRoutes(http.app, { ready: () => this.#ready() })
-    registerNodeInfoRoutes(http.app, { nodeId: this.#identity!.nodeId, nodeInfo: () => this.info(), forward: this.#forward(), verify: async (token) => await this.#verifier!.verify(token) },
-      { resourceMetadataUrl: () => this.#resourceMetadataUrl() })
-    await registerOAuthRoutes(http.app, { handleOAuth: async (req, res) => await this.#authServer!.handle(req, res) }, {
+    return await buildHttpPart({
+      config: this.config,
+      logger: this.#logger,
+      metrics: this.#metrics,
       nodeId: this.#identity!.nodeId,
-      nodeName: c.nodeName,
+      peerId: this.#identity!.peerId.toString(),
+      tls: this.#tls,
+      csrfKey: this.#csrfKey,
+      registry: this.#registry!,
+      operator: this.#operator!,
+      audit: this.#audit!,
+      mcpPart: this.#mcpPart!,
+      notifications: this.#notifications,
+      forward: this.#forward(),
+      tracer: this.#tracer(),
+      // The auth parts are built once the server listens (the URLs need the port): requests
+      // cannot arrive before, so the routes reach them through the node.
+      verify: async (token) => await this.#verifier!.verify(token),
+      authServer: () => this.#authServer!,
+      hivePart: () => this.#hivePart,
+      ready: async () => await this.#ready(),
+      info: () => this.info(),
+      publicUrl: () => this.#publicUrl,
       issuer: () => this.#issuer,
       resource: () => this.#resource(),
-      resourcePath: MCP_PATH,
-      tokenPath: TOKEN_PATH,
-      metadataPath: AUTHORIZATION_SERVER_METADATA_PATH,
-      oauthPrefix: OAUTH_PATH_PREFIX,
-      tokenRateLimit: c.tokenRateLimit,
-      rateLimitWindowMs: c.rateLimitWindow,
-      registrationRateLimit: c.registrationRateLimit
-    })
-    registerAdminClientRoutes(http.app, { registry: this.#registry! })
-    registerDiscoveryRoutes(http.app, {
-      peers: () => peerViews(this.#hivePart?.hive),
-      connect: async (peerId, addrs) => await this.#hivePart!.p2p.connect(peerId, addrs),
-      enabled: () => this.#hivePart !== undefined
-    })
-    registerHiveRoutes(http.app, { hive: () => this.#hivePart?.hive, peerId: this.#identity!.peerId.toString() })
-    await registerInteractionRoutes(http.app, {
-      interaction: async (req, res) => await this.#authServer!.interaction(req, res),
-      finishSignIn: async (req, res) => await this.#authServer!.finishSignIn(req, res),
-      finishConsent: async (req, res, scopes) => await this.#authServer!.finishConsent(req, res, scopes),
-      deny: async (req, res) => await this.#authServer!.deny(req, res),
-      clientFacts: async (id) => await this.#authServer!.clientFacts(id),
-      signIn: async (password, from) => {
-        const outcome = await this.#operator!.signIn(password, from)
-        // Refusals while locked are not audited (nothing was checked, and a flood would fill the
-        // log); each checked password is, with the lock it started.
-        if (outcome.ok || outcome.reason !== 'locked') {
-          const lock = !outcome.ok && outcome.reason === 'wrong' && outcome.lock !== undefined ? { lock: outcome.lock.scope, locked_for_s: Math.ceil(outcome.lock.retryAfterMs / 1000) } : {}
-          await this.#audit!.append({ actor: 'operator', action: 'operator.sign_in', source: from.address, outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason, ...lock } }) })
-        }
-        return outcome
-      },
-      operatorSet: async () => await this.#operator!.isSet()
-    }, {
-      nodeName: c.nodeName,
-      csrfKey: this.#csrfKey,
-      signInRateLimit: 20,
-      pageRateLimit: c.tokenRateLimit,
-      rateLimitWindowMs: c.rateLimitWindow,
-      trustedBrowserMs: this.#operator!.trustedBrowserMs
-    })
-    registerAdminOperatorRoutes(http.app, {
-      setPassword: async (password, actor) => {
-        await this.#operator!.setPassword(password)
-        await this.#audit!.append({ actor, action: 'operator.password_set', outcome: 'success' })
-      },
-      grants: async () => await this.#authServer!.grants(),
-      revokeGrant: async (id, actor) => await this.#authServer!.revokeGrant(id, actor)
-    })
-    registerOpenApiRoute(http.app, { publicUrl: () => this.#publicUrl })
-    registerMcpRestRoutes(http.app, {
-      invoke: async (name, args, caller) => await invokeTool(this.#mcpPart!.catalog, name, args, caller),
-      read: async (uri) => await readCatalogResource(this.#mcpPart!.catalog, uri),
-      stream: this.#notifications,
-      watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
-      forward: this.#forward()
-    }, {
-      nodeId: this.#identity!.nodeId,
-      maxStreams: c.maxStreams,
-      maxStreamsPerClient: c.maxStreamsPerClient,
-      resourceMetadataUrl: () => this.#resourceMetadataUrl()
-    })
-    await registerMcpEndpoints(http.app, this.#mcpPart!, {
-      config: c,
-      nodeId: this.#identity!.nodeId,
-      publicUrl: () => this.#publicUrl,
-      resource: () => this.#resource(),
       resourceMetadataUrl: () => this.#resourceMetadataUrl(),
-      watchToken: (token, onEnd) => this.#watchToken(token, onEnd),
-      forward: this.#forward(),
-      tracer: this.#tracer()
+      watchToken: (token, onEnd) => this.#watchToken(token, onEnd)
     })
-    return http
   }
 
   async #buildMcp (): Promise<void> {
@@ -392,34 +286,23 @@ export class EdgeNode {
   }
 
   #buildAuth (): void {
-    const issuer = new URL(this.#issuer)
-    if (issuer.pathname !== '/' && issuer.pathname !== '') {
-      throw new StartupError('ERR_ISSUER', `the OAuth issuer ${this.#issuer} has a path; an issuer must be an origin such as https://node.example:8080`)
-    }
-    this.#verifier = new AccessTokenVerifier(
-      { revocations: this.#revocations!, isClientRevoked: (id) => this.#revokedClients.has(id) },
-      { publicJwk: this.#signingKey!.publicJwk, issuer: this.#issuer, audience: this.#resource() })
-    this.#authServer = new AuthorizationServer({
-      clients: this.#store!.clients,
-      oauthPayloads: this.#store!.oauthPayloads,
-      // Refused requests are summed per source address, so a flood cannot fill the audit log.
-      audit: this.#authAudit = new RefusalAudit(this.#audit!, { windowMs: this.config.rateLimitWindow },
-        (err) => { this.#logger.child({ part: 'auth' }).error({ err }, 'could not write audit entry') }),
-      verifier: this.#verifier,
-      revocations: this.#revocations!,
-      grants: this.#grants!,
-      logger: this.#logger.child({ part: 'auth' })
-    }, {
+    const auth = buildAuthPart({
+      config: this.config,
+      logger: this.#logger,
+      nodeId: this.#identity!.nodeId,
       issuer: this.#issuer,
       resource: this.#resource(),
+      store: this.#store!,
+      audit: this.#audit!,
+      revocations: this.#revocations!,
+      grants: this.#grants!,
       signingKey: this.#signingKey!,
-      accessTokenTtlSeconds: Math.round(this.config.accessTokenTtl / 1000),
-      nodeId: this.#identity!.nodeId,
-      refreshTokenTtlSeconds: Math.round(this.config.refreshTokenTtl / 1000),
-      registeredClientTtlSeconds: Math.round(this.config.registeredClientTtl / 1000),
       cookieKeys: this.#cookieKeys,
-      pages: authorizationPages(this.config.nodeName)
+      isClientRevoked: (id) => this.#revokedClients.has(id)
     })
+    this.#verifier = auth.verifier
+    this.#authServer = auth.authServer
+    this.#authAudit = auth.refusals
   }
 
   /** On the very first start, one operator client with every scope, so the quick start needs no extra step. */
@@ -442,7 +325,6 @@ export class EdgeNode {
     }
   }
 
-
   async #ready (): Promise<boolean> {
     return this.#listening && this.#stopping === undefined && this.#store !== undefined && await this.#store.ping()
   }
@@ -454,43 +336,26 @@ export class EdgeNode {
 
   /** The node's info document (the seed's capability advertisement). */
   info (): NodeInfo {
-    const c = this.config
-    return buildNodeInfo({
-      nodeId: this.#identity!.nodeId,
-      peerId: this.#identity!.peerId.toString(),
-      name: c.nodeName,
-      version: VERSION,
-      platform: PLATFORM,
-      startedAt: this.#startedAt,
-      load: this.#load.read(),
-      mcp: {
-        enabled: c.mcpEnabled,
-        protocolVersion: MCP_PROTOCOL_VERSION,
-        endpoint: `${this.#publicUrl}${MCP_PATH}`,
-        tools: [...(this.#mcpPart?.catalog.tools.keys() ?? [])],
-        resources: [...(this.#mcpPart?.catalog.resources.keys() ?? []), ...[...(this.#mcpPart?.catalog.templates.values() ?? [])].map((t) => t.uriTemplate)]
-      },
-      p2p: { enabled: this.#hivePart !== undefined, protocols: this.#hivePart?.p2p.protocols() ?? [], listenAddrs: this.#hivePart?.p2p.listenAddrs() ?? [] },
-      auth: { enabled: true, issuer: this.#issuer, tokenEndpoint: `${this.#issuer}${TOKEN_PATH}`, flows: ['client_credentials'] }
-    })
+    return nodeInfo(this.#state())
   }
 
   #summary (port: number): NodeSummary {
-    const c = this.config
-    const scheme = c.insecureHttp ? 'http' : 'https'
-    const baseUrl = this.#publicUrl
+    return nodeSummary(this.#state(), port)
+  }
+
+  /** What the node's info document and summary are made from, as it is now. */
+  #state (): NodeState {
     return {
-      name: c.nodeName,
-      nodeId: this.#identity!.nodeId,
-      peerId: this.#identity!.peerId.toString(),
-      baseUrl,
-      mcpUrl: `${baseUrl}/mcp`,
-      localUrl: `${scheme}://${loopbackFor(c.host)}:${port}`,
-      fingerprint: this.#tls?.fingerprint,
-      p2pAddrs: this.#hivePart?.p2p.listenAddrs() ?? [],
+      config: this.config,
+      identity: this.#identity!,
+      startedAt: this.#startedAt,
+      load: this.#load.read(),
+      publicUrl: this.#publicUrl,
+      issuer: this.#issuer,
+      tls: this.#tls,
       metricsUrl: this.#metricsUrl,
-      dataDir: c.dataDir,
-      issuer: this.#issuer
+      catalog: this.#mcpPart?.catalog,
+      p2p: this.#hivePart?.p2p
     }
   }
 
