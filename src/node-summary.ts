@@ -84,7 +84,7 @@ export function nodeSummary (s: NodeState, port: number): NodeSummary {
     nodeId: s.identity.nodeId,
     peerId: s.identity.peerId.toString(),
     baseUrl: s.publicUrl,
-    mcpUrl: `${s.publicUrl}/mcp`,
+    mcpUrl: `${s.publicUrl}${MCP_PATH}`,
     localUrl: `${scheme}://${loopbackFor(c.host)}:${port}`,
     fingerprint: s.tls?.fingerprint,
     p2pAddrs: s.p2p?.listenAddrs() ?? [],

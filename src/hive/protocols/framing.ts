@@ -85,11 +85,12 @@ const OPEN_TIMEOUT_MS = 10_000
 export async function sendFrames (node: Libp2p | undefined, peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>, log: Logger): Promise<void> {
   if (node === undefined) return
   try {
-    if (!node.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')) {
+    const id = peerIdFromString(peer)
+    if (!node.getConnections(id).some((c) => c.status === 'open')) {
       log.debug({ peer_id: peer, protocol }, 'not sent: the peer is no longer connected')
       return
     }
-    const stream = await node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), runOnLimitedConnection: true })
+    const stream = await node.dialProtocol(id, protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), runOnLimitedConnection: true })
     const f = new JsonFrames(stream)
     await write(f).catch((err: unknown) => { f.abort(messageOf(err)); throw err })
   } catch (err) {
