@@ -243,15 +243,16 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     return 'accepted'
   }
 
-  /** A heartbeat from a member (checked by the caller): it is up; its load, when given, replaces the one in its advert. */
-  heard (peerId: string, load?: Record<string, number>): void {
+  /** A heartbeat from a member (checked by the caller): it is up; its load and uptime, when given, replace those in its advert. */
+  heard (peerId: string, load?: Record<string, number>, uptime?: number): void {
     const e = this.#peers.get(peerId)
     if (e === undefined || !e.member) return
     e.lastAnswer = Date.now()
     e.lastSeen = new Date()
-    if (load !== undefined && e.capabilities !== undefined) {
+    if ((load !== undefined || uptime !== undefined) && e.capabilities !== undefined) {
+      const fresh = { ...(load === undefined ? {} : { load }), ...(uptime === undefined ? {} : { uptime }) }
       const metadata = e.capabilities.metadata as Record<string, unknown> | undefined
-      e.capabilities = { ...e.capabilities, load, ...(metadata === undefined ? {} : { metadata: { ...metadata, load } }) }
+      e.capabilities = { ...e.capabilities, ...fresh, ...(metadata === undefined ? {} : { metadata: { ...metadata, ...fresh } }) }
     }
     this.#update(e, false)
   }

@@ -137,6 +137,20 @@ describe('the hive\'s gossip refuses what it must (issue 13)', { skip: unavailab
     r.stop()
   })
 
+  it('a member that missed a changed advert asks for it when a heartbeat names it; heartbeats carry the uptime', async () => {
+    const r = await gossiper(await invite(a))
+    const me = String((await r.send('self')).peer_id)
+    await until(10_000, async () => await peerIn(a, me), (p) => p?.member === true && p.capabilities !== undefined)
+    assert.ok(Number((await r.send('changed-advert')).sent_to) > 0, 'the heartbeat went out')
+    const got = await until(10_000, async () => await peerIn(a, me), (p) => (p?.capabilities?.capabilities?.mcp?.supported_tools ?? []).includes('new_tool'))
+    assert.deepEqual(got?.capabilities?.capabilities?.mcp?.supported_tools, ['new_tool'], 'A holds the advert the heartbeat named, which was never gossiped')
+    assert.ok(((await r.send('asked-by')).asked_by as string[]).includes(a.ready.peer_id), 'A asked for it on the caps protocol')
+    await r.send('beat 4343')
+    const beaten = await until(10_000, async () => await peerIn(a, me), (p) => (p?.capabilities as { uptime?: number } | undefined)?.uptime === 4343)
+    assert.equal((beaten?.capabilities as { uptime?: number } | undefined)?.uptime, 4343, 'a heartbeat\'s uptime replaces the advert\'s')
+    r.stop()
+  })
+
   it('a replayed heartbeat does not bring a killed member back online', async () => {
     const r = await gossiper(await invite(a))
     assert.ok(typeof (await r.send(`capture ${c.ready.peer_id}`)).captured === 'number', 'it captured one of C\'s heartbeats')

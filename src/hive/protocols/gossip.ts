@@ -10,10 +10,11 @@ import { ProtocolViolation } from './framing.ts'
  *
  *   { "advert": { record, chain } }    a member's signed advert with its membership chain: when
  *                                      what it offers changes, when it joins the hive's mesh,
- *                                      and every minute or so (less often in a big hive)
+ *                                      and every 10 minutes as a repair (less often in a big hive)
  *   { "beat": record }                 the heartbeat, signed by the member: { hive, seq, advert,
- *                                      load } (`advert` is the seq of its current advert); a few
- *                                      hundred bytes instead of the advert's few KiB
+ *                                      load, uptime } (`advert` is the seq of its current advert:
+ *                                      a member holding an older one asks for it); a few hundred
+ *                                      bytes instead of the advert's few KiB
  *   { "removal": record }              a signed removal (membership/removal.ts)
  *   { "suspect": record }              signed by a member that lost its connection to `peer`:
  *                                      { hive, peer, at }; the peer answers with a fresh advert
@@ -70,7 +71,7 @@ export async function openSuspicion (record: string, hiveId: string, now = Date.
   return { by: opened.signer, peer, at }
 }
 
-export interface Beat { by: string, seq: number, advert: number, load?: Record<string, number> | undefined }
+export interface Beat { by: string, seq: number, advert: number, load?: Record<string, number> | undefined, uptime?: number | undefined }
 
 export async function sealBeat (key: PrivateKey, hiveId: string, b: Omit<Beat, 'by'>): Promise<string> {
   return toText(await sealRecord('beat', { hive: hiveId, ...b }, key))
@@ -84,9 +85,11 @@ export async function openBeat (record: string, hiveId: string): Promise<Beat | 
   } catch {
     throw new ProtocolViolation('a heartbeat that does not verify')
   }
-  const { hive, seq, advert, load } = opened.doc
+  const { hive, seq, advert, load, uptime } = opened.doc
   if (typeof hive !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || typeof advert !== 'number' || !Number.isSafeInteger(advert)) throw new ProtocolViolation('a malformed heartbeat')
   if (load !== undefined && (load === null || typeof load !== 'object' || Array.isArray(load) || Object.keys(load).length > 8 || !Object.values(load).every((v) => typeof v === 'number'))) throw new ProtocolViolation('a malformed heartbeat')
+  // A member of an earlier release sends none (and its whole advert every minute instead).
+  if (uptime !== undefined && (typeof uptime !== 'number' || !Number.isSafeInteger(uptime) || uptime < 0)) throw new ProtocolViolation('a malformed heartbeat')
   if (hive !== hiveId) return undefined
-  return { by: opened.signer, seq, advert, load: load as Record<string, number> | undefined }
+  return { by: opened.signer, seq, advert, load: load as Record<string, number> | undefined, uptime }
 }
