@@ -5,7 +5,7 @@ import Provider, { errors, type Configuration, type ResourceServer } from 'oidc-
 import type { ClientRepository, OAuthPayloadStore } from '../store/index.ts'
 import { createAdapterFactory } from './adapter.ts'
 import type { Grants } from './grants.ts'
-import { SCOPES, isScope } from './scopes.ts'
+import { SCOPES, isScope, type Scope } from './scopes.ts'
 import { ACCESS_TOKEN_ALG, type SigningKey } from './signing-key.ts'
 import { introspectionPolicy } from './token-endpoints.ts'
 
@@ -234,14 +234,22 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
           // registers such clients.
           if (params.grant_type !== 'client_credentials') return jwtToken
           if (!(await deps.clients.get(client.clientId))) throw new errors.UnauthorizedClient('only clients registered by the operator may use client_credentials')
-          // No scope asked for: the client's registered set.
-          if (typeof params.scope !== 'string' || params.scope.trim() === '') params.scope = client.scope ?? ''
-          const allowed = new Set((client.scope ?? '').split(' '))
-          // Refuse rather than silently drop (the library's default): the client must learn
-          // that it will not get what it asked for.
-          for (const s of String(params.scope).split(' ').filter((x) => x !== '')) {
-            if (!isScope(s) || !allowed.has(s)) throw new errors.InvalidScope('requested scope is not allowed', s)
+          // No scope asked for: the client's registered set. Otherwise the part of what was asked
+          // that the client was registered with (RFC 6749 §3.3: the server may issue less, and
+          // says what it issued in the response's `scope`). MCP clients ask for what the node's
+          // challenge or metadata lists, which is often more than one client may have; refusing
+          // the whole request would leave them unable to connect at all.
+          const allowed = new Set((client.scope ?? '').split(' ').filter(isScope))
+          const asked = typeof params.scope === 'string' ? params.scope.split(' ').filter((x) => x !== '') : []
+          if (asked.length === 0) {
+            params.scope = [...allowed].join(' ')
+            return jwtToken
           }
+          const granted = [...new Set(asked)].filter((s) => allowed.has(s as Scope))
+          if (granted.length === 0) {
+            throw new errors.InvalidScope(`none of the scopes asked for is granted to this client; it may have: ${[...allowed].join(' ') || 'none'}`, asked.join(' '))
+          }
+          params.scope = granted.join(' ')
           return jwtToken
         }
       }

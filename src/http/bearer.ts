@@ -8,6 +8,11 @@ declare module 'fastify' {
     public?: boolean
     /** The scope a token needs for this route; routes that are not public need a token in any case. */
     scope?: Scope
+    /**
+     * For a route whose requests each need their own scope (MCP messages, tools): the scopes its
+     * 401 challenge names, so a client that gets its own token asks for what it will use.
+     */
+    challengeScope?: readonly Scope[]
   }
   interface FastifyRequest {
     /** Who the verified Bearer token says the caller is. */
@@ -65,7 +70,8 @@ export function registerBearerGuard (app: FastifyInstance, components: BearerCom
     // The route's scope goes into every 401 challenge: MCP clients request what the challenge
     // names (MCP 2025-11-25, scope selection) instead of every scope the server supports.
     const needed = config.scope
-    const scopeParam: Record<string, string> = needed === undefined ? {} : { scope: needed }
+    const named = needed ?? config.challengeScope?.join(' ')
+    const scopeParam: Record<string, string> = named === undefined ? {} : { scope: named }
     const header = req.headers.authorization
     if (header === undefined || !/^Bearer\s/i.test(header)) {
       // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.

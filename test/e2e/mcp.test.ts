@@ -347,9 +347,14 @@ describe('MCP over Streamable HTTP', () => {
       assert.equal(res.status, 401)
       assert.match(challengeOf(res), /^Bearer /)
       assert.ok(challengeOf(res).includes(`resource_metadata="${node.ready.url}/.well-known/oauth-protected-resource/mcp"`), challengeOf(res))
+      // What a client should ask for (MCP scope selection): what an agent uses, not administration.
+      assert.ok(challengeOf(res).includes('scope="mcp:read mcp:call mcp:resources"'), challengeOf(res))
       assert.equal(res.json().error, 'unauthorized')
       const get = await request1(node.ready.mcp_url, { ca, headers: { accept: 'text/event-stream' } })
       assert.equal(get.status, 401)
+      const rest = await request1(`${node.url}/mcp/tools/call`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'get_status' }) })
+      assert.equal(rest.status, 401)
+      assert.ok(challengeOf(rest).includes('scope="mcp:call"'), challengeOf(rest))
     })
 
     it('refuses tools/call of provision_node to a token without mcp:admin with 403 insufficient_scope, scope="mcp:admin" (RFC 6750 §3.1)', async () => {

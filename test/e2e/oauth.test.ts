@@ -82,6 +82,8 @@ describe('OAuth 2.1 for agents', () => {
       assert.equal(m.resource, node.ready.mcp_url)
       assert.deepEqual(m.authorization_servers, [node.ready.url])
       assert.deepEqual(m.bearer_methods_supported, ['header'])
+      // MCP clients that find no scope in a challenge ask for these (and get the part they may have).
+      assert.deepEqual(m.scopes_supported, ['mcp:read', 'mcp:call', 'mcp:resources', 'mcp:admin'])
     }
   })
 
@@ -117,14 +119,23 @@ describe('OAuth 2.1 for agents', () => {
     assert.equal(claims.agent_version, '4.5')
   })
 
-  it('refuses an unknown scope and one not registered for the client with invalid_scope, never dropping it silently', async () => {
-    const unknown = await getToken(node.url, op.client_id, op.client_secret, { scope: 'mcp:read mcp:everything' })
-    assert.equal(unknown.status, 400)
-    assert.equal(unknown.json().error, 'invalid_scope')
+  it('grants the part of the asked scopes the client may have and says so in `scope` (RFC 6749 §3.3); invalid_scope only when none is left', async () => {
     const { client, client_secret: secret } = await addClient('reader', ['mcp:read'])
+    // What MCP clients ask for when they take the authorization server's whole list.
+    const everything = await getToken(node.url, client.client_id, secret!, { scope: 'mcp:read mcp:call mcp:resources mcp:admin offline_access' })
+    assert.equal(everything.status, 200, everything.body)
+    assert.equal(everything.json<{ scope: string }>().scope, 'mcp:read')
+    assert.deepEqual(decodePayload(everything.json<{ access_token: string }>().access_token).scopes, ['mcp:read'])
+    const unknown = await getToken(node.url, op.client_id, op.client_secret, { scope: 'mcp:read mcp:everything' })
+    assert.equal(unknown.status, 200, unknown.body)
+    assert.equal(unknown.json<{ scope: string }>().scope, 'mcp:read')
     const notAllowed = await getToken(node.url, client.client_id, secret!, { scope: 'mcp:admin' })
     assert.equal(notAllowed.status, 400)
-    assert.equal(notAllowed.json().error, 'invalid_scope')
+    const refusal = notAllowed.json<{ error: string, error_description: string }>()
+    assert.equal(refusal.error, 'invalid_scope')
+    assert.match(refusal.error_description, /it may have: mcp:read/)
+    const junk = await getToken(node.url, op.client_id, op.client_secret, { scope: 'mcp:everything' })
+    assert.equal(junk.json().error, 'invalid_scope')
   })
 
   it('refuses a resource that is another server with invalid_target (RFC 8707)', async () => {

@@ -73,8 +73,10 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     }
     throw new HttpError(outcome.code === 'unknown_tool' ? 404 : 400, outcome.code, outcome.message)
   }
-  app.post('/mcp/tools/call', { schema: { ...call, summary: 'Call a tool' } }, callTool)
-  app.post('/mcp/node/:node_id/tools/call', { schema: { ...call, summary: 'Call a tool (the seed\'s route, by node id)', params: nodeIdParam } }, callTool)
+  // Most tools need mcp:call; one that needs another scope says so in its 403.
+  const toolScope = { challengeScope: ['mcp:call'] as const }
+  app.post('/mcp/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool' } }, callTool)
+  app.post('/mcp/node/:node_id/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool (the seed\'s route, by node id)', params: nodeIdParam } }, callTool)
 
   app.get<{ Params: { node_id: string, uri: string } }>('/mcp/node/:node_id/resources/:uri', {
     config: { scope: 'mcp:resources' },

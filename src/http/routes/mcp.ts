@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthInfo } from '@modelcontextprotocol/server'
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
-import type { Scope } from '../../auth/scopes.ts'
+import { MCP_CHALLENGE_SCOPES, type Scope } from '../../auth/scopes.ts'
 import { answerFromMember, clientGone, hiveCaller, type Forwarder } from '../forwarder.ts'
 import { nodeIdParam } from '../schemas.ts'
 import { endWith, endWithError, startMcpSpan, under, withTraceparent, type McpTracer } from '../../mcp/index.ts'
@@ -184,6 +184,7 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: opts.path,
+      config: { challengeScope: MCP_CHALLENGE_SCOPES },
       schema: { tags: ['mcp'], summary: opts.summary, description: opts.description },
       handler
     })
@@ -191,6 +192,7 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: `${opts.path}/node/:node_id/mcp`,
+      config: { challengeScope: MCP_CHALLENGE_SCOPES },
       schema: {
         tags: ['mcp'],
         summary: 'The MCP endpoint of a member of the hive, reached through this node',

@@ -5,6 +5,7 @@ import { HttpError } from '../errors.ts'
 import { ACCEPTED, addressKey, createLimits, type LimitRule, type Limits } from '../rate-limits.ts'
 import { object } from '../schemas.ts'
 import { PROVIDER_ENDPOINTS, tokenResponses } from './oauth-docs.ts'
+import { SCOPES } from '../../auth/scopes.ts'
 
 export interface OAuthRouteComponents {
   /** Answers a request for an authorization server path (the provider writes the response). */
@@ -253,13 +254,12 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
 
   // RFC 9728: where to get tokens for this node. The path-aware form (§3.1) is for the MCP
   // endpoint; the root form answers the same, since the node has one protected resource and its
-  // API takes tokens for it. No `scopes_supported` here, on purpose: MCP clients that find no
-  // scope in the challenge ask for every scope listed there (MCP 2025-11-25 scope selection),
-  // which this node refuses for clients registered with fewer; with none listed they ask for
-  // none and get what they were registered with. The scopes are in the RFC 8414 metadata.
+  // API takes tokens for it. MCP clients that find no scope in a challenge ask for every scope
+  // listed here (MCP 2025-11-25, scope selection), and are granted the part they may have.
   const metadata = () => ({
     resource: opts.resource(),
     authorization_servers: [opts.issuer()],
+    scopes_supported: [...SCOPES],
     bearer_methods_supported: ['header'],
     resource_name: `Edge Hive node ${opts.nodeName} (${opts.nodeId})`
   })
