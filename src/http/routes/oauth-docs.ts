@@ -10,7 +10,7 @@ export const tokenRequest = {
   required: ['grant_type'],
   properties: {
     grant_type: { type: 'string', enum: ['client_credentials'] },
-    scope: { type: 'string', description: 'Space-separated scopes, at most the client\'s; all of them when absent.' },
+    scope: { type: 'string', description: 'Space-separated scopes; the client gets the part of them it was registered with (all of them when absent), and the answer\'s `scope` says which.' },
     resource: { type: 'string', description: 'RFC 8707: the node\'s MCP URL (the only resource).' },
     client_id: { type: 'string' },
     client_secret: { type: 'string', description: 'With client_secret_post; prefer HTTP Basic (client_secret_basic).' },
