@@ -1,15 +1,23 @@
 import type { Command } from 'commander'
-import { SETTINGS, loadConfig, type LoadedConfig, type SettingKey } from '../config/index.ts'
+import { SETTINGS, loadConfig, shownDefaults, type LoadedConfig, type Setting, type SettingKey } from '../config/index.ts'
+
+/** A flag's help: what it does, its default (not for switches: off unless given), its environment variable. */
+function helpOf (s: Setting & { flag: NonNullable<Setting['flag']> }, defaults: Map<SettingKey, string | undefined>): string {
+  const shown = s.flag.spec.includes('<') ? defaults.get(s.key) : undefined
+  return `${s.flag.help ?? s.description}${shown === undefined ? '' : ` (default: ${shown})`} (env: ${s.env})`
+}
 
 /** Adds every setting that has a flag to `cmd`, plus `--config`, from the one settings table. */
 export function addSettingFlags (cmd: Command, only?: SettingKey[]): Command {
   cmd.option('--config <file>', 'read settings from a JSON or YAML file (env: EDGE_HIVE_CONFIG)')
+  const defaults = shownDefaults()
   for (const s of SETTINGS) {
     if (s.flag === undefined || (only !== undefined && !only.includes(s.key))) continue
+    const help = helpOf(s as Setting & { flag: NonNullable<Setting['flag']> }, defaults)
     if (s.flag.repeatable === true) {
-      cmd.option(s.flag.spec, `${s.description} (env: ${s.env})`, (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+      cmd.option(s.flag.spec, help, (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     } else {
-      cmd.option(s.flag.spec, `${s.description} (env: ${s.env})`)
+      cmd.option(s.flag.spec, help)
     }
   }
   return cmd

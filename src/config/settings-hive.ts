@@ -23,7 +23,7 @@ function isDialAddr (text: string): boolean {
 /** The settings of the libp2p host and the hive, in resolution order (after the HTTP and OAuth ones). */
 export const HIVE_SETTINGS: readonly Setting[] = [
   {
-    key: 'p2pEnabled', env: 'EDGE_HIVE_P2P_ENABLED', flag: { spec: '--no-p2p', attr: 'p2p' },
+    key: 'p2pEnabled', env: 'EDGE_HIVE_P2P_ENABLED', flag: { spec: '--no-p2p', attr: 'p2p', help: 'Do not run the libp2p host: the node joins no hive and meets no peers.' },
     description: 'Run the libp2p host that joins the hive.',
     allowed: 'true or false', schema: boolean(), default: () => true
   },
@@ -54,7 +54,7 @@ export const HIVE_SETTINGS: readonly Setting[] = [
     allowed: 'public or private', schema: z.enum(['public', 'private']), default: () => 'public'
   },
   {
-    key: 'p2pRelay', env: 'EDGE_HIVE_P2P_RELAY', flag: { spec: '--no-p2p-relay', attr: 'p2pRelay' },
+    key: 'p2pRelay', env: 'EDGE_HIVE_P2P_RELAY', flag: { spec: '--no-p2p-relay', attr: 'p2pRelay', help: 'Do not relay connections for members behind NAT.' },
     description: 'Relay connections to members behind NAT (libp2p circuit relay v2), for proven members of this hive only.',
     allowed: 'true or false', schema: boolean(), default: () => true
   },

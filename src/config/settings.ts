@@ -79,6 +79,8 @@ export interface FlagSpec {
   attr: string
   /** The flag may be given more than once; the values form a list. */
   repeatable?: boolean
+  /** What the flag does, where that is not the setting's description (a `--no-` flag turns something off). */
+  help?: string
 }
 
 export interface Setting {
@@ -86,7 +88,7 @@ export interface Setting {
   env: string
   flag?: FlagSpec
   description: string
-  /** What is allowed, in words, for error messages and the README. */
+  /** What is allowed, in words, for error messages and the configuration reference. */
   allowed: string
   schema: z.ZodType
   /** The default, computed from the settings resolved before it (table order). Absent: optional. */
@@ -105,7 +107,7 @@ function urlHost (h: string): string {
 
 /**
  * Every setting the node knows, in resolution order (a default may use the ones above it).
- * The README's configuration table lists the same settings; a test keeps the two in step.
+ * docs/configuration.md is made from this table (`npm run docs`); a test fails when it is out of date.
  */
 export const SETTINGS: readonly Setting[] = [
   {
@@ -137,7 +139,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'publicUrl', env: 'EDGE_HIVE_PUBLIC_URL', flag: { spec: '--public-url <url>', attr: 'publicUrl' },
-    description: 'Base URL clients use to reach the node (default: from host and port).',
+    description: 'Base URL clients use to reach the node.',
     allowed: 'an http or https URL without query or fragment', schema: url(['https:', 'http:']),
     default: (c) => {
       // A wildcard bind address is not something a client can dial: name the machine instead.
@@ -146,13 +148,13 @@ export const SETTINGS: readonly Setting[] = [
     }
   },
   {
-    key: 'mcpEnabled', env: 'EDGE_HIVE_MCP_ENABLED', flag: { spec: '--no-mcp', attr: 'mcp' },
+    key: 'mcpEnabled', env: 'EDGE_HIVE_MCP_ENABLED', flag: { spec: '--no-mcp', attr: 'mcp', help: 'Do not serve the MCP endpoint (/mcp); the REST API and OAuth stay.' },
     description: 'Serve the MCP endpoint.',
     allowed: 'true or false', schema: boolean(), default: () => true
   },
   {
     key: 'oauth2Issuer', env: 'EDGE_HIVE_OAUTH2_ISSUER', flag: { spec: '--oauth2-issuer <url>', attr: 'oauth2Issuer' },
-    description: 'OAuth 2.1 issuer identifier of the node (default: the public URL).',
+    description: 'OAuth 2.1 issuer identifier of the node.',
     allowed: 'an http or https URL without query or fragment', schema: url(['https:', 'http:']),
     default: (c) => c.publicUrl
   },
@@ -307,7 +309,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   ...HIVE_SETTINGS,
   {
-    key: 'metricsEnabled', env: 'EDGE_HIVE_METRICS_ENABLED', flag: { spec: '--no-metrics', attr: 'metrics' },
+    key: 'metricsEnabled', env: 'EDGE_HIVE_METRICS_ENABLED', flag: { spec: '--no-metrics', attr: 'metrics', help: 'Do not serve Prometheus metrics (GET /metrics, on a listener of its own).' },
     description: 'Serve Prometheus metrics at GET /metrics on a listener of its own.',
     allowed: 'true or false', schema: boolean(), default: () => true
   },
