@@ -22,7 +22,7 @@ import type { NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
-import { StartupError, messageOf } from './shared/errors.ts'
+import { listenError } from './shared/errors.ts'
 import { NodeMetrics, instrumentRepositories } from './shared/metrics.ts'
 
 /** How often expired revocations and OAuth records are swept out. */
@@ -126,7 +126,9 @@ export class EdgeNode {
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
       this.#http = await this.#buildHttp()
-      const port = await this.#http.listen(c.host, c.port)
+      const port = await this.#http.listen(c.host, c.port).catch((err: unknown) => {
+        throw listenError(err, 'the HTTPS server', `${c.host}:${c.port}`, '--port', String(c.port + 1))
+      })
       if (c.port === 0) {
         // Defaults were derived from port 0 before the OS chose one; an explicit URL has no ':0'.
         this.#publicUrl = c.publicUrl.replace(/:0$/, `:${port}`)
@@ -143,7 +145,7 @@ export class EdgeNode {
       if (c.metricsEnabled) {
         this.#metricsServer = new MetricsServer(async () => await this.#metrics.render(), this.#logger.child({ part: 'metrics' }))
         const metricsPort = await this.#metricsServer.listen(c.metricsHost, c.metricsPort).catch((err: unknown) => {
-          throw new StartupError('ERR_METRICS_LISTEN', `cannot serve metrics on ${c.metricsHost}:${c.metricsPort}: ${messageOf(err)} (use --metrics-port, or --no-metrics)`)
+          throw listenError(err, 'the metrics listener', `${c.metricsHost}:${c.metricsPort}`, '--metrics-port', `${c.metricsPort + 1} (or --no-metrics)`)
         })
         this.#metricsUrl = `http://${loopbackFor(c.metricsHost)}:${metricsPort}/metrics`
       }

@@ -23,15 +23,6 @@ export function reportFatal (err: unknown, stderr: NodeJS.WritableStream = proce
     stderr.write(`edge-hive: ${err.message}\n`)
     return EXIT_FAILURE
   }
-  const code = (err as NodeJS.ErrnoException).code
-  if (code === 'EADDRINUSE') {
-    stderr.write(`edge-hive: the address is already in use (${messageOf(err)}); stop whatever listens there or choose another --port\n`)
-    return EXIT_FAILURE
-  }
-  if (code === 'EACCES' && /listen/.test(messageOf(err))) {
-    stderr.write(`edge-hive: not allowed to listen there (${messageOf(err)}); ports below 1024 need privileges\n`)
-    return EXIT_FAILURE
-  }
   stderr.write(`edge-hive: unexpected error: ${messageOf(err)}\n`)
   return EXIT_FAILURE
 }

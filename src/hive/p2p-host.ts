@@ -20,7 +20,7 @@ import { MAX_HOP_STREAMS, MAX_STOP_STREAMS, PROOF_WAIT_MS, RESERVATION_TTL_MS, R
 import { gossipOptions } from './gossip/options.ts'
 import { loadQuic } from './quic.ts'
 import type { Logger } from '../shared/logger.ts'
-import { messageOf } from '../shared/errors.ts'
+import { listenError, messageOf } from '../shared/errors.ts'
 
 export { KAD_PROTOCOL } from './kademlia.ts'
 
@@ -208,7 +208,13 @@ export class P2PHost {
       }
     })
     await hooks.beforeStart?.()
-    await this.#node.start()
+    try {
+      await this.#node.start()
+    } catch (err) {
+      await Promise.resolve(this.#node.stop()).catch(() => {})
+      this.#node = undefined
+      throw p2pListenError(err)
+    }
     keepNoKademliaMarks(this.#node)
     this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
     if (this.#options.discovery) {
@@ -368,4 +374,17 @@ export class P2PHost {
     this.#lan?.stop()
     await this.#node?.stop()
   }
+}
+
+/**
+ * libp2p's refusal to start when an address cannot be listened on (a paragraph with a stack
+ * per address, telling to set an option of its own) as one line naming the flag to change.
+ */
+function p2pListenError (err: unknown): unknown {
+  const text = messageOf(err)
+  const failed = /^\s*(\/\S+): (?:\w*Error: )?(.*)$/m.exec(text)
+  if (failed === null) return err
+  const [, address, reason] = failed as unknown as [string, string, string]
+  const port = Number(/\/(?:tcp|udp)\/(\d+)/.exec(address)?.[1] ?? 4001)
+  return listenError(new Error(reason), 'the P2P host', address, '--p2p-listen', address.replace(/\/(tcp|udp)\/\d+/, `/$1/${port + 1}`))
 }

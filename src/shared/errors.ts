@@ -28,6 +28,25 @@ export class UsageError extends EdgeError {
   }
 }
 
+/**
+ * A listener could not bind: one line naming the setting to change (the CLI exits 2, as for a
+ * wrong setting: a second node on one machine needs other ports). `address` is what was asked
+ * for; `setting` the flag that sets it; `example` a value that would do.
+ */
+export function listenError (err: unknown, what: string, address: string, setting: string, example: string): EdgeError {
+  const reason = messageOf(err)
+  if (/EADDRINUSE/.test(reason)) {
+    return new UsageError('ERR_ADDRESS_IN_USE', `${what} cannot listen on ${address}: another program (another node?) uses it. Stop it, or choose another with ${setting}, e.g. ${setting} ${example}`)
+  }
+  if (/EACCES/.test(reason)) {
+    return new UsageError('ERR_LISTEN_DENIED', `${what} may not listen on ${address} (ports below 1024 need privileges): choose another with ${setting}, e.g. ${setting} ${example}`)
+  }
+  if (/EADDRNOTAVAIL/.test(reason)) {
+    return new UsageError('ERR_ADDRESS_NOT_AVAILABLE', `${what} cannot listen on ${address}: this machine has no such address. Check ${setting}`)
+  }
+  return new StartupError('ERR_LISTEN', `${what} cannot listen on ${address}: ${reason.split('\n')[0]}`, { cause: err })
+}
+
 /** A condition the operator must fix in the environment (data dir locked, port in use): exit 1. */
 export class StartupError extends EdgeError {
   constructor (code: string, message: string, options: { cause?: unknown } = {}) {

@@ -44,13 +44,19 @@ describe('serve configuration from the command line', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /)
   })
 
-  it('reports a port in use', async () => {
-    const node = await fleet.start({})
+  it('reports a port in use in one line naming the flag to change, exit 2 (issue 16)', async () => {
+    const node = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0'] })
     const port = new URL(node.url).port
-    const dir = fleet.tempDir()
-    const r = await runCli(['serve', '--data-dir', dir, '--port', port, '--store', 'mem://'])
-    assert.equal(r.code, 1)
-    assert.match(r.stderr, /already in use/)
+    const https = await runCli(['serve', '--data-dir', fleet.tempDir(), '--port', port, '--store', 'mem://', '--no-p2p', '--metrics-port', '0'])
+    assert.equal(https.code, 2)
+    assert.match(https.stderr, new RegExp(`^edge-hive: the HTTPS server cannot listen on 127\\.0\\.0\\.1:${port}: .* --port `))
+    // A second node on one machine with the first one's P2P port: libp2p's own refusal is a
+    // paragraph with stack traces that names an option of its own.
+    const p2p = node.ready.p2p_addrs[0]!.replace(/\/p2p\/.*$/, '')
+    const second = await runCli(['serve', '--data-dir', fleet.tempDir(), '--port', '0', '--store', 'mem://', '--metrics-port', '0', '--p2p-listen', p2p])
+    assert.equal(second.code, 2, second.stderr)
+    assert.match(second.stderr, new RegExp(`^edge-hive: the P2P host cannot listen on ${p2p.replace(/\//g, '\\/')}: .* --p2p-listen /ip4/127\\.0\\.0\\.1/tcp/\\d+\\n$`))
+    assert.doesNotMatch(second.stderr, /faultTolerance|\n\s+at /, 'nothing of libp2p\'s own message, no stack')
   })
 
   it('serves plain HTTP with --insecure-http and says so loudly', async () => {

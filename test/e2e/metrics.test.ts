@@ -119,8 +119,9 @@ describe('Prometheus metrics on a listener of their own', { skip: parserMissing(
     const port = (busy.address() as { port: number }).port
     try {
       const r = await runCli(['serve', '--data-dir', fleet.tempDir(), '--port', '0', '--store', 'mem://', '--no-p2p', '--metrics-port', String(port)])
-      assert.equal(r.code, 1)
-      assert.match(r.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}.*--no-metrics`))
+      assert.equal(r.code, 2, 'a setting to change: exit 2')
+      assert.match(r.stderr, new RegExp(`^edge-hive: the metrics listener cannot listen on 127\\.0\\.0\\.1:${port}: .*--metrics-port .*--no-metrics`))
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line')
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
     } finally {
       busy.close()
