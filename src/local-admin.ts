@@ -1,5 +1,6 @@
 import type { Config } from './config/index.ts'
-import { prepareDataDir, dataDirLayout, readLock, DataDirLock } from './config/index.ts'
+import { prepareDataDir, nodeDataDir, readLock, DataDirLock } from './config/index.ts'
+import { cliName } from './shared/cli-name.ts'
 import type { ClientRegistry, ClientView, NewClient, OperatorAccount } from './auth/index.ts'
 // From their own modules, not the auth index: reaching a running node needs only the key and a
 // signed token, and loading the whole authorization server for that was most of a CLI call's time.
@@ -27,7 +28,7 @@ export interface LocalAdminAccess {
  * when no node holds the data dir.
  */
 export async function localAdminAccess (dataDir: string): Promise<LocalAdminAccess | undefined> {
-  const layout = dataDirLayout(dataDir)
+  const layout = nodeDataDir(dataDir, `${cliName()} serve`)
   const lock = readLock(layout)
   if (lock?.localUrl === undefined || lock.issuer === undefined || lock.resource === undefined) return undefined
   const key = await loadOrCreateSigningKey(layout.signingKey)
@@ -49,6 +50,7 @@ export async function openOfflineState (config: Config): Promise<OfflineNodeStat
   if (config.store === 'mem://') {
     throw new StartupError('ERR_STORE_OPEN', 'the node is not running and its store is mem:// (nothing is kept): start the node, or name its store with --store or EDGE_HIVE_STORE')
   }
+  nodeDataDir(config.dataDir, `${cliName()} serve`)
   const layout = prepareDataDir(config.dataDir)
   const lock = DataDirLock.acquire(layout)
   try {

@@ -24,6 +24,7 @@ import { VERSION } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
 import { listenError } from './shared/errors.ts'
 import { NodeMetrics, instrumentRepositories } from './shared/metrics.ts'
+import { cliName } from './shared/cli-name.ts'
 
 /** How often expired revocations and OAuth records are swept out. */
 const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -126,9 +127,7 @@ export class EdgeNode {
       for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
 
       this.#http = await this.#buildHttp()
-      const port = await this.#http.listen(c.host, c.port).catch((err: unknown) => {
-        throw listenError(err, 'the HTTPS server', `${c.host}:${c.port}`, '--port', String(c.port + 1))
-      })
+      const port = await this.#http.listen(c.host, c.port).catch((err: unknown) => { throw listenError(err, 'the HTTPS server', `${c.host}:${c.port}`, '--port', String(c.port + 1)) })
       if (c.port === 0) {
         // Defaults were derived from port 0 before the OS chose one; an explicit URL has no ':0'.
         this.#publicUrl = c.publicUrl.replace(/:0$/, `:${port}`)
@@ -155,7 +154,7 @@ export class EdgeNode {
       const summary = this.#summary(port)
       summary.firstClient = await this.#bootstrapOperatorClient()
       if (!await this.#operator!.isSet()) {
-        log.info('no operator password yet: people\'s apps (MCP clients that sign in with a browser, edge-hive login) cannot be approved until you run: edge-hive operator set-password')
+        log.info(`no operator password yet: people's apps (MCP clients that sign in with a browser, ${cliName()} login) cannot be approved until you run: ${cliName()} operator set-password`)
       }
       this.#lock.update({
         localUrl: summary.localUrl, issuer: this.#issuer, resource: this.#resource(),

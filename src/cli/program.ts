@@ -10,6 +10,8 @@ import { registerPeers } from './commands/peers.ts'
 import { registerHive, registerDiscovery } from './commands/hive.ts'
 import { registerOperator } from './commands/operator.ts'
 import { registerLogin } from './commands/login.ts'
+import { UsageError } from '../shared/errors.ts'
+import { cliName } from '../shared/cli-name.ts'
 
 const program = new Command()
   .name('edge-hive')
@@ -26,6 +28,13 @@ registerHive(program)
 registerDiscovery(program)
 registerOperator(program)
 registerLogin(program)
+// What people try first, from other tools (`npm start`, `systemctl start`, `docker run`): the
+// answer names the command that does it, instead of commander's nearest spelling (`status`).
+for (const word of ['start', 'run']) {
+  program.command(word, { hidden: true }).allowUnknownOption().allowExcessArguments().action(() => {
+    throw new UsageError('ERR_UNKNOWN_COMMAND', `there is no \`${word}\` command; a node runs with \`${cliName()} serve\` (\`${cliName()} --help\` lists the commands)`)
+  })
+}
 
 try {
   await program.parseAsync(process.argv)

@@ -1,6 +1,6 @@
-import { chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, accessSync } from 'node:fs'
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, accessSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { StartupError } from '../shared/errors.ts'
+import { StartupError, UsageError } from '../shared/errors.ts'
 
 /** Where each file lives in a data dir. The README's "Data directory" section lists the same. */
 export interface DataDirLayout {
@@ -31,6 +31,18 @@ export function dataDirLayout (root: string): DataDirLayout {
     signingKey: join(root, 'oauth', 'signing-key.json'),
     operatorClient: join(root, 'operator-client.json')
   }
+}
+
+/**
+ * The layout of a data dir that holds a node (its identity key is there), for every command but
+ * `serve`: a mistyped `--data-dir` is said, instead of answered with an empty store made there.
+ */
+export function nodeDataDir (root: string, serve = 'edge-hive serve'): DataDirLayout {
+  const layout = dataDirLayout(root)
+  if (!existsSync(layout.identityKey)) {
+    throw new UsageError('ERR_NO_NODE', `${root} holds no node (it has no identity.key): give a node's data dir with --data-dir or EDGE_HIVE_DATA_DIR, or start a node there first with \`${serve} --data-dir ${root}\``)
+  }
+  return layout
 }
 
 /** Creates the data dir (0700) if needed and checks that it is a writable directory. */

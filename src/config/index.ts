@@ -3,5 +3,5 @@ export { SETTINGS, CONFIG_FILE_ENV, type Config, type Setting, type SettingKey, 
 export { ConfigError, type ConfigProblem } from './errors.ts'
 export { parseLogLevel, LOG_LEVELS, type LogLevel } from './log-level.ts'
 export { parseDuration } from './values.ts'
-export { dataDirLayout, prepareDataDir, writeFileAtomic, readLock, DataDirLock, type DataDirLayout, type LockInfo } from './data-dir.ts'
+export { dataDirLayout, nodeDataDir, prepareDataDir, writeFileAtomic, readLock, DataDirLock, type DataDirLayout, type LockInfo } from './data-dir.ts'
 export { shownDefaults, formatDuration, configurationReference } from './describe.ts'

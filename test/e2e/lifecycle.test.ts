@@ -2,11 +2,11 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as h2connect } from 'node:http2'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Fleet, runCli, cleanEnv } from '../helpers/cli.ts'
+import { Fleet, runCli, cleanEnv, freePort } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 
 const exec = promisify(execFile)
@@ -144,6 +144,9 @@ describe('node lifecycle', () => {
 })
 
 describe('CLI basics', () => {
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
+
   it('prints its version and help for every command', async () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
     const v = await runCli(['--version'])
@@ -170,6 +173,45 @@ describe('CLI basics', () => {
     const r = await runCli(['serve', '--no-such-flag'])
     assert.equal(r.code, 2)
     assert.match(r.stderr, /unknown option '--no-such-flag'/)
+  })
+
+  it('answers `start` and `run` with the command that runs a node, named as the person runs it (issue 16)', async () => {
+    const r = await runCli(['start'])
+    assert.equal(r.code, 2)
+    assert.equal(r.stderr, 'edge-hive: there is no `start` command; a node runs with `edge-hive serve` (`edge-hive --help` lists the commands)\n')
+    const npx = await runCli(['run', '--port', '1'], { env: cleanEnv({ npm_command: 'exec' }) })
+    assert.equal(npx.code, 2)
+    assert.match(npx.stderr, /a node runs with `npx edge-hive serve`/, 'from a checkout, through npm: npx edge-hive')
+  })
+
+  it('refuses a data dir that holds no node in every command but serve, and creates nothing there (issue 16)', async () => {
+    const typo = join(fleet.tempDir(), 'typo')
+    for (const args of [['clients', 'list'], ['clients', 'add', '--name', 'x', '--scopes', 'mcp:read'], ['peers', 'list'], ['hive', 'members'], ['operator', 'set-password']]) {
+      const r = await runCli([...args, '--data-dir', typo])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr, new RegExp(`^edge-hive: ${typo.replace(/\//g, '\\/')} holds no node .*edge-hive serve --data-dir`), args.join(' '))
+      assert.equal(existsSync(typo), false, `${args.join(' ')} created nothing`)
+    }
+    const status = await runCli(['status', '--data-dir', typo])
+    assert.equal(status.code, 1)
+    assert.match(status.stdout, /holds no node/)
+  })
+
+  it('says a node in the lock file that does not answer is unreachable, not an unexpected error (issue 16)', async () => {
+    const node = await fleet.start({ args: ['--store', 'mem://'] })
+    await node.stop()
+    // As a hung or half-stopped node leaves it: a live process in the lock, nothing listening.
+    const lock = join(node.dataDir, 'node.lock')
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), localUrl: `https://127.0.0.1:${await freePort()}`, fingerprint: 'AA:BB', issuer: 'https://127.0.0.1:1', resource: 'https://127.0.0.1:1/mcp' }))
+    try {
+      for (const args of [['peers', 'list'], ['hive', 'members']]) {
+        const r = await runCli([...args, '--data-dir', node.dataDir])
+        assert.equal(r.code, 1, r.stderr)
+        assert.match(r.stderr, /^edge-hive: the node at https:\/\/127\.0\.0\.1:\d+ does not answer \(.*\); `edge-hive status` says how it is\n$/)
+      }
+    } finally {
+      rmSync(lock, { force: true })
+    }
   })
 
   it('runs from the package bin through npx, as the README says', async () => {

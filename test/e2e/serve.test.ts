@@ -1,10 +1,11 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
-import { readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Fleet, type NodeProcess } from '../helpers/cli.ts'
+import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { request1, request2 } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
@@ -113,5 +114,31 @@ describe('edge-hive serve over HTTPS', () => {
     assert.equal(statSync(join(node.dataDir, 'identity.key')).mode & 0o777, 0o600)
     assert.equal(statSync(join(node.dataDir, 'tls', 'key.pem')).mode & 0o777, 0o600)
     assert.equal(statSync(join(node.dataDir, 'node.lock')).mode & 0o777, 0o600)
+  })
+})
+
+// Issue 16: `npm start` in a terminal showed the first credentials once and kept them nowhere, so
+// the README's snippet that reads operator-client.json failed. A real terminal here is script(1)'s.
+describe('edge-hive serve in a terminal, first start', { skip: existsSync('/usr/bin/script') ? false : 'script(1) is missing: apt-get install bsdutils' }, () => {
+  const fleet = new Fleet()
+  after(async () => { await fleet.cleanup() })
+
+  it('shows the operator client in the banner and keeps it in operator-client.json (0600)', async () => {
+    const dir = fleet.tempDir()
+    const cmd = [process.execPath, CLI, 'serve', '--data-dir', dir, '--port', '0', '--store', 'mem://', '--no-p2p', '--metrics-port', '0'].map((a) => `'${a}'`).join(' ')
+    // Its own process group, so the node under script(1) goes with it whatever happens.
+    const child = spawn('/usr/bin/script', ['-qfec', cmd, '/dev/null'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    try {
+      const seen = await eventually(async () => out, (o) => /client secret\s+\S+/.test(o) && existsSync(join(dir, 'operator-client.json')), 60_000, 200)
+      const secret = /client secret\s+(\S+)/.exec(seen)![1]
+      const kept = operatorClient(dir)
+      assert.equal(kept.client_secret, secret, 'the file holds what the banner showed')
+      assert.match(seen, new RegExp(`Both are also in ${join(dir, 'operator-client.json').replace(/[/.]/g, '\\$&')}`))
+      assert.equal(statSync(join(dir, 'operator-client.json')).mode & 0o777, 0o600)
+    } finally {
+      try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ }
+    }
   })
 })

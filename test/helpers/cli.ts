@@ -7,11 +7,14 @@ import { fileURLToPath } from 'node:url'
 /** The built CLI, as `npm ci` leaves it and as the package's `bin` names it. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
-/** An environment without the developer's EDGE_HIVE_* settings, so tests see only their own. */
+/**
+ * An environment without the developer's EDGE_HIVE_* settings, so tests see only their own, and
+ * without `npm test`'s npm_command: the CLI is run as an installed `edge-hive` would be.
+ */
 export function cleanEnv (extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('EDGE_HIVE_') && k !== 'LOG_LEVEL') env[k] = v
+    if (v !== undefined && !k.startsWith('EDGE_HIVE_') && k !== 'LOG_LEVEL' && k !== 'npm_command') env[k] = v
   }
   return { ...env, ...extra }
 }

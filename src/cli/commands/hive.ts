@@ -6,6 +6,7 @@ import { addSettingFlags } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
 import { runningNode } from '../running-node.ts'
 import { printPeers } from './peers.ts'
+import { cliName } from '../../shared/cli-name.ts'
 
 /** A join dials the inviting member and waits for its answer: longer than a plain admin call. */
 const JOIN_TIMEOUT_MS = 40_000
@@ -22,12 +23,12 @@ function command (parent: Command, name: string, description: string): Command {
 
 export function registerHive (program: Command): void {
   const hive = program.command('hive').description('membership of a hive: found one, invite nodes, join, list and remove members')
-  const access = async (cmd: Command): Promise<Awaited<ReturnType<typeof runningNode>>> => await runningNode(cmd, 'start it with `edge-hive serve` first')
+  const access = async (cmd: Command): Promise<Awaited<ReturnType<typeof runningNode>>> => await runningNode(cmd, `start it with \`${cliName()} serve\` first`)
 
   const init = command(hive, 'init', 'make this node the first member of a new hive')
   init.action(async () => {
     const r = await callNode<{ hive_id: string }>(await access(init), 'POST', '/hive/init')
-    write(init.opts().json === true ? JSON.stringify(r) : `founded hive ${r.hive_id}\ninvite other nodes with: edge-hive hive invite`)
+    write(init.opts().json === true ? JSON.stringify(r) : `founded hive ${r.hive_id}\ninvite other nodes with: ${cliName()} hive invite`)
   })
 
   const invite = command(hive, 'invite', 'print an invitation token for one new node (a secret: pass it on privately)')
@@ -42,7 +43,7 @@ export function registerHive (program: Command): void {
     const r = await callNode<{ token: string, expires_at: string, uses: number }>(await access(invite), 'POST', '/hive/invitations', { ttl_seconds: Math.ceil(ttlMs / 1000), uses })
     if (o.json === true) { write(JSON.stringify(r)); return }
     write(r.token)
-    process.stderr.write(`valid until ${r.expires_at} for ${r.uses} node(s); on the new node: edge-hive hive join <token>, or EDGE_HIVE_JOIN_TOKEN at its first start\n`)
+    process.stderr.write(`valid until ${r.expires_at} for ${r.uses} node(s); on the new node: ${cliName()} hive join <token>, or EDGE_HIVE_JOIN_TOKEN at its first start\n`)
   })
 
   const join = command(hive, 'join', 'join a hive with an invitation token (`-` reads it from standard input)').argument('<token>', 'the invitation, or - to read it from stdin')

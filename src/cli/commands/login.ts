@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { writeFileAtomic } from '../../config/index.ts'
 import { EdgeError, UsageError, StartupError, messageOf } from '../../shared/errors.ts'
 import { pinnedRequest } from '../pinned-request.ts'
+import { cliName } from '../../shared/cli-name.ts'
 
 const TIMEOUT_MS = 15_000
 /** At most this long waiting for the operator to approve (the node's device codes last 10 minutes). */
@@ -73,13 +74,13 @@ async function call (method: string, url: string, trust: Trust, body: { json?: u
 /** A token for `node`, refreshed with the stored refresh token when it is about to expire. */
 async function currentToken (node: string): Promise<string> {
   const c = readCredentials()[node]
-  if (c === undefined) throw new StartupError('ERR_NOT_LOGGED_IN', `not logged in to ${node}; run edge-hive login ${node}`)
+  if (c === undefined) throw new StartupError('ERR_NOT_LOGGED_IN', `not logged in to ${node}; run ${cliName()} login ${node}`)
   if (c.expires_at - Date.now() > 60_000) return c.access_token
-  if (c.refresh_token === undefined) throw new StartupError('ERR_TOKEN_EXPIRED', `the token for ${node} has expired; run edge-hive login ${node} again`)
+  if (c.refresh_token === undefined) throw new StartupError('ERR_TOKEN_EXPIRED', `the token for ${node} has expired; run ${cliName()} login ${node} again`)
   const trust: Trust = c.ca_file !== undefined ? trustFrom({ caFile: c.ca_file }) : { fingerprint: c.fingerprint }
   const r = await call('POST', c.token_endpoint, trust, { form: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token, client_id: c.client_id }) })
   if (r.status !== 200 || typeof r.json.access_token !== 'string') {
-    throw new StartupError('ERR_TOKEN_EXPIRED', `the node refused to renew the token (${String(r.json.error ?? r.status)}); run edge-hive login ${node} again`)
+    throw new StartupError('ERR_TOKEN_EXPIRED', `the node refused to renew the token (${String(r.json.error ?? r.status)}); run ${cliName()} login ${node} again`)
   }
   saveCredential(node, { ...c, access_token: r.json.access_token, refresh_token: typeof r.json.refresh_token === 'string' ? r.json.refresh_token : c.refresh_token, expires_at: Date.now() + Number(r.json.expires_in ?? 0) * 1000 })
   return r.json.access_token
@@ -124,7 +125,7 @@ export function registerLogin (program: Command): void {
           expires_at: Date.now() + Number(r.json.expires_in ?? 0) * 1000, scope: String(r.json.scope ?? ''),
           fingerprint: trust.fingerprint, ca_file: trust.caFile
         })
-        process.stdout.write(`logged in to ${node} with scopes ${String(r.json.scope ?? '')}; the token is in ${credentialsFile()} (use edge-hive token ${node})\n`)
+        process.stdout.write(`logged in to ${node} with scopes ${String(r.json.scope ?? '')}; the token is in ${credentialsFile()} (use ${cliName()} token ${node})\n`)
         return
       }
       const error = String(r.json.error ?? '')
@@ -134,7 +135,7 @@ export function registerLogin (program: Command): void {
       if (error === 'expired_token') break
       throw new EdgeError('ERR_DEVICE', `the node refused the sign-in: ${String(r.json.error_description ?? error)}`, { status: 400 })
     }
-    throw new EdgeError('ERR_DEVICE_EXPIRED', 'the code expired before it was approved; run edge-hive login again', { status: 408 })
+    throw new EdgeError('ERR_DEVICE_EXPIRED', `the code expired before it was approved; run ${cliName()} login again`, { status: 408 })
   })
 
   const token = program.command('token')

@@ -3,6 +3,8 @@ import { Writable } from 'node:stream'
 import type { Command } from 'commander'
 import { localAdminAccess, openOfflineState } from '../../local-admin.ts'
 import { UsageError } from '../../shared/errors.ts'
+import { cliName } from '../../shared/cli-name.ts'
+import { nodeDataDir } from '../../config/index.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
 import { runningNode } from '../running-node.ts'
@@ -43,10 +45,12 @@ export function registerOperator (program: Command): void {
     .description('set the operator password (asked twice at a terminal, else read from standard input)')
   addSettingFlags(setPassword, ['dataDir', 'store'])
   setPassword.action(async () => {
+    // The data dir first: no password is asked for only to be told the node is not there.
+    const { config } = configFromCommand(setPassword)
+    nodeDataDir(config.dataDir, `${cliName()} serve`)
     const password = await readPassword()
     const { checkPassword } = await import('../../auth/operator-account.ts')
     try { checkPassword(password) } catch (err) { throw new UsageError('ERR_PASSWORD', (err as Error).message) }
-    const { config } = configFromCommand(setPassword)
     const access = await localAdminAccess(config.dataDir)
     if (access !== undefined) {
       await callNode(access, 'POST', '/admin/operator/password', { password })

@@ -23,13 +23,14 @@ export function formatBanner (s: NodeSummary, version: string): string {
   return [`Edge Hive ${version} is up`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''].join('\n')
 }
 
-/** The first start's operator credentials, shown once, with the command that uses them. */
-export function formatFirstClient (s: NodeSummary, clientId: string, clientSecret: string): string {
+/** The first start's operator credentials, with the command that uses them and where they are kept. */
+export function formatFirstClient (s: NodeSummary, clientId: string, clientSecret: string, file: string): string {
   return [
     '',
-    'First start: an operator client with every scope was created. The secret is shown only now:',
+    'First start: an operator client with every scope was created:',
     `  client id      ${clientId}`,
     `  client secret  ${clientSecret}`,
+    `Both are also in ${file} (readable by you only); delete it once the secret is kept elsewhere.`,
     'Get a token with:',
     `  curl --cacert ${s.dataDir}/tls/cert.pem -u '${clientId}:${clientSecret}' -d grant_type=client_credentials ${s.issuer}/oauth/token`,
     ''
@@ -96,14 +97,12 @@ export function registerServe (program: Command): void {
     if (tty) process.stdout.write(formatBanner(summary, VERSION))
     if (summary.firstClient !== undefined) {
       const { clientId, clientSecret } = summary.firstClient
-      if (tty) {
-        process.stdout.write(formatFirstClient(summary, clientId, clientSecret))
-      } else {
-        // No person is watching: keep the secret out of the log, in a file only this user reads.
-        const file = dataDirLayout(summary.dataDir).operatorClient
-        writeFileAtomic(file, JSON.stringify({ client_id: clientId, client_secret: clientSecret, token_endpoint: `${summary.issuer}/oauth/token` }, null, 2) + '\n', 0o600)
-        logger.info({ file, client_id: clientId }, 'created the operator client; its secret is in this file (mode 0600)')
-      }
+      // Kept in a file only this user reads, also at a terminal: a banner scrolls away, and
+      // the secret is never written to the log.
+      const file = dataDirLayout(summary.dataDir).operatorClient
+      writeFileAtomic(file, JSON.stringify({ client_id: clientId, client_secret: clientSecret, token_endpoint: `${summary.issuer}/oauth/token` }, null, 2) + '\n', 0o600)
+      if (tty) process.stdout.write(formatFirstClient(summary, clientId, clientSecret, file))
+      else logger.info({ file, client_id: clientId }, 'created the operator client; its secret is in this file (mode 0600)')
     }
     logger[tty ? 'debug' : 'info']({
       node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,

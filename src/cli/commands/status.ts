@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { dataDirLayout, readLock } from '../../config/index.ts'
 import { messageOf } from '../../shared/errors.ts'
@@ -21,9 +22,11 @@ export interface StatusReport {
 
 /** Asks the node that holds `dataDir` how it is, over its own HTTPS API. */
 export async function checkStatus (dataDir: string): Promise<StatusReport> {
-  const lock = readLock(dataDirLayout(dataDir))
+  const layout = dataDirLayout(dataDir)
+  const lock = readLock(layout)
   if (lock === undefined) {
-    return { healthy: false, status: 'not_running', reason: `no running node holds ${dataDir}`, data_dir: dataDir }
+    const reason = existsSync(layout.identityKey) ? `no running node holds ${dataDir}` : `${dataDir} holds no node (no identity.key): is --data-dir right?`
+    return { healthy: false, status: 'not_running', reason, data_dir: dataDir }
   }
   const base = { data_dir: dataDir, pid: lock.pid, ...(lock.localUrl === undefined ? {} : { url: lock.localUrl }) }
   if (lock.localUrl === undefined) {
