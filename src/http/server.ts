@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import helmet from '@fastify/helmet'
 import cors from '@fastify/cors'
@@ -104,6 +105,7 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     onRefused: (address) => { logger.debug({ address }, 'connection refused: too many open from this address') }
   })
   tracker.attach(app, options.tls !== undefined)
+  if (options.tls !== undefined) explainPlainHttp(app.server as unknown as EventEmitter, logger)
   enforceRequestDeadline(app, options.requestTimeoutMs)
 
   // A mirror of the routes, to tell "no such path" (404) from "not with this method" (405).
@@ -235,4 +237,21 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
       return { forced }
     }
   }
+}
+
+/**
+ * Plain `http://` to the HTTPS port ends in an empty reply (TLS cannot answer it in HTTP): the
+ * log says what happened, once a minute at most, with how many there were.
+ */
+function explainPlainHttp (server: EventEmitter, logger: Logger): void {
+  let quietUntil = 0
+  let unsaid = 0
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
+    if (err.code !== 'ERR_SSL_HTTP_REQUEST') return
+    const now = Date.now()
+    if (now < quietUntil) { unsaid++; return }
+    logger.warn({ address: socket.remoteAddress, more: unsaid }, 'a client sent plain HTTP to the HTTPS port and got no answer: its URL must start with https://')
+    quietUntil = now + 60_000
+    unsaid = 0
+  })
 }

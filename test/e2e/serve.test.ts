@@ -109,6 +109,13 @@ describe('edge-hive serve over HTTPS', () => {
     assert.equal(res.headers['x-content-type-options'], 'nosniff')
   })
 
+  it('says in its log what happened when a client speaks plain HTTP to the HTTPS port (issue 16)', async () => {
+    await assert.rejects(fetch(node.url.replace(/^https:/, 'http:') + '/healthz'), 'no HTTP answer comes from a TLS port')
+    const said = await eventually(() => node.logs.filter((l) => /plain HTTP to the HTTPS port/.test(String(l.msg))), (l) => l.length > 0, 10_000)
+    assert.equal(said.length, 1, JSON.stringify(node.logs.slice(-5)))
+    assert.equal(said[0]!.level, 40, 'a warning')
+  })
+
   it('keeps secrets in 0600 files inside a 0700 data dir', () => {
     assert.equal(statSync(node.dataDir).mode & 0o777, 0o700)
     assert.equal(statSync(join(node.dataDir, 'identity.key')).mode & 0o777, 0o600)
