@@ -194,7 +194,7 @@ export function advertiseOnLan (identity: NodeIdentity, port: number, mcpEnabled
   const dnsSd = new DnsSdAdvertiser({
     nodeId: identity.nodeId,
     port,
-    txt: { node_id: identity.nodeId, peer_id: identity.peerId.toString(), version: VERSION, mcp_enabled: String(mcpEnabled), oauth2_enabled: 'true' }
+    txt: { node_id: identity.nodeId, peer_id: identity.peerId.toString(), version: VERSION, mcp_enabled: String(mcpEnabled), oauth2_enabled: 'true', ...(mcpEnabled ? { path: '/mcp' } : {}) }
   }, logger)
   dnsSd.start()
   return dnsSd

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/index.ts'
 import type { AuditFeed } from './store/index.ts'
 import {
-  Catalog, McpEndpoint, EndpointQuotas, registerBuiltins, scopesForBody, logUriFor, loadPlugins, catalogSource, LOGS_LATEST_URI,
+  Catalog, McpEndpoint, EndpointQuotas, SERVED_PROTOCOL_VERSIONS, registerBuiltins, scopesForBody, logUriFor, loadPlugins, catalogSource, LOGS_LATEST_URI,
   type BuiltinComponents, type HiveView, type McpTracer, type NotificationStream, type PeerView, type TokenEnd
 } from './mcp/index.ts'
-import { registerMcpRoute, type Forwarder } from './http/index.ts'
+import { registerMcpRoute, registerServerCardRoutes, type CardedEndpoint, type Forwarder } from './http/index.ts'
 import { hiveView, type HivePart } from './node-hive.ts'
 import type { NodeMetrics } from './shared/metrics.ts'
 import type { LoadMeter } from './shared/load.ts'
@@ -124,7 +124,9 @@ export async function registerMcpEndpoints (app: FastifyInstance, part: McpPart,
     allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(d.publicUrl()).hostname.replace(/^\[|\]$/g, '')] : undefined,
     nodeId: d.nodeId
   }
+  const cards: CardedEndpoint[] = []
   if (part.mcp !== undefined) {
+    cards.push({ path: MCP_PATH, name: d.nodeId, title: `Edge Hive node ${c.nodeName}`, description: 'Tools and resources of this Edge Hive node, and of its hive\'s members through it.' })
     const mcp = part.mcp
     await registerMcpRoute(app, {
       handle: async (req, body, authInfo) => await mcp.handle(req, body, authInfo),
@@ -141,6 +143,7 @@ export async function registerMcpEndpoints (app: FastifyInstance, part: McpPart,
     })
   }
   if (part.hiveMcp !== undefined && part.hiveView !== undefined) {
+    cards.push({ path: `${MCP_PATH}/hive`, name: `${d.nodeId}-hive`, title: `Edge Hive hive view at ${c.nodeName}`, description: 'The tools of every member of the hive in one MCP endpoint, through this node.' })
     const view = part.hiveMcp
     const scopes = part.hiveView
     await registerMcpRoute(app, {
@@ -157,4 +160,5 @@ export async function registerMcpEndpoints (app: FastifyInstance, part: McpPart,
       description: 'The same protocol as /mcp. tools/list names each member\'s tools <member node id>__<tool> (stable as members come and go), plus hive_members to find members by tool, status and load (mcp:read); tools/call needs mcp:call here and runs on the member under its own policy (--hive-scopes).'
     })
   }
+  if (cards.length > 0) registerServerCardRoutes(app, { endpoints: cards, publicUrl: d.publicUrl, version: VERSION, protocolVersions: SERVED_PROTOCOL_VERSIONS })
 }

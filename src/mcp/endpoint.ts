@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   WebStandardStreamableHTTPServerTransport, createMcpHandler, isInitializeRequest, isLegacyRequest,
-  type AuthInfo, type McpHttpHandler, type McpServer
+  SUPPORTED_PROTOCOL_VERSIONS, type AuthInfo, type McpHttpHandler, type McpServer
 } from '@modelcontextprotocol/server'
 import type { Logger } from '../shared/logger.ts'
 import type { Catalog, Caller } from './catalog.ts'
@@ -96,6 +96,9 @@ export function catalogSource (info: ServerInfo, catalog: Catalog): ServerSource
 function callerOf (authInfo: AuthInfo | undefined): Caller {
   return { clientId: authInfo?.clientId ?? 'anonymous', scopes: authInfo?.scopes ?? [] }
 }
+
+/** The protocol versions the endpoint serves: 2026-07-28 stateless, and those of the session era. */
+export const SERVED_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28', ...SUPPORTED_PROTOCOL_VERSIONS]
 
 /**
  * The MCP endpoint, both protocol eras at one URL. 2025-11-25 traffic (and older) gets

@@ -109,6 +109,31 @@ describe('edge-hive serve over HTTPS', () => {
     assert.equal(res.headers['x-content-type-options'], 'nosniff')
   })
 
+  it('publishes MCP Server Cards and the MCP Catalog (experimental server-card extension; issue 16)', async () => {
+    const catalog = await request1(`${node.url}/.well-known/mcp/catalog.json`, { ca })
+    assert.equal(catalog.status, 200)
+    assert.equal(catalog.headers['access-control-allow-origin'], '*', 'discovery documents are readable from any origin')
+    const { specVersion, entries } = catalog.json<{ specVersion: string, entries: Array<{ identifier: string, displayName: string, type: string, url: string }> }>()
+    assert.equal(specVersion, 'draft')
+    assert.deepEqual(entries.map((e) => e.url), [`${node.ready.mcp_url}/server-card`, `${node.ready.mcp_url}/hive/server-card`])
+    for (const e of entries) {
+      assert.equal(e.type, 'application/mcp-server-card+json')
+      assert.match(e.identifier, /^urn:air:/)
+      const res = await request1(e.url, { ca, headers: { accept: 'application/mcp-server-card+json' } })
+      assert.equal(res.status, 200)
+      assert.match(String(res.headers['content-type']), /^application\/mcp-server-card\+json/)
+      const card = res.json<{ $schema: string, name: string, version: string, title: string, description: string, remotes: Array<{ type: string, url: string, supportedProtocolVersions: string[] }> }>()
+      // The card schema's own rules (v2): name pattern, text lengths, a streamable-http remote.
+      assert.equal(card.$schema, 'https://static.modelcontextprotocol.io/schemas/v2/server-card.schema.json')
+      assert.match(card.name, /^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/)
+      assert.ok(card.name.length <= 200 && card.title.length <= 100 && card.description.length >= 1 && card.description.length <= 100)
+      assert.equal(card.version, JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
+      assert.equal(card.remotes[0]!.type, 'streamable-http')
+      assert.equal(`${card.remotes[0]!.url}/server-card`, e.url, 'the card names the endpoint it is served under')
+      assert.ok(card.remotes[0]!.supportedProtocolVersions.includes('2025-11-25') && card.remotes[0]!.supportedProtocolVersions.includes('2026-07-28'))
+    }
+  })
+
   it('says in its log what happened when a client speaks plain HTTP to the HTTPS port (issue 16)', async () => {
     await assert.rejects(fetch(node.url.replace(/^https:/, 'http:') + '/healthz'), 'no HTTP answer comes from a TLS port')
     const said = await eventually(() => node.logs.filter((l) => /plain HTTP to the HTTPS port/.test(String(l.msg))), (l) => l.length > 0, 10_000)

@@ -65,6 +65,7 @@ describe('LAN discovery (--discovery) between hosts in network namespaces', { sk
       assert.equal(inst.txt.peer_id, node.ready.peer_id)
       assert.equal(inst.txt.mcp_enabled, 'true')
       assert.equal(inst.txt.oauth2_enabled, 'true')
+      assert.equal(inst.txt.path, '/mcp', 'the MCP endpoint\'s path (issue 16)')
       assert.match(inst.txt.version ?? '', /^\d+\.\d+\.\d+$/)
     }
     assert.equal(seen.instances[INSTANCE(quiet.ready.node_id)], undefined)
