@@ -6,6 +6,7 @@ import { EXIT_OK, EXIT_USAGE, reportFatal } from './exit.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerClients } from './commands/clients.ts'
+import { registerConnect } from './commands/connect.ts'
 import { registerPeers } from './commands/peers.ts'
 import { registerHive, registerDiscovery } from './commands/hive.ts'
 import { registerOperator } from './commands/operator.ts'
@@ -23,6 +24,7 @@ const program = new Command()
 registerServe(program)
 registerStatus(program)
 registerClients(program)
+registerConnect(program)
 registerPeers(program)
 registerHive(program)
 registerDiscovery(program)

@@ -12,7 +12,7 @@ declare module 'fastify' {
      * For a route whose requests each need their own scope (MCP messages, tools): the scopes its
      * 401 challenge names, so a client that gets its own token asks for what it will use.
      */
-    challengeScope?: readonly Scope[]
+    challengeScope?: readonly string[]
   }
   interface FastifyRequest {
     /** Who the verified Bearer token says the caller is. */

@@ -247,18 +247,26 @@ describe('edge-hive clients with the node stopped', () => {
     assert.equal(online.clients.find((c) => c.client_id === dropped.client.client_id)?.status, 'revoked')
   })
 
-  it('refuses an unknown scope and an unknown client with exit 1 and a clear message, no stack trace', async () => {
+  /** A data dir whose node ran once and is stopped now. */
+  const stoppedNode = async (store: (dir: string) => string[]): Promise<string> => {
     const dir = fleet.tempDir()
+    assert.equal((await (await fleet.start({ dataDir: dir, args: store(dir) })).stop()).code, 0)
+    return dir
+  }
+
+  it('refuses an unknown scope and an unknown client with exit 1 and a clear message, no stack trace', async () => {
+    const dir = await stoppedNode((d) => ['--store', `surrealkv://${join(d, 'db')}`])
     const store = ['--store', `surrealkv://${join(dir, 'db')}`]
     assertRefused(await clients(dir, ['add', '--name', 'greedy-agent', '--scopes', 'mcp:everything'], store), /[Uu]nknown scope mcp:everything/)
     for (const cmd of ['show', 'revoke', 'rotate-secret']) {
       assertRefused(await clients(dir, [cmd, 'no-such-client'], store), /No client no-such-client/)
     }
-    assert.deepEqual(printed<{ clients: ClientView[] }>(await clients(dir, ['list', '--json'], store)).clients, [])
+    // Nothing registered: only the operator client of the node's first start.
+    assert.deepEqual(printed<{ clients: ClientView[] }>(await clients(dir, ['list', '--json'], store)).clients.map((c) => c.name), ['operator'])
   })
 
   it('refuses to work offline on a mem:// store, which keeps nothing', async () => {
-    const dir = fleet.tempDir()
+    const dir = await stoppedNode(() => ['--store', 'mem://'])
     for (const args of [['list'], ['add', '--name', 'nowhere-agent', '--scopes', 'mcp:read']]) {
       assertRefused(await clients(dir, args, ['--store', 'mem://']), /mem:\/\//)
     }

@@ -18,7 +18,10 @@ import { decodePayload } from '../helpers/tokens.ts'
 const exec = promisify(execFile)
 const FIXTURE = fileURLToPath(new URL('../fixtures/mcp-oauth-client.ts', import.meta.url))
 const PASSWORD = 'correct horse battery staple'
-const ALL_TOOLS = ['get_status', 'list_peers', 'provision_node']
+/** The tools a token of the scopes the node's 401 names may call (provision_node needs mcp:admin). */
+const AGENT_TOOLS = ['get_status', 'list_peers']
+/** What the node's 401 on /mcp names, and so what the SDKs ask for. */
+const CHALLENGE = 'mcp:read mcp:call mcp:resources offline_access'
 
 interface Visit { authorization_url: string, browser: boolean, pages?: string[], offered?: string[][], callback?: string, state_matches?: boolean }
 interface Run {
@@ -77,7 +80,7 @@ describe('the official MCP SDK client\'s own OAuth (authorization code, DCR, PKC
     assert.match(run.registered!.redirect_uris![0]!, /^http:\/\/127\.0\.0\.1:\d+\/callback$/)
 
     // The authorization request the SDK built.
-    assert.equal(run.visits?.length, 1, 'one trip through the browser')
+    assert.equal(run.visits?.length, 1, `one trip through the browser: ${JSON.stringify(run.visits?.map((v) => ({ scope: new URL(v.authorization_url).searchParams.get('scope'), offered: v.offered, pages: v.pages })))}\n${trail(run).join('\n')}`)
     const visit = run.visits[0]!
     const authorization = new URL(visit.authorization_url)
     assert.equal(`${authorization.origin}${authorization.pathname}`, `${node.ready.url}/oauth/authorize`)
@@ -121,40 +124,39 @@ describe('the official MCP SDK client\'s own OAuth (authorization code, DCR, PKC
   })
   after(async () => { await fleet.cleanup() })
 
-  it('v2 SDK, 2026-07-28: discovers, registers, gets every scope approved, lists and calls tools, and refreshes on its own', async () => {
+  it('v2 SDK, 2026-07-28: discovers, registers, asks for what the 401 names (not what it was configured with), lists and calls tools, and refreshes on its own', async () => {
     const run = await app({ mode: 'auto', scope: 'mcp:read mcp:call mcp:admin offline_access', refresh: true })
-    const { authorization } = assertAuthorizedByItself(run, 'mcp:read mcp:call mcp:admin offline_access')
+    const { authorization } = assertAuthorizedByItself(run, CHALLENGE)
     // The SDK adds prompt=consent because it asks for offline_access; the library issues a refresh token only then.
     assert.equal(authorization.searchParams.get('prompt'), 'consent')
     assert.deepEqual(run.registered!.grant_types, ['authorization_code', 'refresh_token'], 'the v2 SDK registers for refresh tokens by default')
-    assert.deepEqual(run.visits![0]!.offered, [['mcp:read', 'mcp:call', 'mcp:admin', 'offline_access']])
+    assert.deepEqual(run.visits![0]!.offered, [['mcp:read', 'mcp:call', 'mcp:resources', 'offline_access']])
 
     assert.equal(run.era, 'modern')
     assert.equal(run.version, '2026-07-28')
-    assert.deepEqual(run.tools, ALL_TOOLS, 'mcp:admin was approved, so provision_node is listed')
+    assert.deepEqual(run.tools, AGENT_TOOLS, 'no mcp:admin asked for, so no provision_node')
     assert.equal(run.status_is_error, false)
     assert.equal(run.status?.node_id, node.ready.node_id)
 
     const [first, refreshed] = run.saved_tokens!
     assert.equal(first!.token_type, 'Bearer')
-    assert.equal(first!.scope, 'mcp:read mcp:call mcp:admin')
+    assert.equal(first!.scope, 'mcp:read mcp:call mcp:resources')
     assert.ok(first!.refresh_token, 'offline_access approved: a refresh token')
-    await assertToken(first!.access_token, run.registered!.client_id, 'mcp:read mcp:call mcp:admin')
+    await assertToken(first!.access_token, run.registered!.client_id, 'mcp:read mcp:call mcp:resources')
 
     // The stored access token stopped working: the SDK refreshed on the 401, with a rotated refresh token, no new browser trip.
-    assert.deepEqual(run.tools_after_refresh, ALL_TOOLS)
+    assert.deepEqual(run.tools_after_refresh, AGENT_TOOLS)
     assert.equal(run.saved_tokens!.length, 2)
     assert.ok(refreshed!.refresh_token !== undefined && refreshed!.refresh_token !== first!.refresh_token, 'the refresh token rotates')
-    await assertToken(refreshed!.access_token, run.registered!.client_id, 'mcp:read mcp:call mcp:admin')
+    await assertToken(refreshed!.access_token, run.registered!.client_id, 'mcp:read mcp:call mcp:resources')
     assert.deepEqual(trail(run).slice(-3), ['POST /mcp 401', 'POST /oauth/token 200', 'POST /mcp 200'])
     assert.equal(run.second_connect, undefined)
   })
 
-  it('v2 SDK, 2025-11-25 sessions: mcp:read and mcp:call only, so no provision_node and no refresh token', async () => {
-    const run = await app({ mode: 'legacy', scope: 'mcp:read mcp:call' })
-    const { authorization } = assertAuthorizedByItself(run, 'mcp:read mcp:call')
-    assert.equal(authorization.searchParams.get('prompt'), null, 'no offline_access, no prompt=consent')
-    assert.deepEqual(run.visits![0]!.offered, [['mcp:read', 'mcp:call']])
+  it('v2 SDK, 2025-11-25 sessions: the operator approves mcp:read and mcp:call only, so no provision_node and no refresh token', async () => {
+    const run = await app({ mode: 'legacy', scope: 'mcp:read mcp:call', approve: ['mcp:read', 'mcp:call'] })
+    assertAuthorizedByItself(run, CHALLENGE)
+    assert.deepEqual(run.visits![0]!.offered, [['mcp:read', 'mcp:call', 'mcp:resources', 'offline_access']])
     assert.equal(run.era, 'legacy')
     assert.equal(run.version, '2025-11-25')
     assert.deepEqual(run.tools, ['get_status', 'list_peers'])
@@ -190,28 +192,29 @@ describe('the official MCP SDK client\'s own OAuth (authorization code, DCR, PKC
 
   it('v1 SDK (@modelcontextprotocol/sdk 1.x): the same flow, finishAuth with the code, and a refresh', async () => {
     const run = await app({ sdk: 'v1', scope: 'mcp:read mcp:call offline_access', refresh: true })
-    const { authorization } = assertAuthorizedByItself(run, 'mcp:read mcp:call offline_access')
+    const { authorization } = assertAuthorizedByItself(run, CHALLENGE)
     assert.equal(authorization.searchParams.get('prompt'), 'consent')
-    assert.deepEqual(run.visits![0]!.offered, [['mcp:read', 'mcp:call', 'offline_access']])
+    assert.deepEqual(run.visits![0]!.offered, [['mcp:read', 'mcp:call', 'mcp:resources', 'offline_access']])
     assert.equal(run.version, '2025-11-25')
     assert.deepEqual(run.tools, ['get_status', 'list_peers'])
     assert.equal(run.status_is_error, false)
     const [first, refreshed] = run.saved_tokens!
-    await assertToken(first!.access_token, run.registered!.client_id, 'mcp:read mcp:call')
+    await assertToken(first!.access_token, run.registered!.client_id, 'mcp:read mcp:call mcp:resources')
     assert.ok(first!.refresh_token)
     assert.deepEqual(run.tools_after_refresh, ['get_status', 'list_peers'])
     assert.ok(refreshed!.refresh_token !== undefined && refreshed!.refresh_token !== first!.refresh_token)
     assert.equal(run.second_connect, undefined)
   })
 
-  it('v2 SDK with no scope configured: the node names none (not in the 401, not in RFC 9728 metadata), yet the app is offered mcp:read and mcp:call and gets a token', async () => {
+  it('v2 SDK with no scope configured: it asks for what the node\'s 401 names and gets a token', async () => {
     const run = await app({ mode: 'auto' })
     assert.equal(run.finish_auth, 'ok', JSON.stringify({ visits: run.visits, finish_auth: run.finish_auth }))
+    assert.equal(new URL(run.visits![0]!.authorization_url).searchParams.get('scope'), 'mcp:read mcp:call mcp:resources offline_access')
     assert.ok((run.tools ?? []).includes('get_status'))
   })
 
   it('v2 SDK: the operator unticks a scope at consent and the app gets a token with the rest', async () => {
-    const run = await app({ mode: 'auto', scope: 'mcp:read mcp:call mcp:admin', approve: ['mcp:read', 'mcp:call'] })
+    const run = await app({ mode: 'auto', approve: ['mcp:read', 'mcp:call'] })
     assert.equal(run.finish_auth, 'ok', JSON.stringify({ visits: run.visits, first_connect: run.first_connect }))
     assert.deepEqual(run.tools, ['get_status', 'list_peers'])
     assert.equal(run.saved_tokens?.[0]?.scope, 'mcp:read mcp:call')

@@ -348,7 +348,7 @@ describe('MCP over Streamable HTTP', () => {
       assert.match(challengeOf(res), /^Bearer /)
       assert.ok(challengeOf(res).includes(`resource_metadata="${node.ready.url}/.well-known/oauth-protected-resource/mcp"`), challengeOf(res))
       // What a client should ask for (MCP scope selection): what an agent uses, not administration.
-      assert.ok(challengeOf(res).includes('scope="mcp:read mcp:call mcp:resources"'), challengeOf(res))
+      assert.ok(challengeOf(res).includes('scope="mcp:read mcp:call mcp:resources offline_access"'), challengeOf(res))
       assert.equal(res.json().error, 'unauthorized')
       const get = await request1(node.ready.mcp_url, { ca, headers: { accept: 'text/event-stream' } })
       assert.equal(get.status, 401)

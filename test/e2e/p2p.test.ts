@@ -137,7 +137,9 @@ describe('peers: the discovery routes and the CLI', () => {
   })
 
   it('peers refuses clearly when no node runs on the data dir', async () => {
-    const r = await runCli(['peers', 'list', '--data-dir', fleet.tempDir()])
+    const stopped = await fleet.start({ args: ['--store', 'mem://', '--no-p2p'] })
+    await stopped.stop()
+    const r = await runCli(['peers', 'list', '--data-dir', stopped.dataDir])
     assert.equal(r.code, 1)
     assert.match(r.stderr, /no running node holds/)
   })

@@ -46,9 +46,9 @@ export interface RunResult {
 }
 
 /** Runs the CLI to completion. */
-export function runCli (args: string[], options: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<RunResult> {
+export function runCli (args: string[], options: { env?: Record<string, string>, timeoutMs?: number, cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })

@@ -36,7 +36,8 @@ async function remote (access: NonNullable<Awaited<ReturnType<typeof localAdminA
   }
 }
 
-async function openRegistry (cmd: Command): Promise<Registry> {
+/** The registry of the node on the command's data dir: through the node when it runs, else its store. */
+export async function openRegistry (cmd: Command): Promise<Registry> {
   const { config } = configFromCommand(cmd)
   const access = await localAdminAccess(config.dataDir)
   if (access !== undefined) return await remote(access)
