@@ -56,6 +56,7 @@ export function buildAuthPart (d: AuthPartDeps): AuthPart {
     nodeId: d.nodeId,
     refreshTokenTtlSeconds: Math.round(c.refreshTokenTtl / 1000),
     registeredClientTtlSeconds: Math.round(c.registeredClientTtl / 1000),
+    clientMetadata: { enabled: c.clientMetadataDocuments, allowPrivate: c.clientMetadataPrivate },
     cookieKeys: d.cookieKeys,
     pages: authorizationPages(c.nodeName)
   })

@@ -221,14 +221,16 @@ export class AuthorizationServer {
   }
 
   /** A client's registration facts for the consent page, undefined when the client is unknown. */
-  async clientFacts (clientId: string): Promise<{ name: string, registeredBy: 'operator' | 'itself', createdAt?: Date | undefined, redirectUris: string[] } | undefined> {
+  async clientFacts (clientId: string): Promise<{ name: string, registeredBy: 'operator' | 'itself' | 'document', createdAt?: Date | undefined, redirectUris: string[] } | undefined> {
     const own = await this.#c.clients.get(clientId)
     if (own !== undefined) return { name: own.name, registeredBy: 'operator', createdAt: own.createdAt, redirectUris: [] }
     const c = await this.provider.Client.find(clientId)
     if (c === undefined) return undefined
     const meta = c.metadata() as Record<string, unknown>
     const issued = typeof meta.client_id_issued_at === 'number' ? new Date(meta.client_id_issued_at * 1000) : undefined
-    return { name: String(meta.client_name ?? clientId), registeredBy: 'itself', createdAt: issued, redirectUris: (meta.redirect_uris as string[] | undefined) ?? [] }
+    // A Client ID Metadata Document: the client id is the document's https URL.
+    const registeredBy = /^https:\/\//.test(clientId) ? 'document' : 'itself'
+    return { name: String(meta.client_name ?? clientId), registeredBy, createdAt: issued, redirectUris: (meta.redirect_uris as string[] | undefined) ?? [] }
   }
 
   async #renewRegistration (clientId: string): Promise<void> {

@@ -34,6 +34,8 @@ export interface AuthorizationServerOptions {
   /** Cookie signing keys for the interaction and session cookies. */
   cookieKeys: string[]
   pages: AuthorizationPages
+  /** Client ID Metadata Documents: accepted at all, and also from private addresses. */
+  clientMetadata: { enabled: boolean, allowPrivate: boolean }
 }
 
 /** What the provider's configuration reads from the rest of the node. */
@@ -95,6 +97,11 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
       onGrantTokensRevoked: deps.onGrantTokensRevoked
     }),
     jwks: { keys: [options.signingKey.privateJwk as never] },
+    // The operator allows metadata documents from private addresses: the library's fetch
+    // without its guard against them (the only thing its dispatcher adds).
+    ...(options.clientMetadata.allowPrivate
+      ? { fetch: async (url: URL | string | Request, init?: RequestInit) => { const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown }; return await fetch(url, rest) } }
+      : {}),
     // Without an RSA key the library's RS256 default makes every client invalid.
     clientDefaults: { id_token_signed_response_alg: ACCESS_TOKEN_ALG, grant_types: ['authorization_code'], response_types: ['code'] },
     responseTypes: ['code', 'none'],
@@ -196,6 +203,17 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
         enabled: true,
         idFactory: () => `ehd_${randomBytes(16).toString('base64url')}`,
         secretFactory: () => `ehs_${randomBytes(32).toString('base64url')}`
+      },
+      // A client id that is an https URL names its own metadata (draft-ietf-oauth-client-id-
+      // metadata-document). The library fetches it with the rules this needs: https only, no
+      // redirects, 2.5 s, 5 KiB, its own guard against special-use addresses at connect time
+      // (after DNS, so a name cannot be rebound to a private address), cached as the document
+      // says within these bounds, and no shared secrets. What the app may do is what the operator
+      // approves at consent, as for an app that registered itself.
+      clientIdMetadataDocument: {
+        enabled: options.clientMetadata.enabled,
+        ack: 'draft-02',
+        cacheDuration: { min: 60, max: 86_400 }
       },
       deviceFlow: {
         enabled: true,

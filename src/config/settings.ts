@@ -33,6 +33,8 @@ export interface Config {
   apiRateLimit: number
   rateLimitWindow: number
   registrationRateLimit: number
+  clientMetadataDocuments: boolean
+  clientMetadataPrivate: boolean
   signInLockout: number
   signInGlobalFailures: number
   corsOrigins: string[]
@@ -249,6 +251,17 @@ export const SETTINGS: readonly Setting[] = [
     key: 'registrationRateLimit', env: 'EDGE_HIVE_REGISTRATION_RATE_LIMIT', flag: { spec: '--registration-rate-limit <per-10-minutes>', attr: 'registrationRateLimit' },
     description: 'Apps that may register themselves (RFC 7591, POST /oauth/register) per source address in 10 minutes.',
     allowed: 'a whole number from 1 to 100000', schema: integer(1, 100_000), default: () => 30
+  },
+  {
+    key: 'clientMetadataDocuments', env: 'EDGE_HIVE_CLIENT_METADATA_DOCUMENTS',
+    flag: { spec: '--no-client-metadata-documents', attr: 'clientMetadataDocuments', help: 'Do not accept apps identified by a Client ID Metadata Document (a client id that is an https URL); they must register themselves instead.' },
+    description: 'Accept apps whose client id is the https URL of their Client ID Metadata Document (what MCP 2026-07-28 prefers to dynamic registration): the node fetches it (https only, from public addresses unless clientMetadataPrivate, at most 5 KiB in 2.5 s, no redirects), keeps it as long as it says (1 minute to 1 day), and the operator approves the app at consent as any other.',
+    allowed: 'true or false', schema: boolean(), default: () => true
+  },
+  {
+    key: 'clientMetadataPrivate', env: 'EDGE_HIVE_CLIENT_METADATA_PRIVATE', flag: { spec: '--client-metadata-private', attr: 'clientMetadataPrivate' },
+    description: 'Also fetch Client ID Metadata Documents from private, loopback and link-local addresses (apps on your own network). Off by default: a client id must not make the node reach into its own network.',
+    allowed: 'true or false', schema: boolean(), default: () => false
   },
   {
     key: 'signInLockout', env: 'EDGE_HIVE_SIGN_IN_LOCKOUT', flag: { spec: '--sign-in-lockout <duration>', attr: 'signInLockout' },

@@ -12,7 +12,8 @@ export const SCOPE_WORDS: Record<string, string> = {
 /** Plain-words versions of the OAuth errors a person can meet in these pages. */
 const ERROR_WORDS: Record<string, string> = {
   invalid_request: 'The app sent a request this node cannot use.',
-  invalid_client: 'This node does not know the app that sent you here, or the app\'s registration has expired.',
+  invalid_client: 'This node does not know the app that sent you here, the app\'s registration has expired, or its description (the metadata document its client id names) could not be used.',
+  invalid_client_metadata: 'The app describes itself in a way this node does not accept (its metadata document or registration).',
   invalid_redirect_uri: 'The app asked to return you to an address it did not register.',
   unauthorized_client: 'This app is not allowed to ask for access this way.',
   access_denied: 'Access was not given.',

@@ -11,7 +11,7 @@ export interface InteractionComponents {
   finishSignIn (req: IncomingMessage, res: ServerResponse): Promise<string>
   finishConsent (req: IncomingMessage, res: ServerResponse, scopes: string[]): Promise<string>
   deny (req: IncomingMessage, res: ServerResponse): Promise<string>
-  clientFacts (clientId: string): Promise<{ name: string, registeredBy: 'operator' | 'itself', createdAt?: Date | undefined, redirectUris: string[] } | undefined>
+  clientFacts (clientId: string): Promise<{ name: string, registeredBy: 'operator' | 'itself' | 'document', createdAt?: Date | undefined, redirectUris: string[] } | undefined>
   /** `from.address` is the source address key; `from.browser` the trusted-browser cookie, if sent. */
   signIn (password: string, from: { address: string, browser?: string | undefined }): Promise<SignInAnswer>
   operatorSet (): Promise<boolean>
@@ -93,7 +93,14 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
     return {
       id: clientId,
       name: f?.name ?? clientId,
-      origin: f === undefined ? 'unknown' : f.registeredBy === 'operator' ? `by the operator${when}` : `by itself (dynamic registration)${when}`,
+      origin: f === undefined
+        ? 'unknown'
+        : f.registeredBy === 'operator'
+          ? `by the operator${when}`
+          : f.registeredBy === 'document'
+            // The name is whatever the document says; its web host is what vouches for the app.
+            ? `by its metadata document on ${new URL(clientId).host}`
+            : `by itself (dynamic registration)${when}`,
       returnsTo
     }
   }
