@@ -2,7 +2,7 @@ import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readF
 import { dirname, join } from 'node:path'
 import { StartupError, UsageError } from '../shared/errors.ts'
 
-/** Where each file lives in a data dir. The README's "Data directory" section lists the same. */
+/** Where each file lives in a data dir. docs/operating.md, "Data directory", lists the same. */
 export interface DataDirLayout {
   root: string
   /** libp2p protobuf Ed25519 private key: the node's identity. Secret. */

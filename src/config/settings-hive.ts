@@ -70,7 +70,7 @@ export const HIVE_SETTINGS: readonly Setting[] = [
   },
   {
     key: 'peerOfflineAfter', env: 'EDGE_HIVE_PEER_OFFLINE_AFTER', flag: { spec: '--peer-offline-after <duration>', attr: 'peerOfflineAfter' },
-    description: 'A member not heard from for this long is shown offline. Members send a heartbeat (a small signed message, by gossip) three times in this span; a hive of more than 200 members beats more slowly and waits longer (see the scale model in the README). A member that stops cleanly, or whose connections drop, is shown offline within seconds; this span is for a member that hangs while its connections stay up. Shorter costs more at rest: heartbeats are most of the traffic of a hive at rest.',
+    description: 'A member not heard from for this long is shown offline. Members send a heartbeat (a small signed message, by gossip) three times in this span; a hive of more than 200 members beats more slowly and waits longer (see "How the hive scales" in docs/hive.md). A member that stops cleanly, or whose connections drop, is shown offline within seconds; this span is for a member that hangs while its connections stay up. Shorter costs more at rest: heartbeats are most of the traffic of a hive at rest.',
     allowed: 'a duration from 3s to 10m, like 15s', schema: duration(3000, 600_000), default: () => 60_000
   },
   {

@@ -197,7 +197,7 @@ export class P2PHost {
               relay: circuitRelayServer({
                 maxInboundHopStreams: MAX_HOP_STREAMS,
                 maxOutboundStopStreams: MAX_STOP_STREAMS,
-                // No data or time limit on a relayed connection (see README, "Members behind NAT"):
+                // No data or time limit on a relayed connection (see docs/hive.md, "Members behind NAT"):
                 // the relay serves proven members only, and a limited connection is one libp2p
                 // dials around at every use (each a new relayed connection).
                 reservations: { maxReservations: this.#options.relay.maxReservations, reservationTtl: RESERVATION_TTL_MS, applyDefaultLimit: false }

@@ -1,7 +1,7 @@
 import type { PeerStats } from '../store/index.ts'
 
 /**
- * The trust score of a peer, between 0 and 1 (documented in the README):
+ * The trust score of a peer, between 0 and 1 (documented in docs/hive.md):
  *
  *   0.5  if it has proven membership of this hive (a valid challenge answer and credential)
  * + 0.2 × min(successful challenges, 5) / 5

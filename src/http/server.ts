@@ -49,7 +49,7 @@ const API_SCOPES = {
   'mcp:admin': 'Administer the node: clients, the hive, connecting peers, provisioning.'
 }
 
-// Timeouts and sizes: every one bounded (see the README's limits).
+// Timeouts and sizes: every one bounded (see docs/operating.md, "Limits").
 const CONNECTION_IDLE_MS = 300_000
 const KEEP_ALIVE_MS = 72_000
 /** HTTP/2 streams open at once on one connection (RFC 9113 §5.1.2); node's default is unlimited. */

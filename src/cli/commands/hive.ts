@@ -73,7 +73,7 @@ export function registerHive (program: Command): void {
 }
 
 export function registerDiscovery (program: Command): void {
-  const discovery = program.command('discovery').description('the seed\'s discovery commands: announce this node, list the peers found')
+  const discovery = program.command('discovery').description('announce this node to the hive and list the peers found')
   const access = async (cmd: Command): Promise<Awaited<ReturnType<typeof runningNode>>> => await runningNode(cmd, 'discovery runs in a running node')
 
   const announce = command(discovery, 'announce', 'sign a fresh capability advert and send it to the members and the DHT now')

@@ -44,7 +44,7 @@ export async function verifyRemoval (record: unknown, hive: string, removed: Rea
 export type RemovalVerdict = 'allowed' | 'founder' | 'self' | 'own_ancestor' | 'not_ancestor' | 'unknown_chain'
 
 /**
- * Who may remove whom (README, "Removing members"). A hive is a tree of invitations rooted at the
+ * Who may remove whom (docs/hive.md, "Removing members"). A hive is a tree of invitations rooted at the
  * founder, and every member's chain runs through its ancestors; removing one refuses every chain
  * through it. So:
  * - the founder is never removed (every chain ends in it: the hive would be gone);

@@ -5,7 +5,7 @@ import { JsonFrames, ProtocolViolation } from './framing.ts'
 
 /**
  * `/edge-hive/auth/3.0.0`: mutual challenge-response, run by the dialling side on every new
- * connection (our own protocol; described in the README, "How nodes prove membership").
+ * connection (our own protocol; described in docs/hive.md, "How nodes prove membership").
  *
  *   dialer  -> { challenge }                                   32 random bytes, base64url
  *   answer  <- { challenge }  | { refused }                    refused: over the rate limit

@@ -76,7 +76,7 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
   // Most tools need mcp:call; one that needs another scope says so in its 403.
   const toolScope = { challengeScope: ['mcp:call'] as const }
   app.post('/mcp/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool' } }, callTool)
-  app.post('/mcp/node/:node_id/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool (the seed\'s route, by node id)', params: nodeIdParam } }, callTool)
+  app.post('/mcp/node/:node_id/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool, by node id', params: nodeIdParam } }, callTool)
 
   app.get<{ Params: { node_id: string, uri: string } }>('/mcp/node/:node_id/resources/:uri', {
     config: { scope: 'mcp:resources' },

@@ -5,7 +5,7 @@ import { nodeIdParam, object, responses } from '../schemas.ts'
 import { bearerIdentity, challenge, refuse, type BearerComponents, type BearerOptions } from '../bearer.ts'
 import { answerFromMember, clientGone, hiveCaller, type Forwarder } from '../forwarder.ts'
 
-const infoDoc = object('The node\'s info document (the seed\'s capability advert): node_id, peer_id, name, version, platform, uptime, load, capabilities.mcp, capabilities.p2p, metadata, authentication.')
+const infoDoc = object('The node\'s info document (its capability advert): node_id, peer_id, name, version, platform, uptime, load, capabilities.mcp, capabilities.p2p, metadata, authentication.')
 
 export interface NodeInfoComponents {
   nodeId: string
@@ -26,7 +26,7 @@ export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeIn
   }, async () => components.nodeInfo())
   app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/info', {
     config: { public: true },
-    schema: { tags: ['node'], summary: 'A node\'s info document, by node id (the seed\'s route): this node\'s for anyone; another member\'s, fetched from it through the hive, with an access token', params: nodeIdParam, response: responses(infoDoc, 401, 404, 503) }
+    schema: { tags: ['node'], summary: 'A node\'s info document, by node id: this node\'s for anyone; another member\'s, fetched from it through the hive, with an access token', params: nodeIdParam, response: responses(infoDoc, 401, 404, 503) }
   }, async (req, reply) => {
     if (req.params.node_id === components.nodeId) return components.nodeInfo()
     // Another member's document comes from that member, and only to a caller with a token: who

@@ -245,10 +245,10 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     const doc = (summary: string, params?: Record<string, unknown>) => ({
       tags: ['oauth'], summary, consumes: ['application/json', 'application/x-www-form-urlencoded'], response: tokenResponses, ...(params === undefined ? {} : { params })
     })
-    scope.post<{ Params: { node_id?: string } }>('/mcp/auth/token', { ...route, schema: doc('The seed\'s token route: the token endpoint, also with a JSON body') }, seedToken)
+    scope.post<{ Params: { node_id?: string } }>('/mcp/auth/token', { ...route, schema: doc('The token endpoint, also taking a JSON body') }, seedToken)
     scope.post<{ Params: { node_id?: string } }>('/mcp/node/:node_id/auth/token', {
       ...route,
-      schema: doc('The seed\'s token route, by node id', { type: 'object', required: ['node_id'], properties: { node_id: { type: 'string', maxLength: 64 } } })
+      schema: doc('The token endpoint, also taking a JSON body, by node id', { type: 'object', required: ['node_id'], properties: { node_id: { type: 'string', maxLength: 64 } } })
     }, seedToken)
   })
 
