@@ -98,7 +98,9 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
     }),
     jwks: { keys: [options.signingKey.privateJwk as never] },
     // The operator allows metadata documents from private addresses: the library's fetch
-    // without its guard against them (the only thing its dispatcher adds).
+    // without its guard against them (the only thing its dispatcher adds). The metadata
+    // documents are all it fetches: the rules above refuse every other URL a client names
+    // (jwks_uri, sector_identifier_uri, request_uris), and operator clients carry their keys.
     ...(options.clientMetadata.allowPrivate
       ? { fetch: async (url: URL | string | Request, init?: RequestInit) => { const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown }; return await fetch(url, rest) } }
       : {}),
@@ -127,18 +129,24 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
     // A refresh token only when offline_access was asked for and granted; rotated on every use,
     // and a used one presented again revokes the whole grant (the library's reuse detection,
     // which reaches us through the adapter's revokeByGrantId: see onGrantTokensRevoked).
+    // No pairwise subjects here: a sector_identifier_uri is never fetched (and is refused above).
+    sectorIdentifierUriValidate: () => false,
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     rotateRefreshToken: () => true,
     clientAuthMethods: [...TOKEN_ENDPOINT_AUTH_METHODS],
     enabledJWA: { clientAuthSigningAlgValues: ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'PS256', 'RS256'] },
     extraClientMetadata: {
       properties: OPERATOR_ONLY_METADATA,
-      // Rules for clients that register themselves (RFC 7591); operator-registered clients
-      // come from the registry, which has its own. The validator runs once per property.
+      // Rules for clients that describe themselves: those that register (RFC 7591), and those
+      // whose client id is the https URL of their metadata document (built with no request
+      // context: their id is what tells them apart). Operator-registered clients come from the
+      // registry, which has its own rules. The validator runs once per property, when the
+      // client is built: before the library fetches anything the metadata names.
       validator: (ctx, key, value, metadata) => {
-        if (ctx?.oidc?.route !== 'registration') return
+        const selfDescribed = ctx?.oidc?.route === 'registration' || /^https:\/\//.test(String((metadata as { client_id?: unknown }).client_id))
+        if (!selfDescribed) return
         if (value !== undefined) {
-          throw new errors.InvalidClientMetadata(`${key} is set by the node's operator (edge-hive clients add), not at registration`)
+          throw new errors.InvalidClientMetadata(`${key} is set by the node's operator (edge-hive clients add), not by the app`)
         }
         if (key !== 'agent_type') return
         const m = metadata as { grant_types?: string[], redirect_uris?: string[] } & Record<string, unknown>

@@ -323,9 +323,12 @@ export class Adverts {
     if (known === undefined && this.#known.size >= MAX_ADVERTS) this.#known.delete(this.#known.keys().next().value!)
     this.#known.set(peer, { record: e.record, chain: e.chain, seq: doc.seq, last: Math.max(doc.seq, known?.last ?? 0), chainKey })
     if (outcome !== 'accepted') return outcome
+    // Taken for what it offers, but not news: not passed on by gossip (a replay of a member's
+    // older advert goes no further than this node).
+    if (!news) return 'duplicate'
     const p2p = (doc.capabilities as { p2p?: { listen_addrs?: unknown } } | undefined)?.p2p
     if (Array.isArray(p2p?.listen_addrs)) this.#c.directory.addresses(peer, p2p.listen_addrs.filter((a): a is string => typeof a === 'string'))
-    if (doc.status === 'leaving') { if (news) this.#c.directory.left(peer) }
+    if (doc.status === 'leaving') this.#c.directory.left(peer)
     else if (known === undefined) this.#c.met(peer)
     return 'accepted'
   }

@@ -211,7 +211,7 @@ export class P2PHost {
     try {
       await this.#node.start()
     } catch (err) {
-      await Promise.resolve(this.#node.stop()).catch(() => {})
+      try { await this.#node.stop() } catch { /* what started is stopped as far as it can be */ }
       this.#node = undefined
       throw p2pListenError(err)
     }

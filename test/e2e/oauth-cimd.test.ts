@@ -52,6 +52,7 @@ describe('OAuth Client ID Metadata Documents', () => {
       else if (req.url === '/other.json') send(200, doc('/other.json', { client_id: `${base}/app.json` }))
       else if (req.url === '/secret.json') send(200, doc('/secret.json', { token_endpoint_auth_method: 'client_secret_basic', client_secret: 'nope' }))
       else if (req.url === '/big.json') send(200, doc('/big.json', { client_name: 'x'.repeat(6000) }))
+      else if (req.url === '/fetching.json') send(200, doc('/fetching.json', { sector_identifier_uri: `${base}/sector`, jwks_uri: `${base}/jwks` }))
       else if (req.url === '/moved.json') send(302, '', { location: `${base}/app.json` })
       else send(404, { error: 'not_found' })
     })
@@ -103,6 +104,7 @@ describe('OAuth Client ID Metadata Documents', () => {
   for (const [path, why, said] of [
     ['/other.json', 'names another client id', /Error invalid_client_metadata : client_id metadata document client_id does not match/],
     ['/secret.json', 'carries a shared secret', /Error invalid_client_metadata : .*shared-secret/],
+    ['/fetching.json', 'names URLs for the node to fetch', /Error invalid_client_metadata : (jwks_uri|sector_identifier_uri) is not accepted: this node fetches no URL a client names/],
     ['/big.json', 'is over 5 KiB', FETCH_FAILED],
     ['/moved.json', 'redirects', FETCH_FAILED],
     ['/missing.json', 'is not there', FETCH_FAILED]
@@ -112,6 +114,7 @@ describe('OAuth Client ID Metadata Documents', () => {
       assert.equal(out.access_token, undefined)
       assert.equal(out.consent_origin, undefined, 'no consent page was shown')
       assert.match(String(out.page ?? out.failure), said)
+      assert.ok(!fetched.includes('/sector') && !fetched.includes('/jwks'), 'nothing a document names is fetched')
     })
   }
 

@@ -82,6 +82,10 @@ export function registerConnect (program: Command): void {
     const { file } = target(app)
     // Before anything is registered: a file that cannot be written into is said first.
     const existing = o.write === true ? readConfig(file) : {}
+    // Named after the node (its own name when it runs: the one it was started with).
+    const access = await localAdminAccess(config.dataDir)
+    const nodeName = access === undefined ? config.nodeName : (await callNode<{ name: string }>(access, 'GET', '/mcp/node/info')).name
+    const name = `edge-hive-${nodeName}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64)
     const registry = await openRegistry(cmd)
     let added
     try {
@@ -90,15 +94,12 @@ export function registerConnect (program: Command): void {
       await registry.close()
     }
     const launch = bridge(mcpUrl, added.client.client_id, added.secret!, ca)
-    // Named after the node (its own name when it runs: the one it was started with).
-    const access = await localAdminAccess(config.dataDir)
-    const nodeName = access === undefined ? config.nodeName : (await callNode<{ name: string }>(access, 'GET', '/mcp/node/info')).name
-    const name = `edge-hive-${nodeName}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64)
     if (o.write === true) {
       mkdirSync(dirname(file), { recursive: true })
       // The file holds the client secret: readable by this user only.
       writeFileAtomic(file, JSON.stringify(configWith(app, existing, name, launch), null, 2) + '\n', 0o600)
       process.stdout.write(`registered client ${added.client.client_id} for ${app}; wrote server "${name}" into ${file}\n` +
+        (app === 'vscode' ? `the file holds the client secret: keep it out of version control (add .vscode/mcp.json to .gitignore)\n` : '') +
         (app === 'inspector' ? inspectorHint(file, name) : `restart ${app === 'claude' ? 'Claude Desktop' : app === 'vscode' ? 'the MCP server in VS Code' : 'Cursor'} to use it\n`))
       return
     }

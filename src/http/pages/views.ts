@@ -55,7 +55,7 @@ ${o.problem === undefined ? '' : `<p class="problem" role="alert">${esc(o.proble
 }
 
 export function consentPage (nodeName: string, o: { action: string, csrf: string, client: ClientFacts, scopes: string[] }): string {
-  const rows = o.scopes.map((s) => `<label class="scope"><input type="checkbox" name="scope" value="${esc(s)}" checked><span><code>${esc(s)}</code><br><span class="muted">${esc(SCOPE_WORDS[s] ?? 'A permission this node does not describe.')}</span></span></label>`).join('\n')
+  const rows = o.scopes.map((s) => `<label class="scope"><input type="checkbox" name="scope" value="${esc(s)}"${s === 'mcp:admin' ? '' : ' checked'}><span><code>${esc(s)}</code><br><span class="muted">${esc(SCOPE_WORDS[s] ?? 'A permission this node does not describe.')}</span></span></label>`).join('\n')
   return page(nodeName, `Allow ${o.client.name}?`, `<p><strong>${esc(o.client.name)}</strong> asks for access to this node.</p>
 <dl>
 <dt>App</dt><dd>${esc(o.client.name)} <span class="muted">(${esc(o.client.id)})</span></dd>

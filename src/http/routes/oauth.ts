@@ -5,7 +5,7 @@ import { HttpError } from '../errors.ts'
 import { ACCEPTED, addressKey, createLimits, type LimitRule, type Limits } from '../rate-limits.ts'
 import { object } from '../schemas.ts'
 import { PROVIDER_ENDPOINTS, tokenResponses } from './oauth-docs.ts'
-import { SCOPES } from '../../auth/scopes.ts'
+import { MCP_CHALLENGE_SCOPES } from '../../auth/scopes.ts'
 
 export interface OAuthRouteComponents {
   /** Answers a request for an authorization server path (the provider writes the response). */
@@ -259,7 +259,9 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
   const metadata = () => ({
     resource: opts.resource(),
     authorization_servers: [opts.issuer()],
-    scopes_supported: [...SCOPES],
+    // What an agent uses: asking for all of it never asks for administration (mcp:admin is
+    // asked for by name, and an operator's client has it by registration).
+    scopes_supported: MCP_CHALLENGE_SCOPES.filter((s) => s !== 'offline_access'),
     bearer_methods_supported: ['header'],
     resource_name: `Edge Hive node ${opts.nodeName} (${opts.nodeId})`
   })
