@@ -197,6 +197,14 @@ describe('CLI basics', () => {
     assert.match(status.stdout, /holds no node/)
   })
 
+  it('says what a peer id looks like when given something else, before anything is asked of a node (issue 16)', async () => {
+    for (const args of [['peers', 'connect', 'nobody'], ['hive', 'remove', 'nobody']]) {
+      const r = await runCli([...args, '--data-dir', fleet.tempDir()])
+      assert.equal(r.code, 2, r.stderr)
+      assert.equal(r.stderr, 'edge-hive: nobody is not a peer id (one looks like 12D3KooW followed by about 44 letters and digits; `hive members` and `peers list` show them)\n')
+    }
+  })
+
   it('says a node in the lock file that does not answer is unreachable, not an unexpected error (issue 16)', async () => {
     const node = await fleet.start({ args: ['--store', 'mem://'] })
     await node.stop()

@@ -3,6 +3,7 @@ import { UsageError } from '../../shared/errors.ts'
 import { addSettingFlags } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
 import { runningNode } from '../running-node.ts'
+import { peerIdOrRefusal } from '../../shared/peer-id.ts'
 
 interface PeerView { peer_id: string, node_id?: string, status: string, member: boolean, trust: number, addresses: string[] }
 
@@ -18,7 +19,11 @@ export function printPeers (peers: PeerView[], json: boolean): void {
 
 /** A peer id, or a multiaddr ending in /p2p/<peer id> to dial at that address. */
 function target (text: string): { peerId: string, addrs: string[] } {
-  if (!text.startsWith('/')) return { peerId: text, addrs: [] }
+  if (!text.startsWith('/')) {
+    const check = peerIdOrRefusal(text)
+    if (!check.ok) throw new UsageError('ERR_PEER_ID', check.message)
+    return { peerId: text, addrs: [] }
+  }
   const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(text)
   if (m === null) throw new UsageError('ERR_PEER_ADDRESS', `${text} does not end in /p2p/<peer id>`)
   return { peerId: m[1]!, addrs: [text] }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { PeerView } from '../../mcp/index.ts'
 import { HttpError } from '../errors.ts'
 import { object, responses } from '../schemas.ts'
+import { PEER_ID_PATTERN } from '../../shared/peer-id.ts'
 
 export interface DiscoveryComponents {
   /** The peers this node knows, as `list_peers` shows them. */
@@ -12,7 +13,7 @@ export interface DiscoveryComponents {
   enabled (): boolean
 }
 
-const PEER_ID = '^[1-9A-HJ-NP-Za-km-z]{46,60}$'
+const PEER_ID = PEER_ID_PATTERN
 
 /** The seed's discovery routes: who this node knows (`mcp:read`), and connecting to a peer (`mcp:admin`). */
 export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryComponents): void {

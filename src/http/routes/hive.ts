@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { HttpError } from '../errors.ts'
 import { object, responses } from '../schemas.ts'
+import { PEER_ID_PATTERN } from '../../shared/peer-id.ts'
 
 /** How often a caller can make the node announce itself. */
 const ANNOUNCE_EVERY_MS = 5000
@@ -19,7 +20,7 @@ export interface HiveRouteComponents {
   peerId: string
 }
 
-const PEER_ID = '^[1-9A-HJ-NP-Za-km-z]{46,60}$'
+const PEER_ID = PEER_ID_PATTERN
 
 /**
  * Membership as the `edge-hive hive` commands use it (all `mcp:admin` but the member list),
