@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync, chmodSync } from 'node:fs'
 import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose'
 import { StartupError, messageOf } from '../shared/errors.ts'
-import { writeFileAtomic } from '../config/data-dir.ts'
+import { writeFileAtomic } from '../shared/files.ts'
 
 /** The key the node signs access tokens with: Ed25519 (EdDSA), its own and apart from the node identity. */
 export interface SigningKey {

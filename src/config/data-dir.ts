@@ -1,6 +1,9 @@
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, accessSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, accessSync } from 'node:fs'
+import { join } from 'node:path'
 import { StartupError, UsageError } from '../shared/errors.ts'
+import { writeFileAtomic } from '../shared/files.ts'
+
+export { writeFileAtomic }
 
 /** Where each file lives in a data dir. docs/operating.md, "Data directory", lists the same. */
 export interface DataDirLayout {
@@ -62,18 +65,6 @@ export function prepareDataDir (root: string): DataDirLayout {
   // Keys live here: nobody else should even list the directory.
   if ((st.mode & 0o077) !== 0) chmodSync(root, 0o700)
   return dataDirLayout(root)
-}
-
-/**
- * Writes a file atomically (temp file, then rename) with the given mode, so a crash never
- * leaves a half-written key or certificate behind.
- */
-export function writeFileAtomic (file: string, data: string | Uint8Array, mode: number): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-  const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, data, { mode, flag: 'w' })
-  chmodSync(tmp, mode)
-  renameSync(tmp, file)
 }
 
 /** What the running node writes into its lock file, for `edge-hive status` and for humans. */

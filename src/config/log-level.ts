@@ -1,8 +1,8 @@
 import { z } from 'zod'
 
-/** The levels pino knows, plus `off`. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'off'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+import { LOG_LEVELS, type LogLevel } from '../shared/log-level.ts'
+
+export { LOG_LEVELS, type LogLevel }
 
 // The seed's compose file sets a RUST_LOG-style value (`info`, or `edge_hive=debug,libp2p=info`).
 // We accept that syntax so those files work unchanged: a bare level is the default, and a

@@ -11,6 +11,7 @@ import { toHttpAnswer, HttpError } from './errors.ts'
 import { ConnectionTracker } from './connections.ts'
 import { addressKey, createLimits } from './rate-limits.ts'
 import { enforceRequestDeadline } from './request-deadline.ts'
+import { SCOPES, SCOPE_WORDS } from '../auth/scopes.ts'
 
 export interface HttpServerOptions {
   /** PEM certificate and key; absent means plain HTTP (`--insecure-http`). */
@@ -41,13 +42,8 @@ export interface HttpServer {
   close (timeoutMs: number): Promise<{ forced: boolean }>
 }
 
-/** The scopes as OpenAPI shows them. */
-const API_SCOPES = {
-  'mcp:read': 'See the node, its peers and its notifications.',
-  'mcp:call': 'Call tools.',
-  'mcp:resources': 'Read resources.',
-  'mcp:admin': 'Administer the node: clients, the hive, connecting peers, provisioning.'
-}
+/** The scopes as OpenAPI shows them: the words the consent page uses. */
+const API_SCOPES = Object.fromEntries(SCOPES.map((s) => [s, SCOPE_WORDS[s]]))
 
 // Timeouts and sizes: every one bounded (see docs/operating.md, "Limits").
 const CONNECTION_IDLE_MS = 300_000

@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey, PrivateKey } from '@libp2p/interface'
 import type { PeerId } from '@libp2p/interface'
 import { StartupError, messageOf } from '../shared/errors.ts'
-import { writeFileAtomic } from '../config/data-dir.ts'
+import { writeFileAtomic } from '../shared/files.ts'
 import { nodeIdFromPublicKey } from './node-id.ts'
 
 /** Who this node is: one Ed25519 key, seen as a libp2p peer id and as a readable node id. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, chmodSync, statSync } from 'node:fs'
 import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto'
 import { StartupError, messageOf } from '../shared/errors.ts'
-import { writeFileAtomic } from '../config/data-dir.ts'
+import { writeFileAtomic } from '../shared/files.ts'
 
 /** The certificate the HTTPS server presents. */
 export interface TlsMaterial {

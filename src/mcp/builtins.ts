@@ -3,21 +3,9 @@ import type { AuditEntry, AuditLog } from '../store/index.ts'
 import type { NodeInfo } from '../shared/node-info.ts'
 import { isScope, SCOPES } from '../auth/scopes.ts'
 import type { Catalog, Caller } from './catalog.ts'
+import type { PeerView } from '../shared/peer-view.ts'
 
-/** A peer as the MCP surface shows it (filled in by the hive). */
-export interface PeerView {
-  peer_id: string
-  node_id?: string | undefined
-  status: 'online' | 'offline' | 'untrusted'
-  /** Proven a member of this node's hive (a removed member is not). */
-  member: boolean
-  trust: number
-  addresses: string[]
-  first_seen: string
-  last_seen: string
-  /** The peer's last signed capability advert, when it sent one. */
-  capabilities?: Record<string, unknown> | undefined
-}
+export type { PeerView }
 
 export interface BuiltinComponents {
   info (): NodeInfo

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
-import type { LogLevel } from '../config/log-level.ts'
+import type { LogLevel } from './log-level.ts'
 
 export type { Logger }
 

@@ -1,13 +1,8 @@
 import { esc, page } from './layout.ts'
+import { SCOPE_WORDS } from '../../auth/scopes.ts'
 
-/** Each scope in words a person understands. */
-export const SCOPE_WORDS: Record<string, string> = {
-  'mcp:read': 'See this node: its status, its peers and its notifications.',
-  'mcp:call': 'Run the node\'s tools (each tool may act on this machine).',
-  'mcp:resources': 'Read the node\'s resources, such as its logs.',
-  'mcp:admin': 'Administer the node: register apps and agents, manage the hive, connect peers.',
-  offline_access: 'Stay connected: keep access after you close this page, until you revoke it.'
-}
+export { SCOPE_WORDS }
+
 
 /** Plain-words versions of the OAuth errors a person can meet in these pages. */
 const ERROR_WORDS: Record<string, string> = {
@@ -55,7 +50,7 @@ ${o.problem === undefined ? '' : `<p class="problem" role="alert">${esc(o.proble
 }
 
 export function consentPage (nodeName: string, o: { action: string, csrf: string, client: ClientFacts, scopes: string[] }): string {
-  const rows = o.scopes.map((s) => `<label class="scope"><input type="checkbox" name="scope" value="${esc(s)}"${s === 'mcp:admin' ? '' : ' checked'}><span><code>${esc(s)}</code><br><span class="muted">${esc(SCOPE_WORDS[s] ?? 'A permission this node does not describe.')}</span></span></label>`).join('\n')
+  const rows = o.scopes.map((s) => `<label class="scope"><input type="checkbox" name="scope" value="${esc(s)}"${s === 'mcp:admin' ? '' : ' checked'}><span><code>${esc(s)}</code><br><span class="muted">${esc((SCOPE_WORDS as Record<string, string>)[s] ?? 'A permission this node does not describe.')}</span></span></label>`).join('\n')
   return page(nodeName, `Allow ${o.client.name}?`, `<p><strong>${esc(o.client.name)}</strong> asks for access to this node.</p>
 <dl>
 <dt>App</dt><dd>${esc(o.client.name)} <span class="muted">(${esc(o.client.id)})</span></dd>

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { PeerView } from '../../mcp/index.ts'
+import type { PeerView } from '../../shared/peer-view.ts'
 import { HttpError } from '../errors.ts'
 import { object, responses } from '../schemas.ts'
 import { PEER_ID_PATTERN } from '../../shared/peer-id.ts'
