@@ -1,13 +1,13 @@
 import type { Config } from './config/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import type { AuditFeed, Store } from './store/index.ts'
-import { createHash } from 'node:crypto'
 import { P2PHost, Hive, HiveForwarding, ForwardError, DnsSdAdvertiser, type ServedRequest } from './hive/index.ts'
 import { serveHiveCall, HiveView, type Catalog, type HiveMember, type McpTracer, type PeerView, type NotificationStream } from './mcp/index.ts'
 import { VERSION } from './shared/version.ts'
 import type { AuthInfo } from '@modelcontextprotocol/server'
 import type { Logger } from './shared/logger.ts'
 import type { LoadMeter } from './shared/load.ts'
+import { sha256 } from './shared/hash.ts'
 
 /** What the hive part needs from the rest of the node. */
 export interface HivePartDeps {
@@ -182,7 +182,7 @@ export function hiveView (d: { catalog: Catalog, load: LoadMeter, part: () => Hi
         clientId: authInfo.clientId,
         scopes: authInfo.scopes.filter((s) => s !== 'mcp:admin'),
         expiresAt: authInfo.expiresAt ?? Math.floor(Date.now() / 1000) + 60,
-        tokenRef: createHash('sha256').update(authInfo.token).digest('base64url').slice(0, 32)
+        tokenRef: sha256(authInfo.token).slice(0, 32)
       }
       return await part.forwarding.forward(nodeId, { target: 'mcp', method: 'POST', headers, body: Buffer.from(body) }, caller, signal)
     }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { ClientRecord, ClientRepository, OAuthPayloadStore } from '../store/index.ts'
 import { hashClientSecret } from './secrets.ts'
+import { sha256 } from '../shared/hash.ts'
 
 /** Clients that registered themselves (RFC 7591) live in the payload store under this model. */
 export const REGISTERED_CLIENT_MODEL = 'Client'
@@ -31,7 +31,7 @@ const FOUND_BY_USER_CODE = 'DeviceCode'
 const ROUTES_NAMING_STORED_KEYS = new Set(['code_verification', 'device_resume'])
 
 function hashed (id: string): string {
-  return `${STORED_PREFIX}${createHash('sha256').update(id).digest('base64url')}`
+  return `${STORED_PREFIX}${sha256(id)}`
 }
 
 /** The client metadata oidc-provider works with, from our registry's record. */

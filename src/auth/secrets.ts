@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { sha256 } from '../shared/hash.ts'
 
 // 256 bits of randomness for secrets (RFC 6819 §5.1.4.2.2 asks for at least 128); the prefixes
 // make a leaked value recognisable to secret scanners and to people.
@@ -19,7 +20,7 @@ export function newClientSecret (): string {
  * randomness, so there is nothing for a slow hash to protect against guessing.
  */
 export function hashClientSecret (secret: string): string {
-  return HASH_PREFIX + createHash('sha256').update(secret, 'utf8').digest('base64url')
+  return HASH_PREFIX + sha256(secret)
 }
 
 /** Constant-time comparison of a presented secret with a stored hash. */

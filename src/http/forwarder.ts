@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessIdentity } from '../auth/index.ts'
 import { challenge, refuse, type BearerOptions } from './bearer.ts'
+import { sha256 } from '../shared/hash.ts'
 
 /** Who an agent is, as this node verified it, handed to the member that answers. */
 export interface HiveCaller {
@@ -40,7 +40,7 @@ export function hiveCaller (identity: AccessIdentity): HiveCaller {
     clientId: identity.clientId,
     scopes: identity.scopes.filter((s) => s !== 'mcp:admin'),
     expiresAt: Math.floor(identity.expiresAt.getTime() / 1000),
-    tokenRef: createHash('sha256').update(identity.jti).digest('base64url').slice(0, 32)
+    tokenRef: sha256(identity.jti).slice(0, 32)
   }
 }
 

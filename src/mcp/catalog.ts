@@ -3,6 +3,9 @@ import type { z } from 'zod'
 import type { ContentBlock, CreateMessageRequest, CreateMessageResult, ElicitRequestFormParams, ElicitResult } from '@modelcontextprotocol/server'
 import type { Scope } from '../auth/scopes.ts'
 
+/** What calling a tool needs when the tool names no scope of its own. */
+export const DEFAULT_TOOL_SCOPE: Scope = 'mcp:call'
+
 /** Who is calling, as the verified token says. */
 export interface Caller {
   clientId: string
@@ -151,6 +154,6 @@ export class Catalog extends EventEmitter implements HiveApi {
   /** The scope needed to call a tool; undefined for a tool that does not exist. */
   toolScope (name: string): Scope | undefined {
     const t = this.tools.get(name)
-    return t === undefined ? undefined : t.scope ?? 'mcp:call'
+    return t === undefined ? undefined : t.scope ?? DEFAULT_TOOL_SCOPE
   }
 }

@@ -1,4 +1,4 @@
-import type { Catalog, Caller, ResourceContents, ToolResult } from './catalog.ts'
+import { DEFAULT_TOOL_SCOPE, type Catalog, type Caller, type ResourceContents, type ToolResult } from './catalog.ts'
 import { messageOf } from '../shared/errors.ts'
 
 interface StandardSchema {
@@ -18,7 +18,7 @@ export type InvokeOutcome =
 export async function invokeTool (catalog: Catalog, name: string, args: unknown, caller: Caller): Promise<InvokeOutcome> {
   const def = catalog.tools.get(name)
   if (def === undefined) return { ok: false, code: 'unknown_tool', message: `There is no tool ${name}.` }
-  const scope = def.scope ?? 'mcp:call'
+  const scope = def.scope ?? DEFAULT_TOOL_SCOPE
   if (!caller.scopes.includes(scope)) return { ok: false, code: 'insufficient_scope', message: `${name} needs the ${scope} scope.`, scope }
   let input: Record<string, unknown> = {}
   if (def.inputSchema !== undefined) {

@@ -1,5 +1,5 @@
 import type { Scope } from '../auth/scopes.ts'
-import type { Caller, Catalog } from './catalog.ts'
+import { DEFAULT_TOOL_SCOPE, type Caller, type Catalog } from './catalog.ts'
 
 /**
  * The one table of what each MCP method needs. The HTTP front reads it to answer OAuth's 403
@@ -57,7 +57,7 @@ export function scopeForMessage (message: unknown, catalog: Pick<Catalog, 'toolS
   const p = isObject(params) ? params : {}
   if (method === 'tools/call') {
     // An unknown tool needs mcp:call to be told it is unknown.
-    return catalog.toolScope(typeof p.name === 'string' ? p.name : '') ?? 'mcp:call'
+    return catalog.toolScope(typeof p.name === 'string' ? p.name : '') ?? DEFAULT_TOOL_SCOPE
   }
   if (method === 'completion/complete') {
     // Completing a template's variables is reading about resources; a prompt's, about prompts.

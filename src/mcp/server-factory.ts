@@ -1,6 +1,6 @@
 import { ResourceTemplate, completable, type McpServer, type ServerContext } from '@modelcontextprotocol/server'
 import { messageOf } from '../shared/errors.ts'
-import type { Catalog, Caller, PromptDefinition, ResourceContents, ToolContext, ToolDefinition, ToolResult } from './catalog.ts'
+import { DEFAULT_TOOL_SCOPE, type Catalog, type Caller, type PromptDefinition, type ResourceContents, type ToolContext, type ToolDefinition, type ToolResult } from './catalog.ts'
 import { ScopedMcpServer } from './message-gate.ts'
 
 /** Callbacks a session gives its server, for the subscriptions the caller makes. */
@@ -17,7 +17,7 @@ export interface ServerInfo {
 type RegisteredTool = ReturnType<McpServer['registerTool']>
 
 function mayUse (caller: Caller, def: ToolDefinition): boolean {
-  return caller.scopes.includes(def.scope ?? 'mcp:call')
+  return caller.scopes.includes(def.scope ?? DEFAULT_TOOL_SCOPE)
 }
 
 /** The tool context for one MCP request, over the SDK's request context. */

@@ -1,7 +1,8 @@
-import { randomBytes, createHash, randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { sealRecord, openRecord, toText, fromText } from '../signed-record.ts'
 import { invalidInvitation } from '../errors.ts'
+import { sha256 } from '../../shared/hash.ts'
 
 /** Invitation tokens start with this, so a pasted token is recognisable (and findable by secret scanners). */
 export const INVITATION_PREFIX = 'ehi_'
@@ -20,7 +21,7 @@ export interface InvitationDoc {
 }
 
 export function hashInvitationSecret (secret: string): string {
-  return `sha256$${createHash('sha256').update(secret).digest('base64url')}`
+  return `sha256$${sha256(secret)}`
 }
 
 export async function createInvitation (key: PrivateKey, init: { hive: string, inviter: string, ttlMs: number, addrs: string[] }): Promise<{ token: string, doc: InvitationDoc }> {
