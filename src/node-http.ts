@@ -111,7 +111,7 @@ export async function buildHttpPart (d: HttpPartDeps): Promise<HttpServer> {
   }, {
     nodeName: c.nodeName,
     csrfKey: d.csrfKey,
-    signInRateLimit: 20,
+    signInRateLimit: c.signInRateLimit,
     pageRateLimit: c.tokenRateLimit,
     rateLimitWindowMs: c.rateLimitWindow,
     trustedBrowserMs: d.operator.trustedBrowserMs

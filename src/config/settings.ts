@@ -37,6 +37,7 @@ export interface Config {
   clientMetadataPrivate: boolean
   signInLockout: number
   signInGlobalFailures: number
+  signInRateLimit: number
   corsOrigins: string[]
   mcpSessionIdle: number
   mcpMaxSessions: number
@@ -272,6 +273,11 @@ export const SETTINGS: readonly Setting[] = [
     key: 'signInGlobalFailures', env: 'EDGE_HIVE_SIGN_IN_GLOBAL_FAILURES', flag: { spec: '--sign-in-global-failures <number>', attr: 'signInGlobalFailures' },
     description: 'Wrong passwords on the sign-in page from all addresses together within 15 minutes that lock sign-in for browsers the operator has not signed in with, until the oldest is 15 minutes old. Browsers the operator signed in with are not locked by it; edge-hive operator set-password lifts it.',
     allowed: 'a whole number from 2 to 1000000', schema: integer(2, 1_000_000), default: () => 100
+  },
+  {
+    key: 'signInRateLimit', env: 'EDGE_HIVE_SIGN_IN_RATE_LIMIT', flag: { spec: '--sign-in-rate-limit <per-minute>', attr: 'signInRateLimit' },
+    description: 'Sign-in attempts (posts of the operator password) answered per minute from one source address, right or wrong; more get 429.',
+    allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 20
   },
   {
     key: 'corsOrigins', env: 'EDGE_HIVE_CORS_ORIGINS', flag: { spec: '--cors-origin <origin>', attr: 'corsOrigin', repeatable: true },
