@@ -121,7 +121,7 @@ export async function registerMcpEndpoints (app: FastifyInstance, part: McpPart,
     resourceMetadataUrl: d.resourceMetadataUrl,
     corsOrigins: c.corsOrigins,
     // DNS rebinding protection: a node on loopback answers only to loopback names (and its public URL's).
-    allowedHosts: loopback ? ['127.0.0.1', 'localhost', '::1', new URL(d.publicUrl()).hostname.replace(/^\[|\]$/g, '')] : undefined,
+    allowedHosts: loopback ? ['127.0.0.1', 'localhost', '[::1]', new URL(d.publicUrl()).hostname] : undefined,
     nodeId: d.nodeId
   }
   const cards: CardedEndpoint[] = []

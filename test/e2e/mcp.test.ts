@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NodeProcess, cleanEnv, removeDir } from '../helpers/cli.ts'
-import { request1 } from '../helpers/https.ts'
+import { request1, type Answer } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 import { RawMcp, type SseStream } from '../fixtures/mcp-raw.ts'
 
@@ -419,6 +419,19 @@ describe('MCP over Streamable HTTP', () => {
       assert.equal(init.status, 200, init.body)
       const refused = await raw.call(undefined, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }, { origin: 'https://other.example' })
       assert.equal(refused.status, 403)
+    })
+
+    it('on loopback, refuses a Host header that names another host with 403 (DNS rebinding protection)', async () => {
+      const port = new URL(node.ready.url).port
+      // As a browser tricked by DNS rebinding would send it: the node's address, another name.
+      const send = async (host: string): Promise<Answer> => await request1(node.ready.mcp_url, {
+        ca, method: 'POST', headers: { ...mcp.headers(session), host }, tls: { checkServerIdentity: () => undefined },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'tools/list', params: {} })
+      })
+      const evil = await send(`evil.example:${port}`)
+      assert.equal(evil.status, 403)
+      assert.match(evil.body, /unexpected Host header/)
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) assert.equal((await send(host)).status, 200, host)
     })
 
     it('refuses a body larger than --body-limit with 413, accepts one within it, and keeps serving', async () => {

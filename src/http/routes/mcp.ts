@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthInfo } from '@modelcontextprotocol/server'
+import { validateHostHeader, type AuthInfo } from '@modelcontextprotocol/server'
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import { MCP_CHALLENGE_SCOPES, type Scope } from '../../auth/scopes.ts'
 import { answerFromMember, clientGone, hiveCaller, type Forwarder } from '../forwarder.ts'
@@ -30,7 +30,7 @@ export interface McpRouteOptions extends BearerOptions {
   resource (): string
   /** Origins allowed to call from a browser, besides the node's own. */
   corsOrigins: string[]
-  /** Host names allowed in the Host header; undefined: any (the node is not bound to loopback only). */
+  /** Host names allowed in the Host header (IPv6 in brackets, as in a URL); undefined: any (the node is not bound to loopback only). */
   allowedHosts: string[] | undefined
   /** This node's id: `/mcp/node/<it>/mcp` is this node's own endpoint. */
   nodeId: string
@@ -147,8 +147,8 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
       if (origin !== undefined && origin !== new URL(opts.publicUrl()).origin && !opts.corsOrigins.includes(origin)) {
         return rpcError(reply, 403, -32000, 'Forbidden: this origin may not use the MCP endpoint.')
       }
-      const hostname = (req.headers.host ?? req.headers[':authority'] as string | undefined ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-      if (opts.allowedHosts !== undefined && !opts.allowedHosts.includes(hostname)) {
+      // DNS rebinding protection, with the SDK's own Host check (HTTP/2 names the host in :authority).
+      if (opts.allowedHosts !== undefined && !validateHostHeader(req.headers.host ?? req.headers[':authority'] as string | undefined, opts.allowedHosts).ok) {
         return rpcError(reply, 403, -32000, 'Forbidden: unexpected Host header.')
       }
       const text = typeof req.body === 'string' ? req.body : undefined
