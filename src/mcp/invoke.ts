@@ -1,5 +1,6 @@
 import { DEFAULT_TOOL_SCOPE, type Catalog, type Caller, type ResourceContents, type ToolResult } from './catalog.ts'
 import { messageOf } from '../shared/errors.ts'
+import { UriTemplate } from '@modelcontextprotocol/server'
 
 interface StandardSchema {
   '~standard': {
@@ -42,12 +43,15 @@ export async function invokeTool (catalog: Catalog, name: string, args: unknown,
   }
 }
 
+/**
+ * A template's variables in a URI, matched by the SDK's own RFC 6570 matcher: the REST route
+ * reads a template resource exactly as `resources/read` over MCP does (values as they are in
+ * the URI, not percent-decoded).
+ */
 function matchTemplate (template: string, uri: string): Record<string, string> | undefined {
-  const names: string[] = []
-  const pattern = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, n: string) => { names.push(n); return '([^/]+)' })
-  const m = new RegExp(`^${pattern}$`).exec(uri)
+  const m = new UriTemplate(template).match(uri)
   if (m === null) return undefined
-  return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]))
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]))
 }
 
 /** Reads a resource by URI from the catalog: a fixed resource, or one a template matches. */
