@@ -52,7 +52,7 @@ export interface NodeState {
   p2p: Pick<P2PHost, 'protocols' | 'listenAddrs'> | undefined
 }
 
-/** The node's info document (the seed's capability advertisement). */
+/** The node's info document (its capability advertisement). */
 export function nodeInfo (s: NodeState): NodeInfo {
   const c = s.config
   return buildNodeInfo({

@@ -335,7 +335,7 @@ export class EdgeNode {
     return this.#http?.routes() ?? []
   }
 
-  /** The node's info document (the seed's capability advertisement). */
+  /** The node's info document (its capability advertisement). */
   info (): NodeInfo {
     return nodeInfo(this.#state())
   }

@@ -296,7 +296,7 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
     },
     formats: {
       customizers: {
-        // The seed's tokens carry `scopes` as an array beside the standard `scope` string.
+        // Tokens carry `scopes` as an array beside the standard `scope` string, as the original design's did.
         jwt: async (_ctx, _token, jwt) => {
           jwt.payload.scopes = typeof jwt.payload.scope === 'string' ? jwt.payload.scope.split(' ') : []
         }

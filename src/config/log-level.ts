@@ -4,7 +4,7 @@ import { LOG_LEVELS, type LogLevel } from '../shared/log-level.ts'
 
 export { LOG_LEVELS, type LogLevel }
 
-// The seed's compose file sets a RUST_LOG-style value (`info`, or `edge_hive=debug,libp2p=info`).
+// The original design's compose file sets a RUST_LOG-style value (`info`, or `edge_hive=debug,libp2p=info`).
 // We accept that syntax so those files work unchanged: a bare level is the default, and a
 // directive for `edge_hive` (or `edge-hive`) wins over it. Directives for other targets are
 // accepted and ignored, since no other target logs through us.

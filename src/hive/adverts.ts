@@ -40,7 +40,7 @@ export interface AdvertComponents {
   nodeId: string
   directory: PeerDirectory
   logger: Logger
-  /** The node's current advert (the seed's document without peer_id, node_id and seq). */
+  /** The node's current advert (the info document without peer_id, node_id and seq). */
   advert (): Record<string, unknown>
   /** The node's load now (carried by each heartbeat). */
   load (): Record<string, number>

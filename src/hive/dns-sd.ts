@@ -21,7 +21,7 @@ function ipv4Addresses (): string[] {
 
 /**
  * Announces this node as a DNS-SD service (`<node id>._edge-hive._tcp.local`, SRV to the HTTPS
- * port, TXT with the seed's properties), answers queries for it, and withdraws it with a
+ * port, TXT with the info document's key facts), answers queries for it, and withdraws it with a
  * goodbye (TTL 0, RFC 6762 §10.1) on stop. Only started with `--discovery`.
  */
 export class DnsSdAdvertiser {

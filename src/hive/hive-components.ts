@@ -14,7 +14,7 @@ export interface HiveComponents {
   hive: HiveRepository
   peers: PeerRepository
   logger: Logger
-  /** The node's current advert (the seed's document without peer_id, node_id and seq). */
+  /** The node's current advert (the info document without peer_id, node_id and seq). */
   advert (): Record<string, unknown>
   /** The node's load now. */
   load (): Record<string, number>

@@ -13,7 +13,7 @@ export type InvokeOutcome =
   | { ok: false, code: 'unknown_tool' | 'invalid_arguments' | 'insufficient_scope', message: string, scope?: string }
 
 /**
- * Calls a catalog tool outside MCP (the seed's REST route), with the same scope rule, argument
+ * Calls a catalog tool outside MCP (the REST route), with the same scope rule, argument
  * validation and error-to-result behaviour as MCP `tools/call`.
  */
 export async function invokeTool (catalog: Catalog, name: string, args: unknown, caller: Caller): Promise<InvokeOutcome> {

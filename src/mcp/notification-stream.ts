@@ -7,7 +7,7 @@ export interface StreamEvent {
 
 /**
  * The node's notifications (log entries, resource updates, and peer events once the hive is
- * there) for the seed's SSE route: a bounded ring of recent events, so a client that
+ * there) for the REST SSE route: a bounded ring of recent events, so a client that
  * reconnects with `Last-Event-ID` gets what it missed, if it is still kept.
  */
 export class NotificationStream {

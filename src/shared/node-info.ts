@@ -1,9 +1,9 @@
 import type { Load } from './load.ts'
 
 /**
- * The node's self-description: the seed's capability advertisement, served at
+ * The node's self-description: the capability advertisement of the original Edge Hive design, served at
  * `/mcp/node/{node_id}/info` and, signed, to other hive members. Fields stay snake_case as
- * in the seed, since other implementations read them.
+ * in that design, since other implementations read them.
  */
 export interface NodeInfo {
   node_id: string

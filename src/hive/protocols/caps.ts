@@ -32,7 +32,7 @@ export const MAX_WANT = 64
 /** A frame is cut before this many bytes of records (the frame limit is 64 KiB). */
 const FRAME_BUDGET = 48 * 1024
 
-/** The advert: the seed's document, with `seq` growing on every new version (milliseconds since 1970, so also when it was made). */
+/** The advert: the info document, with `seq` growing on every new version (milliseconds since 1970, so also when it was made). */
 export type CapabilityDoc = Record<string, unknown> & { peer_id: string, node_id: string, seq: number }
 
 /** An advert as it travels: the signed record and the membership chain of the member it is about. */

@@ -15,7 +15,7 @@ export interface DiscoveryComponents {
 
 const PEER_ID = PEER_ID_PATTERN
 
-/** The seed's discovery routes: who this node knows (`mcp:read`), and connecting to a peer (`mcp:admin`). */
+/** The discovery routes: who this node knows (`mcp:read`), and connecting to a peer (`mcp:admin`). */
 export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryComponents): void {
   app.get('/discovery/peers', {
     config: { scope: 'mcp:read' },

@@ -24,7 +24,7 @@ const PEER_ID = PEER_ID_PATTERN
 
 /**
  * Membership as the `edge-hive hive` commands use it (all `mcp:admin` but the member list),
- * and the seed's `GET /discovery/announce`.
+ * and `GET /discovery/announce`.
  */
 export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents): void {
   const hive = (): NonNullable<ReturnType<HiveRouteComponents['hive']>> => {

@@ -38,7 +38,7 @@ function elsewhere (nodeId: string | undefined, own: string): nodeId is string {
 }
 
 /**
- * The seed's REST face of the MCP tools and resources, for scripts without an MCP client:
+ * The REST face of the MCP tools and resources, for scripts without an MCP client:
  * the same catalog code, the same scopes.
  */
 export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponents, opts: McpRestOptions): void {

@@ -16,7 +16,7 @@ export interface NodeInfoComponents {
 }
 
 /**
- * `GET /mcp/node/info` and the seed's `GET /mcp/node/{node_id}/info`. This node's document is
+ * `GET /mcp/node/info` and `GET /mcp/node/{node_id}/info`. This node's document is
  * public (it is what discovery shows); another member's needs a token.
  */
 export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeInfoComponents, opts: BearerOptions): void {

@@ -113,7 +113,7 @@ function readBody (payload: NodeJS.ReadableStream, limit: number): Promise<Buffe
 }
 
 /**
- * The authorization server's endpoints (handed to oidc-provider as they are), the seed's
+ * The authorization server's endpoints (handed to oidc-provider as they are), the original design's
  * token routes that also take a JSON body, and the RFC 9728 protected resource metadata.
  *
  * Limits, all enforced on every request (see docs/security.md): per source address on every
@@ -226,9 +226,9 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
       })
     }
 
-    // The seed's token routes: the standard form body, or the seed's JSON body
+    // The JSON token routes: the standard form body, or a JSON body
     // {"grant_type","client_id","client_secret","scope"}; answered by the same token endpoint.
-    const seedToken = async (req: FastifyRequest<{ Params: { node_id?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const jsonToken = async (req: FastifyRequest<{ Params: { node_id?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
       if (req.params.node_id !== undefined && req.params.node_id !== opts.nodeId) {
         throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
       }
@@ -245,11 +245,11 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     const doc = (summary: string, params?: Record<string, unknown>) => ({
       tags: ['oauth'], summary, consumes: ['application/json', 'application/x-www-form-urlencoded'], response: tokenResponses, ...(params === undefined ? {} : { params })
     })
-    scope.post<{ Params: { node_id?: string } }>('/mcp/auth/token', { ...route, schema: doc('The token endpoint, also taking a JSON body') }, seedToken)
+    scope.post<{ Params: { node_id?: string } }>('/mcp/auth/token', { ...route, schema: doc('The token endpoint, also taking a JSON body') }, jsonToken)
     scope.post<{ Params: { node_id?: string } }>('/mcp/node/:node_id/auth/token', {
       ...route,
       schema: doc('The token endpoint, also taking a JSON body, by node id', { type: 'object', required: ['node_id'], properties: { node_id: { type: 'string', maxLength: 64 } } })
-    }, seedToken)
+    }, jsonToken)
   })
 
   // RFC 9728: where to get tokens for this node. The path-aware form (§3.1) is for the MCP
