@@ -5,7 +5,7 @@ import type { AuditLog, ClientRepository, OAuthPayloadStore } from '../store/ind
 import type { Logger } from '../shared/logger.ts'
 import type { GrantEnd, GrantView, Grants } from './grants.ts'
 import {
-  OPERATOR_ACCOUNT_ID, defaultScopeForApps, providerConfiguration,
+  OPERATOR_ACCOUNT_ID, defaultScopeForApps, isMetadataDocumentId, providerConfiguration,
   type AuthorizationServerOptions
 } from './provider-configuration.ts'
 import { SCOPES, isScope } from './scopes.ts'
@@ -229,7 +229,7 @@ export class AuthorizationServer {
     const meta = c.metadata() as Record<string, unknown>
     const issued = typeof meta.client_id_issued_at === 'number' ? new Date(meta.client_id_issued_at * 1000) : undefined
     // A Client ID Metadata Document: the client id is the document's https URL.
-    const registeredBy = /^https:\/\//.test(clientId) ? 'document' : 'itself'
+    const registeredBy = isMetadataDocumentId(clientId) ? 'document' : 'itself'
     return { name: String(meta.client_name ?? clientId), registeredBy, createdAt: issued, redirectUris: (meta.redirect_uris as string[] | undefined) ?? [] }
   }
 

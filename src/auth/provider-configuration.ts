@@ -77,6 +77,11 @@ export function defaultScopeForApps (req: IncomingMessage | Http2ServerRequest):
   req.url = `${u.pathname}${u.search}`
 }
 
+/** A client id that is the https URL of the app's Client ID Metadata Document (operator and self-registered ids never are). */
+export function isMetadataDocumentId (clientId: unknown): boolean {
+  return typeof clientId === 'string' && clientId.startsWith('https://')
+}
+
 /** Client metadata only the operator sets (edge-hive clients add); an app registering itself may not. */
 const OPERATOR_ONLY_METADATA = ['agent_type', 'agent_version']
 /** Client metadata naming a URL the library would fetch. */
@@ -143,7 +148,7 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
       // registry, which has its own rules. The validator runs once per property, when the
       // client is built: before the library fetches anything the metadata names.
       validator: (ctx, key, value, metadata) => {
-        const selfDescribed = ctx?.oidc?.route === 'registration' || /^https:\/\//.test(String((metadata as { client_id?: unknown }).client_id))
+        const selfDescribed = ctx?.oidc?.route === 'registration' || isMetadataDocumentId((metadata as { client_id?: unknown }).client_id)
         if (!selfDescribed) return
         if (value !== undefined) {
           throw new errors.InvalidClientMetadata(`${key} is set by the node's operator (edge-hive clients add), not by the app`)

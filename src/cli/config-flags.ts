@@ -7,10 +7,13 @@ function helpOf (s: Setting & { flag: NonNullable<Setting['flag']> }, defaults: 
   return `${s.flag.help ?? s.description}${shown === undefined ? '' : ` (default: ${shown})`} (env: ${s.env})`
 }
 
+/** The defaults as `--help` shows them: worked out once, for all the subcommands that take flags. */
+let defaultsShown: Map<SettingKey, string | undefined> | undefined
+
 /** Adds every setting that has a flag to `cmd`, plus `--config`, from the one settings table. */
 export function addSettingFlags (cmd: Command, only?: SettingKey[]): Command {
   cmd.option('--config <file>', 'read settings from a JSON or YAML file (env: EDGE_HIVE_CONFIG)')
-  const defaults = shownDefaults()
+  const defaults = defaultsShown ??= shownDefaults()
   for (const s of SETTINGS) {
     if (s.flag === undefined || (only !== undefined && !only.includes(s.key))) continue
     const help = helpOf(s as Setting & { flag: NonNullable<Setting['flag']> }, defaults)

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os'
 import { SETTINGS, type Config, type Setting, type SettingKey } from './settings.ts'
+import { formatDuration } from './values.ts'
 
 /** Defaults that depend on the machine or on other settings, said in words instead of one machine's value. */
 const IN_WORDS: Partial<Record<SettingKey, string>> = {
@@ -9,13 +10,6 @@ const IN_WORDS: Partial<Record<SettingKey, string>> = {
   store: 'surrealkv://<data dir>/db (embedded)',
   tlsCert: 'a self-signed certificate made at first start',
   tlsKey: 'the key of the self-signed certificate'
-}
-
-/** A duration in milliseconds the way the settings take it: `90s`, `10m`, `30d`. */
-export function formatDuration (ms: number): string {
-  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]]
-  for (const [u, n] of units) if (ms >= n && ms % n === 0) return `${ms / n}${u}`
-  return `${ms}ms`
 }
 
 function isDuration (s: Setting): boolean {

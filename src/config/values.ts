@@ -30,6 +30,13 @@ export function parseDuration (text: string): number | undefined {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!)
 }
 
+/** A duration in milliseconds the way the settings take it, in the largest whole unit: `90s`, `10m`, `30d`. */
+export function formatDuration (ms: number): string {
+  const units = Object.entries(UNIT_MS).sort(([, a], [, b]) => b - a)
+  const [unit, n] = units.find(([, n]) => ms >= n && ms % n === 0) ?? ['ms', 1]
+  return `${ms / n}${unit}`
+}
+
 /** A duration in milliseconds within [minMs, maxMs]; a number in a config file is seconds. */
 export function duration (minMs: number, maxMs: number) {
   return z.union([z.number().transform((n) => n * 1000), z.string().transform((s, ctx) => {

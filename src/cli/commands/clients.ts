@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { localAdminAccess, openOfflineState, type ClientView, type NewClient } from '../../local-admin.ts'
+import { localAdminAccess, openOfflineState, type ClientView, type LocalAdminAccess, type NewClient } from '../../local-admin.ts'
+import type { Config } from '../../config/index.ts'
 import { UsageError, messageOf } from '../../shared/errors.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
@@ -16,7 +17,7 @@ interface Registry {
   close (): Promise<void>
 }
 
-async function remote (access: NonNullable<Awaited<ReturnType<typeof localAdminAccess>>>): Promise<Registry> {
+async function remote (access: LocalAdminAccess): Promise<Registry> {
   const call = async <T>(method: string, path: string, json?: unknown): Promise<T> => await callNode<T>(access, method, path, json)
   return {
     add: async (c) => {
@@ -36,10 +37,13 @@ async function remote (access: NonNullable<Awaited<ReturnType<typeof localAdminA
   }
 }
 
-/** The registry of the node on the command's data dir: through the node when it runs, else its store. */
-export async function openRegistry (cmd: Command): Promise<Registry> {
+async function openRegistry (cmd: Command): Promise<Registry> {
   const { config } = configFromCommand(cmd)
-  const access = await localAdminAccess(config.dataDir)
+  return await registryOf(config, await localAdminAccess(config.dataDir))
+}
+
+/** The registry of the node on `config`'s data dir: through the node when it runs (`access`), else its store. */
+export async function registryOf (config: Config, access: LocalAdminAccess | undefined): Promise<Registry> {
   if (access !== undefined) return await remote(access)
   const state = await openOfflineState(config)
   const actor = 'operator'

@@ -6,7 +6,7 @@ import { dataDirLayout, readLock, writeFileAtomic } from '../../config/index.ts'
 import { UsageError, messageOf } from '../../shared/errors.ts'
 import { cliName } from '../../shared/cli-name.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
-import { openRegistry } from './clients.ts'
+import { registryOf } from './clients.ts'
 import { callNode } from '../admin-api.ts'
 import { localAdminAccess } from '../../local-admin.ts'
 
@@ -18,14 +18,14 @@ import { localAdminAccess } from '../../local-admin.ts'
  */
 export const MCP_REMOTE = 'mcp-remote@0.15.1'
 /** The environment variable that carries the client secret into the bridge (never its command line). */
-export const SECRET_ENV = 'EDGE_HIVE_CLIENT_SECRET'
+const SECRET_ENV = 'EDGE_HIVE_CLIENT_SECRET'
 const APPS = ['claude', 'vscode', 'cursor', 'inspector'] as const
 type App = typeof APPS[number]
 
-export interface Launch { command: string, args: string[], env: Record<string, string> }
+interface Launch { command: string, args: string[], env: Record<string, string> }
 
 /** The stdio command that connects an app to the node as `clientId`. */
-export function bridge (mcpUrl: string, clientId: string, secret: string, ca: string | undefined): Launch {
+function bridge (mcpUrl: string, clientId: string, secret: string, ca: string | undefined): Launch {
   return {
     command: 'npx',
     args: ['-y', MCP_REMOTE, mcpUrl, '--client-credentials', '--static-oauth-client-info', JSON.stringify({ client_id: clientId, client_secret: `\${${SECRET_ENV}}` })],
@@ -44,7 +44,7 @@ function target (app: App): { file: string, key: 'mcpServers' | 'servers' } {
 }
 
 /** The app's configuration file with this server set (others kept as they were). */
-export function configWith (app: App, existing: Record<string, unknown>, name: string, launch: Launch): Record<string, unknown> {
+function configWith (app: App, existing: Record<string, unknown>, name: string, launch: Launch): Record<string, unknown> {
   const { key } = target(app)
   const entry = app === 'vscode' ? { type: 'stdio', ...launch } : launch
   const servers = (existing[key] !== null && typeof existing[key] === 'object' ? existing[key] : {}) as Record<string, unknown>
@@ -86,7 +86,7 @@ export function registerConnect (program: Command): void {
     const access = await localAdminAccess(config.dataDir)
     const nodeName = access === undefined ? config.nodeName : (await callNode<{ name: string }>(access, 'GET', '/mcp/node/info')).name
     const name = `edge-hive-${nodeName}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64)
-    const registry = await openRegistry(cmd)
+    const registry = await registryOf(config, access)
     let added
     try {
       added = await registry.add({ name: o.client ?? `${app} on ${hostname()}`.slice(0, 64), scopes: o.scopes.split(/[\s,]+/).filter((s) => s !== '') })

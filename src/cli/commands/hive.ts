@@ -7,7 +7,7 @@ import { callNode } from '../admin-api.ts'
 import { runningNode } from '../running-node.ts'
 import { printPeers } from './peers.ts'
 import { cliName } from '../../shared/cli-name.ts'
-import { peerIdOrRefusal } from '../../shared/peer-id.ts'
+import { requirePeerId } from '../../shared/peer-id.ts'
 
 /** A join dials the inviting member and waits for its answer: longer than a plain admin call. */
 const JOIN_TIMEOUT_MS = 40_000
@@ -68,8 +68,7 @@ export function registerHive (program: Command): void {
   const remove = command(hive, 'remove', 'remove a member (the founder may remove anyone else; a member, those it invited and theirs); the removal spreads to the other members').argument('<peer_id>', 'the member\'s peer id')
   remove.action(async () => {
     const peerId = remove.args[0]!
-    const check = peerIdOrRefusal(peerId)
-    if (!check.ok) throw new UsageError('ERR_PEER_ID', check.message)
+    requirePeerId(peerId)
     const r = await callNode<{ peer_id: string, removed: boolean }>(await access(remove), 'DELETE', `/hive/members/${encodeURIComponent(peerId)}`)
     write(remove.opts().json === true ? JSON.stringify(r) : r.removed ? `removed ${r.peer_id}` : `${r.peer_id} was removed already`)
   })

@@ -3,9 +3,8 @@ import { UsageError } from '../../shared/errors.ts'
 import { addSettingFlags } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
 import { runningNode } from '../running-node.ts'
-import { peerIdOrRefusal } from '../../shared/peer-id.ts'
-
-interface PeerView { peer_id: string, node_id?: string, status: string, member: boolean, trust: number, addresses: string[] }
+import { requirePeerId } from '../../shared/peer-id.ts'
+import type { PeerView } from '../../shared/peer-view.ts'
 
 const access = async (cmd: Command): Promise<Awaited<ReturnType<typeof runningNode>>> => await runningNode(cmd, 'peers are known only to a running node')
 
@@ -20,8 +19,7 @@ export function printPeers (peers: PeerView[], json: boolean): void {
 /** A peer id, or a multiaddr ending in /p2p/<peer id> to dial at that address. */
 function target (text: string): { peerId: string, addrs: string[] } {
   if (!text.startsWith('/')) {
-    const check = peerIdOrRefusal(text)
-    if (!check.ok) throw new UsageError('ERR_PEER_ID', check.message)
+    requirePeerId(text)
     return { peerId: text, addrs: [] }
   }
   const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(text)

@@ -2,7 +2,7 @@ import { PAGE_CSP } from './layout.ts'
 import { deviceInputPage, deviceConfirmPage, deviceSuccessPage, errorPage } from './views.ts'
 
 export { PAGE_CSP, esc, page } from './layout.ts'
-export { signInPage, consentPage, errorPage, messagePage, SCOPE_WORDS, type ClientFacts } from './views.ts'
+export { signInPage, consentPage, errorPage, messagePage, type ClientFacts } from './views.ts'
 
 /** The pages the authorization server itself renders (device flow, errors), with this node's name on them. */
 export function authorizationPages (nodeName: string): {

@@ -1,8 +1,6 @@
 import { esc, page } from './layout.ts'
 import { SCOPE_WORDS } from '../../auth/scopes.ts'
 
-export { SCOPE_WORDS }
-
 
 /** Plain-words versions of the OAuth errors a person can meet in these pages. */
 const ERROR_WORDS: Record<string, string> = {

@@ -13,8 +13,6 @@ export interface DiscoveryComponents {
   enabled (): boolean
 }
 
-const PEER_ID = PEER_ID_PATTERN
-
 /** The discovery routes: who this node knows (`mcp:read`), and connecting to a peer (`mcp:admin`). */
 export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryComponents): void {
   app.get('/discovery/peers', {
@@ -28,7 +26,7 @@ export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryCompo
       tags: ['discovery'],
       summary: 'Connect to a peer: at the addresses given, the known ones, or through the DHT',
       response: responses(object('`{ peer_id, connected, addresses }`'), 400, 401, 403, 404, 409),
-      params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] },
+      params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID_PATTERN } }, required: ['peer_id'] },
       body: { type: ['object', 'null'], additionalProperties: false, properties: { addrs: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 512 } } } }
     }
   }, async (req) => {

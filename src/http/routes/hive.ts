@@ -20,8 +20,6 @@ export interface HiveRouteComponents {
   peerId: string
 }
 
-const PEER_ID = PEER_ID_PATTERN
-
 /**
  * Membership as the `edge-hive hive` commands use it (all `mcp:admin` but the member list),
  * and `GET /discovery/announce`.
@@ -70,7 +68,7 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
     schema: {
       tags: ['hive'],
       summary: 'Remove a member; the removal spreads to the other members',
-      params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID } }, required: ['peer_id'] },
+      params: { type: 'object', properties: { peer_id: { type: 'string', pattern: PEER_ID_PATTERN } }, required: ['peer_id'] },
       response: responses(object('`{ peer_id, removed }`: removed is false when it was removed already'), 400, 401, 403, 409)
     }
   }, async (req) => await hive().remove(req.params.peer_id))

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { object, responses } from '../schemas.ts'
 
 /** The Server Card media type of the experimental MCP server-card extension (SEP-2127). */
-export const SERVER_CARD_TYPE = 'application/mcp-server-card+json'
+const SERVER_CARD_TYPE = 'application/mcp-server-card+json'
 const SCHEMA = 'https://static.modelcontextprotocol.io/schemas/v2/server-card.schema.json'
 
 /** One MCP endpoint of this node, as its card describes it. */
