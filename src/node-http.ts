@@ -4,7 +4,7 @@ import type { TlsMaterial } from './identity/index.ts'
 import {
   createHttpServer, registerHealthRoutes, registerNodeInfoRoutes, registerBearerGuard, registerOAuthRoutes, registerAdminClientRoutes,
   registerMcpRestRoutes, registerDiscoveryRoutes, registerHiveRoutes, registerOpenApiRoute, registerInteractionRoutes, registerAdminOperatorRoutes,
-  type HttpServer, type Forwarder
+  registerConsole, type HttpServer, type Forwarder, type InteractionComponents
 } from './http/index.ts'
 import {
   OAUTH_PATH_PREFIX, TOKEN_PATH, AUTHORIZATION_SERVER_METADATA_PATH,
@@ -17,6 +17,8 @@ import type { NodeInfo } from './shared/node-info.ts'
 import type { NodeMetrics } from './shared/metrics.ts'
 import type { Logger } from './shared/logger.ts'
 import { VERSION } from './shared/version.ts'
+import { cliName } from './shared/cli-name.ts'
+import { consoleComponents } from './node-console.ts'
 
 /**
  * What the node's HTTP routes need from the rest of the node. The parts built once the server
@@ -85,6 +87,30 @@ export async function buildHttpPart (d: HttpPartDeps): Promise<HttpServer> {
     registrationRateLimit: c.registrationRateLimit
   })
   registerAdminClientRoutes(http.app, { registry: d.registry })
+  const signIn: InteractionComponents['signIn'] = async (password, from) => {
+    const outcome = await d.operator.signIn(password, from)
+    // Refusals while locked are not audited (nothing was checked, and a flood would fill the
+    // log); each checked password is, with the lock it started.
+    if (outcome.ok || outcome.reason !== 'locked') {
+      const lock = !outcome.ok && outcome.reason === 'wrong' && outcome.lock !== undefined ? { lock: outcome.lock.scope, locked_for_s: Math.ceil(outcome.lock.retryAfterMs / 1000) } : {}
+      await d.audit.append({ actor: 'operator', action: 'operator.sign_in', source: from.address, outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason, ...lock } }) })
+    }
+    return outcome
+  }
+  // The console signs in with the same password, lockouts and audit as the approval pages.
+  const operatorConsole = c.consoleEnabled
+    ? await registerConsole(http.app, consoleComponents({ ...d, fingerprint: d.tls?.fingerprint, signIn, tokenUrl: () => `${d.issuer()}${TOKEN_PATH}` }), {
+      nodeName: c.nodeName,
+      csrfKey: d.csrfKey,
+      idleMs: c.consoleIdle,
+      signInRateLimit: c.signInRateLimit,
+      pageRateLimit: c.tokenRateLimit,
+      sessionRateLimit: c.apiRateLimit,
+      rateLimitWindowMs: c.rateLimitWindow,
+      trustedBrowserMs: d.operator.trustedBrowserMs,
+      cli: cliName()
+    })
+    : undefined
   registerDiscoveryRoutes(http.app, {
     peers: () => peerViews(d.hivePart()?.hive),
     connect: async (peerId, addrs) => await d.hivePart()!.p2p.connect(peerId, addrs),
@@ -97,16 +123,7 @@ export async function buildHttpPart (d: HttpPartDeps): Promise<HttpServer> {
     finishConsent: async (req, res, scopes) => await d.authServer().finishConsent(req, res, scopes),
     deny: async (req, res) => await d.authServer().deny(req, res),
     clientFacts: async (id) => await d.authServer().clientFacts(id),
-    signIn: async (password, from) => {
-      const outcome = await d.operator.signIn(password, from)
-      // Refusals while locked are not audited (nothing was checked, and a flood would fill the
-      // log); each checked password is, with the lock it started.
-      if (outcome.ok || outcome.reason !== 'locked') {
-        const lock = !outcome.ok && outcome.reason === 'wrong' && outcome.lock !== undefined ? { lock: outcome.lock.scope, locked_for_s: Math.ceil(outcome.lock.retryAfterMs / 1000) } : {}
-        await d.audit.append({ actor: 'operator', action: 'operator.sign_in', source: from.address, outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason, ...lock } }) })
-      }
-      return outcome
-    },
+    signIn,
     operatorSet: async () => await d.operator.isSet()
   }, {
     nodeName: c.nodeName,
@@ -119,6 +136,8 @@ export async function buildHttpPart (d: HttpPartDeps): Promise<HttpServer> {
   registerAdminOperatorRoutes(http.app, {
     setPassword: async (password, actor) => {
       await d.operator.setPassword(password)
+      // A new password ends every console sign-in made with the old one.
+      operatorConsole?.signOutAll()
       await d.audit.append({ actor, action: 'operator.password_set', outcome: 'success' })
     },
     grants: async () => await d.authServer().grants(),

@@ -71,3 +71,17 @@ export function configurationReference (): string {
     ''
   ].join('\n')
 }
+
+/**
+ * The settings a node runs with, as people read them (the console's "settings in effect"):
+ * secrets left out, and any credentials in a URL's user part hidden.
+ */
+export function settingsInEffect (config: Config): Array<[SettingKey, string]> {
+  const out: Array<[SettingKey, string]> = []
+  for (const s of SETTINGS) {
+    if (s.secret === true) continue
+    const shown = format(s, config[s.key])
+    out.push([s.key, shown === undefined ? '—' : shown.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@')])
+  }
+  return out
+}

@@ -38,6 +38,8 @@ export interface Config {
   signInLockout: number
   signInGlobalFailures: number
   signInRateLimit: number
+  consoleEnabled: boolean
+  consoleIdle: number
   corsOrigins: string[]
   mcpSessionIdle: number
   mcpMaxSessions: number
@@ -278,6 +280,16 @@ export const SETTINGS: readonly Setting[] = [
     key: 'signInRateLimit', env: 'EDGE_HIVE_SIGN_IN_RATE_LIMIT', flag: { spec: '--sign-in-rate-limit <per-minute>', attr: 'signInRateLimit' },
     description: 'Sign-in attempts (posts of the operator password) answered per minute from one source address, right or wrong; more get 429.',
     allowed: 'a whole number from 1 to 10000', schema: integer(1, 10_000), default: () => 20
+  },
+  {
+    key: 'consoleEnabled', env: 'EDGE_HIVE_CONSOLE_ENABLED', flag: { spec: '--no-console', attr: 'console', help: 'Do not serve the operator\'s console (/console); the CLI and the API stay.' },
+    description: 'Serve the operator\'s console at /console: the hive, this node, agents, apps and activity in a browser, behind the operator password.',
+    allowed: 'true or false', schema: boolean(), default: () => true
+  },
+  {
+    key: 'consoleIdle', env: 'EDGE_HIVE_CONSOLE_IDLE', flag: { spec: '--console-idle <duration>', attr: 'consoleIdle' },
+    description: 'A console sign-in not used for this long ends; the next page asks for the password again. An open page\'s live updates do not count as use. Every sign-in also ends 12 hours after it began.',
+    allowed: 'a duration from 1m to 12h, like 15m', schema: duration(60_000, 43_200_000), default: () => 900_000
   },
   {
     key: 'corsOrigins', env: 'EDGE_HIVE_CORS_ORIGINS', flag: { spec: '--cors-origin <origin>', attr: 'corsOrigin', repeatable: true },

@@ -16,3 +16,7 @@ export { registerInteractionRoutes, type InteractionComponents } from './routes/
 export { registerAdminOperatorRoutes, type AdminOperatorComponents } from './routes/admin-operator.ts'
 export { authorizationPages } from './pages/index.ts'
 export type { Forwarder, HiveCaller, HiveRequest } from './forwarder.ts'
+export { registerConsole } from './console/routes.ts'
+export type { ConsoleComponents, ConsoleHive, ConsoleOptions } from './console/components.ts'
+export type { ConsoleMember } from './console/views-hive.ts'
+export type { SignInAnswer } from './routes/interaction.ts'

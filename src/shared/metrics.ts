@@ -1,5 +1,6 @@
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client'
 import { eventLoopDelayGauges, PARKED_SAMPLE_MS } from './event-loop-delay.ts'
+import { MinuteTally } from './minute-tally.ts'
 
 /** What the node exposes to Prometheus. Parts report through the methods; gauges are read at scrape time. */
 export interface MetricsSources {
@@ -18,6 +19,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export class NodeMetrics {
   readonly registry = new Registry()
+  /** Tool calls and refused requests (401, 403, 429) per minute, for the operator's console. */
+  readonly perMinute = new MinuteTally()
   readonly #httpRequests: Histogram<'route' | 'method' | 'status'>
   readonly #tokensIssued: Counter<'grant_type'>
   readonly #tokensRefused: Counter<'reason'>
@@ -74,6 +77,7 @@ export class NodeMetrics {
 
   httpRequest (r: { route: string, method: string, status: number, seconds: number }): void {
     this.#httpRequests.observe({ route: r.route, method: r.method, status: String(r.status) }, r.seconds)
+    if (r.status === 401 || r.status === 403 || r.status === 429) this.perMinute.count('refused')
   }
 
   tokenIssued (grantType: string): void {
@@ -86,6 +90,7 @@ export class NodeMetrics {
 
   toolCall (tool: string, outcome: 'ok' | 'error'): void {
     this.#toolCalls.inc({ tool, outcome })
+    this.perMinute.count('toolCalls')
   }
 
   storeOperation (operation: string, ok: boolean, seconds: number): void {
