@@ -25,6 +25,8 @@ export interface NodeSummary {
   p2pAddrs: string[]
   /** Where Prometheus scrapes the node; undefined with --no-metrics. */
   metricsUrl: string | undefined
+  /** The operator's console in a browser; undefined with --no-console. */
+  consoleUrl: string | undefined
   dataDir: string
   issuer: string
   /** The operator client made on the very first start; its secret is shown once. */
@@ -89,6 +91,7 @@ export function nodeSummary (s: NodeState, port: number): NodeSummary {
     fingerprint: s.tls?.fingerprint,
     p2pAddrs: s.p2p?.listenAddrs() ?? [],
     metricsUrl: s.metricsUrl,
+    consoleUrl: c.consoleEnabled ? `${s.publicUrl}/console` : undefined,
     dataDir: c.dataDir,
     issuer: s.issuer
   }

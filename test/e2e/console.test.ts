@@ -179,6 +179,35 @@ describe('the operator\'s console', { skip }, () => {
     await context.close()
   })
 
+  it('shows token grants, tool calls and refusals on the activity page as they happen, and filters by client', async () => {
+    const { context, page } = await ui.signedIn('/console/activity')
+    await page.locator('#live-state:has-text("Live")').waitFor()
+    await page.evaluate(() => { (globalThis as unknown as { stayed: boolean }).stayed = true })
+    const chart = async (): Promise<{ calls: number, refused: number }> => {
+      const title = await page.locator('#chart-title').textContent() ?? ''
+      return { calls: Number(/(\d+) tool calls/.exec(title)?.[1]), refused: Number(/(\d+) refused/.exec(title)?.[1]) }
+    }
+    const before = await chart()
+    const added = JSON.parse(await cli(a, ['clients', 'add', '--name', 'activity-probe', '--scopes', 'mcp:read,mcp:call', '--json'])) as { client: { client_id: string }, client_secret: string }
+    const id = added.client.client_id
+    const token = (await getToken(a.url, id, added.client_secret)).json<{ access_token: string }>().access_token
+    await page.locator('#activity-list tr', { hasText: id }).filter({ hasText: 'token.issued' }).waitFor({ timeout: 30_000 })
+    const called = await request1(`${a.url}/mcp/tools/call`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'get_status', arguments: {} }) })
+    assert.equal(called.status, 200, called.body)
+    assert.equal((await request1(`${a.url}/hive`, { headers: { authorization: 'Bearer not-a-token' } })).status, 401)
+    const seen = await eventually(chart, (n) => n.calls > before.calls && n.refused > before.refused, 30_000, 250)
+    assert.ok(seen.calls > before.calls, `the chart counts the call: ${before.calls} before, ${seen.calls} after`)
+    assert.ok(seen.refused > before.refused, `the chart counts the refusal: ${before.refused} before, ${seen.refused} after`)
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { stayed?: boolean }).stayed), true, 'the page was not reloaded')
+
+    await page.fill('input[name=client]', id)
+    await Promise.all([page.waitForURL(/client=/), page.click('button:has-text("Filter")')])
+    const rows = await page.locator('#activity-list tbody tr').allInnerTexts()
+    assert.ok(rows.length >= 2, `client.added and token.issued at least: ${rows.join(' | ')}`)
+    for (const r of rows) assert.ok(r.includes(id), `only entries of that client: ${r}`)
+    await context.close()
+  })
+
   it('refuses a change without the session\'s CSRF token, with another one, or from another site, and changes nothing', async () => {
     const { context, page } = await ui.signedIn('/console/agents')
     const csrf = String(await page.locator('input[name=csrf]').first().getAttribute('value'))

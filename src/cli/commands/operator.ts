@@ -58,7 +58,7 @@ export function registerOperator (program: Command): void {
       const state = await openOfflineState(config)
       try { await state.operator.setPassword(password) } finally { await state.close() }
     }
-    process.stdout.write('operator password set; sign in with it on the node\'s approval pages\n')
+    process.stdout.write('operator password set; sign in with it to the console (/console) and the pages that approve apps\n')
   })
 
   const grants = program.command('grants').description('the apps the operator approved (authorization code and device flows)')

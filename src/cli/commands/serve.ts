@@ -17,6 +17,7 @@ export function formatBanner (s: NodeSummary, version: string): string {
     ['tls sha-256', s.fingerprint ?? 'none: plain HTTP (--insecure-http)'],
     ['p2p', s.p2pAddrs.length > 0 ? s.p2pAddrs.join('\n' + ' '.repeat(15)) : 'off (--no-p2p)'],
     ['metrics', s.metricsUrl ?? 'off (--no-metrics)'],
+    ['console', s.consoleUrl ?? 'off (--no-console)'],
     ['data dir', s.dataDir]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
@@ -107,7 +108,7 @@ export function registerServe (program: Command): void {
     logger[tty ? 'debug' : 'info']({
       node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
       local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs,
-      metrics_url: summary.metricsUrl ?? null
+      metrics_url: summary.metricsUrl ?? null, console_url: summary.consoleUrl ?? null
     }, 'node ready')
     // Node writes the compile cache when the process exits; a node that is killed never exits
     // cleanly, so what loading it compiled is written now (see main.ts).

@@ -19,9 +19,15 @@ const SIGN_IN_FORM_MS = 60 * 60_000
 const MAX_AGE_MS = 12 * 60 * 60_000
 const MAX_SESSIONS = 32
 const STREAM_KEEPALIVE_MS = 25_000
-/** How often an open event stream checks that its sign-in is still valid. */
-const STREAM_RECHECK_MS = 10_000
+/** How often an open event stream checks that its sign-in is still valid, and the per-minute counts. */
+const STREAM_RECHECK_MS = 5000
 const SECTIONS = ['hive', 'node', 'agents', 'apps', 'activity']
+
+/** The per-minute counts as one value that changes when any of them does. */
+function tallyOf (c: ConsoleComponents): string {
+  const m = c.perMinute().at(-1)
+  return m === undefined ? '' : `${m.minute}:${m.toolCalls}:${m.refused}`
+}
 
 export function cookieOf (req: FastifyRequest, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -185,9 +191,16 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'content-security-policy': CONSOLE_CSP, ...(req.raw.httpVersionMajor === 1 ? { connection: 'keep-alive' } : {}) })
       res.write(': edge-hive console\n\n')
       const end = (): void => { res.end('event: end\ndata: {}\n\n') }
-      const unsubscribe = c.changes(() => res.write('event: change\ndata: {}\n\n'), end)
+      const change = (): void => { res.write('event: change\ndata: {}\n\n') }
+      const unsubscribe = c.changes(change, end)
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), STREAM_KEEPALIVE_MS)
-      const recheck = setInterval(() => { if (sessions.find(id, Date.now(), false) === undefined) end() }, STREAM_RECHECK_MS)
+      // Tool calls and refusals are counted, not audited one by one: their chart is a change too.
+      let counted = tallyOf(c)
+      const recheck = setInterval(() => {
+        if (sessions.find(id, Date.now(), false) === undefined) { end(); return }
+        const now = tallyOf(c)
+        if (now !== counted) { counted = now; change() }
+      }, STREAM_RECHECK_MS)
       await new Promise<void>((resolve) => res.once('close', resolve))
       clearInterval(keepalive)
       clearInterval(recheck)
