@@ -30,7 +30,7 @@ function consoleHive (part: HivePart, info: NodeInfo): ConsoleHive {
   const { hive, p2p } = part
   return {
     hiveId: hive.hiveId,
-    bootstrap: p2p.listenAddrs()[0],
+    joining: hive.joining,
     init: async () => await hive.init(),
     invite: async (o) => await hive.invite(o),
     remove: async (peerId) => await hive.remove(peerId),

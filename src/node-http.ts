@@ -101,6 +101,7 @@ export async function buildHttpPart (d: HttpPartDeps): Promise<HttpServer> {
   const operatorConsole = c.consoleEnabled
     ? await registerConsole(http.app, consoleComponents({ ...d, fingerprint: d.tls?.fingerprint, signIn, tokenUrl: () => `${d.issuer()}${TOKEN_PATH}` }), {
       nodeName: c.nodeName,
+      nodeId: d.nodeId,
       csrfKey: d.csrfKey,
       idleMs: c.consoleIdle,
       signInRateLimit: c.signInRateLimit,

@@ -73,15 +73,32 @@ export function configurationReference (): string {
 }
 
 /**
+ * A value as the console may show it: in anything that reads as a URL, the user part and the
+ * query (where credentials and API keys go) are hidden.
+ */
+function withoutCredentials (text: string): string {
+  return text.split(', ').map((part) => {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(part)) return part
+    try {
+      const u = new URL(part)
+      const auth = u.username !== '' || u.password !== '' ? '***@' : ''
+      return `${u.protocol}//${auth}${u.host}${u.pathname === '/' && !part.endsWith('/') ? '' : u.pathname}${u.search === '' ? '' : '?***'}`
+    } catch {
+      return '*** (not shown: not a valid URL)'
+    }
+  }).join(', ')
+}
+
+/**
  * The settings a node runs with, as people read them (the console's "settings in effect"):
- * secrets left out, and any credentials in a URL's user part hidden.
+ * secrets left out, and credentials in URLs hidden.
  */
 export function settingsInEffect (config: Config): Array<[SettingKey, string]> {
   const out: Array<[SettingKey, string]> = []
   for (const s of SETTINGS) {
     if (s.secret === true) continue
     const shown = format(s, config[s.key])
-    out.push([s.key, shown === undefined ? '—' : shown.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@')])
+    out.push([s.key, shown === undefined ? '—' : withoutCredentials(shown)])
   }
   return out
 }

@@ -169,6 +169,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return this.#membership.current?.hiveId
   }
 
+  /** Joining with the start's invitation, not yet a member (the invitation's member may still be out of reach). */
+  get joining (): boolean {
+    return this.#joining
+  }
+
   /** Whether a peer is a proven member of this node's hive (this node counts, once it is one); the DHT asks. */
   isMember (peerId: string): boolean {
     if (this.#membership.current === undefined) return false

@@ -357,12 +357,12 @@ export class P2PHost {
 
   #addrs?: { at: number, value: string[] }
 
-  /** Where other peers can dial this node, each ending in `/p2p/<peer id>` (read at most once a second: every get_status asks). */
   /** The peers this node holds a connection to now. */
   connectedPeers (): Set<string> {
     return new Set((this.#node?.getConnections() ?? []).map((c) => c.remotePeer.toString()))
   }
 
+  /** Where other peers can dial this node, each ending in `/p2p/<peer id>` (read at most once a second: every get_status asks). */
   listenAddrs (): string[] {
     if (this.#node === undefined) return []
     const now = Date.now()

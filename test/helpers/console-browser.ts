@@ -25,11 +25,11 @@ export class ConsoleBrowser {
 
   /** A request outside the browser carrying the browser's console cookie, as a forger who stole nothing else would send it. */
   async request (context: BrowserContext, path: string, init: { method?: string, form?: Record<string, string>, headers?: Record<string, string> } = {}): Promise<Answer> {
-    const session = (await context.cookies()).find((k) => k.name === 'edge_hive_console')
+    const session = (await context.cookies()).find((k) => k.name.startsWith('edge_hive_console_'))
     return await request1(`${this.#url}${path}`, {
       ca: this.#ca,
       method: init.method ?? (init.form === undefined ? 'GET' : 'POST'),
-      headers: { ...(session === undefined ? {} : { cookie: `edge_hive_console=${session.value}` }), ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...init.headers },
+      headers: { ...(session === undefined ? {} : { cookie: `${session.name}=${session.value}` }), ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...init.headers },
       ...(init.form === undefined ? {} : { body: new URLSearchParams(init.form).toString() })
     })
   }

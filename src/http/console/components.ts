@@ -34,9 +34,9 @@ export interface ConsoleComponents {
 
 export interface ConsoleHive {
   hiveId: string | undefined
+  /** Joining with the start's invitation, not yet a member. */
+  joining: boolean
   members (): ConsoleMember[]
-  /** The libp2p address a new node gives as `--bootstrap`, if this node has one. */
-  bootstrap: string | undefined
   init (): Promise<unknown>
   invite (o: { ttlMs: number, uses: number }): Promise<{ token: string, expires_at: string, uses: number }>
   remove (peerId: string): Promise<{ removed: boolean }>
@@ -44,6 +44,8 @@ export interface ConsoleHive {
 
 export interface ConsoleOptions {
   nodeName: string
+  /** Names the session cookie (one per node: cookies do not tell ports apart). */
+  nodeId: string
   /** Keys the sign-in form's token (the session's forms carry the session's own). */
   csrfKey: Buffer
   idleMs: number

@@ -44,7 +44,10 @@ svg.chart{width:100%;height:auto}svg .bar-calls{fill:var(--accent)}svg .bar-refu
 /**
  * Live updates and copy buttons; the pages work without it. On each change the node announces
  * on /console/events, the page fetches itself again (at most once a second) and swaps in its
- * live parts, so what it shows comes from the same server-side rendering as a reload.
+ * live parts, so what it shows comes from the same server-side rendering as a reload; a part
+ * that did not change is left alone, and the keyboard focus stays where it was. It also
+ * does so each time the stream (re)opens: a change between the page's rendering and the
+ * stream's start, or while it was cut, would otherwise be missed.
  */
 const SCRIPT = `(()=>{
 for(const b of document.querySelectorAll('button[data-copy]')){b.hidden=false;b.addEventListener('click',async()=>{const t=document.getElementById(b.dataset.copy);if(!t)return;try{await navigator.clipboard.writeText(t.textContent);b.textContent='Copied'}catch{b.textContent='Select and copy by hand'}})}
@@ -57,14 +60,17 @@ try{const r=await fetch(location.href,{headers:{'x-console-live':'1'},credential
 if(r.type==='opaqueredirect'||r.status===401){location.reload();return}
 if(!r.ok)return
 const doc=new DOMParser().parseFromString(await r.text(),'text/html')
-for(const el of document.querySelectorAll('[data-live]')){const n=doc.getElementById(el.id);if(n)el.replaceWith(document.importNode(n,true))}
+for(const el of document.querySelectorAll('[data-live]')){const n=doc.getElementById(el.id);if(!n||n.outerHTML===el.outerHTML)continue
+const path=[];for(let f=document.activeElement;f&&f!==el&&el.contains(f);f=f.parentElement)path.unshift([...f.parentElement.children].indexOf(f))
+const fresh=document.importNode(n,true);el.replaceWith(fresh)
+if(path.length){let f=fresh;for(const i of path)f=f&&f.children[i];(f||fresh).focus?.()}}
 state('Live: updated '+new Date().toLocaleTimeString())}
 finally{busy=false}}
 const es=new EventSource('/console/events')
 es.addEventListener('change',()=>{if(due===null)due=setTimeout(swap,250)})
 es.addEventListener('end',()=>{es.close();location.reload()})
 es.onerror=()=>state('Live updates paused: reconnecting.')
-es.onopen=()=>state('Live: changes show as they happen.')
+es.onopen=()=>{state('Live: changes show as they happen.');if(due===null)due=setTimeout(swap,250)}
 })()`
 
 const hash = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`

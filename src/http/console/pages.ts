@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import { esc } from '../pages/layout.ts'
 import { isScope } from '../../auth/scopes.ts'
+import type { ClientView } from '../../auth/index.ts'
 import { PEER_ID_PATTERN } from '../../shared/peer-id.ts'
 import type { ConsoleContext } from './routes.ts'
 import { hivePicture, membersTable, invitationForm, invitationShown } from './views-hive.ts'
@@ -27,7 +28,16 @@ const DONE: Record<string, string> = {
   founded: 'This node founded a new hive. Invite nodes to join it.'
 }
 
-const doneNotice = (q: { done?: string }): string => q.done !== undefined && DONE[q.done] !== undefined ? notice(DONE[q.done]!) : ''
+/** A query parameter as one string: absent, repeated or odd values count as empty. */
+const str = (v: unknown, max: number): string => typeof v === 'string' ? v.slice(0, max) : ''
+
+/** Whether the registry can give this client a new secret (only clients the operator registered with one). */
+const hasSecret = (c: ClientView): boolean => c.registered_by === 'operator' && c.auth_method !== 'private_key_jwt'
+
+const doneNotice = (q: Record<string, unknown>): string => {
+  const done = str(q.done, 32)
+  return Object.hasOwn(DONE, done) ? notice(DONE[done]!) : ''
+}
 
 /** When each client last got a token, from the newest audit entries. */
 function lastTokens (entries: ActivityEntry[]): Map<string, Date> {
@@ -36,7 +46,7 @@ function lastTokens (entries: ActivityEntry[]): Map<string, Date> {
   return out
 }
 
-type Q = { Querystring: Record<string, string | undefined> }
+type Q = { Querystring: Record<string, unknown> }
 type P<K extends string> = { Params: Record<K, string>, Body: URLSearchParams }
 
 export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, route: RouteShorthandOptions): void {
@@ -49,6 +59,9 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     if (s === undefined) return reply
     const hive = c.hive()
     if (hive === undefined) return x.html(reply, 200, { title: 'Hive', section: 'hive', csrf: s.csrf, body: '<p>This node runs without its libp2p host (<code>--no-p2p</code>), so it has no hive.</p>' })
+    if (hive.hiveId === undefined && hive.joining) {
+      return x.html(reply, 200, { title: 'Hive', section: 'hive', csrf: s.csrf, body: `<p id="live-state" role="status">This node is joining a hive with the invitation it was started with, and keeps trying until the member that invited it answers. Reload to see whether it joined.</p>` })
+    }
     if (hive.hiveId === undefined) {
       return x.html(reply, 200, {
         title: 'Hive',
@@ -75,6 +88,7 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     if (f === undefined) return reply
     const hive = c.hive()
     if (hive === undefined) return notFound(reply, f.session.csrf, 'This node has no libp2p host, so it has no hive.')
+    if (hive.joining) return x.html(reply, 409, { title: 'Not done', section: 'hive', csrf: f.session.csrf, body: notice('This node is joining a hive with its invitation: founding another one would end that. Stop the node and start it without EDGE_HIVE_JOIN_TOKEN to found one.', 'problem') })
     await hive.init()
     return await reply.redirect('/console/hive?done=founded', 303)
   })
@@ -90,7 +104,7 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       return x.html(reply, 400, { title: 'Hive', section: 'hive', csrf: f.session.csrf, body: `${notice('An invitation is valid for 1 to 720 hours, for 1 to 1000 nodes.', 'problem')}<section class="card">${invitationForm(f.session.csrf)}</section>` })
     }
     const r = await hive.invite({ ttlMs: hours * 3_600_000, uses })
-    return x.html(reply, 201, { title: 'Invitation made', section: 'hive', csrf: f.session.csrf, body: `${invitationShown({ token: r.token, expiresAt: r.expires_at, uses: r.uses, bootstrap: hive.bootstrap, cli: x.o.cli })}<p><a href="/console/hive">Back to the hive</a></p>` })
+    return await x.show(reply, f.session, { title: 'Invitation made', section: 'hive', body: `${invitationShown({ token: r.token, expiresAt: r.expires_at, uses: r.uses, cli: x.o.cli })}<p><a href="/console/hive">Back to the hive</a></p>` })
   })
 
   const removeMember = '/console/hive/members/:peer_id/remove'
@@ -113,6 +127,17 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     if (hive === undefined || !PEER_ID.test(req.params.peer_id)) return notFound(reply, f.session.csrf, 'There is no such member of this hive.')
     const r = await hive.remove(req.params.peer_id)
     return await reply.redirect(`/console/hive?done=${r.removed ? 'removed' : 'not_removed'}`, 303)
+  })
+
+  app.get('/console/shown', route, async (req, reply) => {
+    const s = await x.session(req, reply)
+    if (s === undefined) return reply
+    const shown = s.shown !== undefined && Date.now() < s.shown.until ? s.shown.page : undefined
+    s.shown = undefined
+    if (shown === undefined) {
+      return x.html(reply, 410, { title: 'Shown once', csrf: s.csrf, body: '<p>A secret or an invitation is shown once, right after it is made, and this one was shown already (or not fetched within a minute). Make a new one if it was not kept.</p><p><a href="/console/agents">Agents</a> · <a href="/console/hive">Hive</a></p>' })
+    }
+    return x.html(reply, 200, { ...shown, csrf: s.csrf })
   })
 
   app.get('/console/node', route, async (req, reply) => {
@@ -146,7 +171,7 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       return await agentsPage(reply, f.session.csrf, 400, notice('An agent needs a name (up to 100 characters) and at least one scope.', 'problem'))
     }
     const r = await c.clients.add({ name, scopes }, ACTOR)
-    return x.html(reply, 201, { title: 'Agent added', section: 'agents', csrf: f.session.csrf, body: `${secretShown({ client: r.client, secret: r.secret ?? '', tokenUrl: c.node().tokenUrl, rotated: false })}<p><a href="/console/agents">Back to the agents</a></p>` })
+    return await x.show(reply, f.session, { title: 'Agent added', section: 'agents', body: `${secretShown({ client: r.client, secret: r.secret ?? '', tokenUrl: c.node().tokenUrl, rotated: false })}<p><a href="/console/agents">Back to the agents</a></p>` })
   })
 
   for (const act of ['rotate', 'revoke'] as const) {
@@ -156,6 +181,9 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       if (s === undefined) return reply
       const client = CLIENT_ID.test(req.params.id) ? await c.clients.get(req.params.id).catch(() => undefined) : undefined
       if (client === undefined || client.status === 'revoked') return notFound(reply, s.csrf, 'There is no such active client.')
+      if (act === 'rotate' && !hasSecret(client)) {
+        return x.html(reply, 409, { title: 'No secret to rotate', section: 'agents', csrf: s.csrf, body: `${notice(client.registered_by === 'itself' ? `${client.name} registered itself and holds no secret of this node's: revoke it instead, and it registers again.` : `${client.name} signs in with its own key (private_key_jwt), not a secret: give it a new key by registering it again.`, 'problem')}<p><a href="/console/agents">Back to the agents</a></p>` })
+      }
       const q = act === 'rotate'
         ? { question: `Give ${client.name} a new secret?`, consequence: 'The old secret stops working at once: the agent needs the new one, shown once on the next page.', button: 'Rotate the secret' }
         : { question: `Revoke ${client.name}?`, consequence: 'Its tokens stop working at once and it can get no new ones. This cannot be undone.', button: 'Revoke' }
@@ -170,7 +198,7 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
         return await reply.redirect('/console/agents?done=revoked', 303)
       }
       const r = await c.clients.rotateSecret(req.params.id, ACTOR)
-      return x.html(reply, 200, { title: 'New secret', section: 'agents', csrf: f.session.csrf, body: `${secretShown({ client: r.client, secret: r.secret, tokenUrl: c.node().tokenUrl, rotated: true })}<p><a href="/console/agents">Back to the agents</a></p>` })
+      return await x.show(reply, f.session, { title: 'New secret', section: 'agents', body: `${secretShown({ client: r.client, secret: r.secret, tokenUrl: c.node().tokenUrl, rotated: true })}<p><a href="/console/agents">Back to the agents</a></p>` })
     })
   }
 
@@ -198,7 +226,7 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
   app.get<Q>('/console/activity', route, async (req: FastifyRequest<Q>, reply) => {
     const s = await x.session(req, reply)
     if (s === undefined) return reply
-    const f = { kind: (req.query.kind ?? '').slice(0, 64), client: (req.query.client ?? '').slice(0, 200), peer: (req.query.peer ?? '').slice(0, 200) }
+    const f = { kind: str(req.query.kind, 64), client: str(req.query.client, 200), peer: str(req.query.peer, 200) }
     const all = await c.activity(ACTIVITY_WINDOW)
     const kinds = [...new Set(all.map((e) => e.action))].sort()
     const shown = all.filter((e) => (f.kind === '' || e.action === f.kind) &&

@@ -5,29 +5,24 @@ import { addressKey, createLimits } from '../rate-limits.ts'
 import { toHttpAnswer } from '../errors.ts'
 import { CallerQuota } from '../../mcp/index.ts'
 import { CONSOLE_CSP, consolePage, type ConsoleSection } from './layout.ts'
-import { ConsoleSessions, type ConsoleSession } from './sessions.ts'
+import { ConsoleSessions, type ConsoleSession, type ShownPage } from './sessions.ts'
 import { signInForm } from './views.ts'
 import { registerConsolePages } from './pages.ts'
+import { serveChanges } from './events.ts'
+import { TRUSTED_BROWSER_COOKIE, trustedBrowserCookies } from '../routes/interaction.ts'
 import type { ConsoleComponents, ConsoleOptions } from './components.ts'
 
-const COOKIE = 'edge_hive_console'
-/** The approval pages' trusted-browser cookie: a browser the operator signed in with is not locked out by others' guessing. */
-const TRUSTED_BROWSER_COOKIE = 'edge_hive_browser'
+/**
+ * The session cookie's name, one per node: cookies do not tell ports apart, so two nodes on one
+ * host (two ports) would otherwise overwrite each other's sign-in.
+ */
+export const sessionCookie = (nodeId: string): string => `edge_hive_console_${nodeId.replace(/[^A-Za-z0-9]/g, '_')}`
 const FORM_LIMIT = 16 * 1024
 /** A sign-in form is good for this long after the page was served. */
 const SIGN_IN_FORM_MS = 60 * 60_000
 const MAX_AGE_MS = 12 * 60 * 60_000
 const MAX_SESSIONS = 32
-const STREAM_KEEPALIVE_MS = 25_000
-/** How often an open event stream checks that its sign-in is still valid, and the per-minute counts. */
-const STREAM_RECHECK_MS = 5000
 const SECTIONS = ['hive', 'node', 'agents', 'apps', 'activity']
-
-/** The per-minute counts as one value that changes when any of them does. */
-function tallyOf (c: ConsoleComponents): string {
-  const m = c.perMinute().at(-1)
-  return m === undefined ? '' : `${m.minute}:${m.toolCalls}:${m.refused}`
-}
 
 export function cookieOf (req: FastifyRequest, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -47,6 +42,8 @@ export interface ConsoleContext {
   session (req: FastifyRequest, reply: FastifyReply): Promise<ConsoleSession | undefined>
   /** The session of a form post whose CSRF token and origin check out, or undefined after answering 403. */
   form (req: FastifyRequest<{ Body: URLSearchParams }>, reply: FastifyReply): Promise<{ session: ConsoleSession, form: URLSearchParams } | undefined>
+  /** Answers a post with a redirect to a page shown once (Post/Redirect/Get), holding the page for at most a minute. */
+  show (reply: FastifyReply, session: ConsoleSession, page: ShownPage): Promise<FastifyReply>
 }
 
 /**
@@ -59,6 +56,7 @@ export interface ConsoleContext {
 export async function registerConsole (app: FastifyInstance, c: ConsoleComponents, o: ConsoleOptions): Promise<{ signOutAll: () => void }> {
   const sessions = new ConsoleSessions({ idleMs: o.idleMs, maxAgeMs: MAX_AGE_MS, max: MAX_SESSIONS })
   const streams = new CallerQuota({ total: 16, perClient: 3 })
+  const COOKIE = sessionCookie(o.nodeId)
 
   // The API's CORS never reaches the console: its answers carry no Access-Control-* header, so
   // no other origin may read them, whatever --cors-origin allows for the API.
@@ -110,6 +108,10 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
         return undefined
       }
       return { session, form }
+    },
+    async show (reply, session, page) {
+      session.shown = { page, until: Date.now() + 60_000 }
+      return await reply.redirect('/console/shown', 303)
     }
   }
 
@@ -154,10 +156,7 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
       const outcome = await c.signIn(form.get('password') ?? '', { address: addressKey(req.ip), browser: cookieOf(req, TRUSTED_BROWSER_COOKIE) })
       if (outcome.ok) {
         const { id } = sessions.open()
-        void reply.header('set-cookie', [
-          `${COOKIE}=${id}; Path=/console; HttpOnly; Secure; SameSite=Strict`,
-          `${TRUSTED_BROWSER_COOKIE}=${outcome.trustedBrowser}; Path=/; Max-Age=${Math.floor(o.trustedBrowserMs / 1000)}; HttpOnly; Secure; SameSite=Strict`
-        ])
+        void reply.header('set-cookie', [`${COOKIE}=${id}; Path=/console; HttpOnly; Secure; SameSite=Strict`, ...trustedBrowserCookies(outcome.trustedBrowser, o.trustedBrowserMs)])
         return await reply.redirect(next, 303)
       }
       if (outcome.reason === 'unset') return ctx.html(reply, 409, { title: 'Sign in to the console', body: signInForm({ csrf: '', unset: true, next }) })
@@ -177,35 +176,21 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
       return await reply.redirect('/console/sign-in', 303)
     })
 
-    // Live updates: a bare "change" event whenever the node's notification stream has one (a
-    // peer changed, something was audited); the page fetches itself to see what. No data
-    // crosses this stream, so it needs no scope filtering of its own.
+    // Live updates: a bare "change" event whenever something the pages show may have changed;
+    // the page fetches itself to see what. No data crosses this stream.
     scope.get('/console/events', route, async (req, reply) => {
       const id = cookieOf(req, COOKIE)
       const s = sessions.find(id, Date.now(), false)
       if (s === undefined) return await reply.code(401).type('text/plain; charset=utf-8').send('signed out')
-      const place = streams.acquire({ clientId: s.key, scopes: [] })
+      // The operator holds every right: the quota's share kept for administrators is theirs too.
+      const place = streams.acquire({ clientId: s.key, scopes: ['mcp:admin'] })
       if (!place.ok) return await reply.code(place.reason === 'full' ? 503 : 429).type('text/plain; charset=utf-8').send('too many open console pages')
       reply.hijack()
-      const res = reply.raw
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'content-security-policy': CONSOLE_CSP, ...(req.raw.httpVersionMajor === 1 ? { connection: 'keep-alive' } : {}) })
-      res.write(': edge-hive console\n\n')
-      const end = (): void => { res.end('event: end\ndata: {}\n\n') }
-      const change = (): void => { res.write('event: change\ndata: {}\n\n') }
-      const unsubscribe = c.changes(change, end)
-      const keepalive = setInterval(() => res.write(': keepalive\n\n'), STREAM_KEEPALIVE_MS)
-      // Tool calls and refusals are counted, not audited one by one: their chart is a change too.
-      let counted = tallyOf(c)
-      const recheck = setInterval(() => {
-        if (sessions.find(id, Date.now(), false) === undefined) { end(); return }
-        const now = tallyOf(c)
-        if (now !== counted) { counted = now; change() }
-      }, STREAM_RECHECK_MS)
-      await new Promise<void>((resolve) => res.once('close', resolve))
-      clearInterval(keepalive)
-      clearInterval(recheck)
-      unsubscribe()
-      place.release()
+      try {
+        await serveChanges(req.raw, reply.raw, { changes: c.changes, perMinute: c.perMinute, live: () => sessions.find(id, Date.now(), false) !== undefined })
+      } finally {
+        place.release()
+      }
     })
 
     registerConsolePages(scope, ctx, route)

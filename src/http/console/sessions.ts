@@ -17,7 +17,14 @@ export interface ConsoleSession {
   csrf: string
   createdAt: number
   lastUsed: number
+  /**
+   * A page to show once at /console/shown (a new secret, an invitation): the form that made it
+   * redirects there, so a reload does not send the form again. Dropped once shown or stale.
+   */
+  shown?: { page: ShownPage, until: number } | undefined
 }
+
+export interface ShownPage { title: string, section: 'hive' | 'agents', body: string }
 
 /**
  * The operator's console sign-ins, in memory: a restart signs everyone out, as does setting the

@@ -18,8 +18,10 @@ export interface ConsoleMember {
   connected: boolean
 }
 
-/** Members drawn in the picture at most; the table lists them all. */
+/** Members drawn in the picture at most. */
 const DRAWN = 48
+/** Members listed at most: the page stays small whatever a rogue member invites. */
+const LISTED = 500
 const STATUS_WORDS = { self: 'this node', online: 'online', offline: 'offline', untrusted: 'not proven a member' } as const
 
 const short = (text: string, n: number): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
@@ -56,9 +58,12 @@ ${edges}${at.map((p) => dot(p.m, p.x, p.y)).join('')}${self === undefined ? '' :
 <p class="legend muted"><span><span class="key k-self"></span>this node</span><span><span class="key k-online"></span>online</span><span><span class="key k-offline"></span>offline</span><span><span class="key k-untrusted"></span>not proven</span><span>lines: this node's live connections; size: CPU load</span>${more > 0 ? `<span>${more} more in the table</span>` : ''}</p>`
 }
 
-export function membersTable (members: ConsoleMember[]): string {
-  const rows = members.map((m) => `<tr data-peer="${esc(m.peerId)}"><td>${esc(m.name)}</td><td><code>${esc(m.nodeId ?? '—')}</code></td><td class="status st-${m.status}">${STATUS_WORDS[m.status]}</td><td>${m.trust.toFixed(2)}</td><td>${m.load === undefined ? '—' : `CPU ${m.load.cpu.toFixed(0)}%, memory ${m.load.memory.toFixed(0)}%`}</td><td>${esc(m.version ?? '—')}</td><td>${m.self ? 'now' : when(m.lastSeen)}</td><td>${m.tools.length === 0 ? '—' : m.tools.map((t) => `<code>${esc(t)}</code>`).join(', ')}</td><td>${m.self ? '' : `<a href="/console/hive/members/${encodeURIComponent(m.peerId)}/remove">Remove<span class="sr"> ${esc(m.name)}</span></a>`}</td></tr>`)
-  return table('Members of the hive', ['Name', 'Node id', 'Status', 'Trust', 'Load', 'Version', 'Last seen', 'Tools offered', ''], rows, 'No members yet.')
+export function membersTable (all: ConsoleMember[]): string {
+  const members = all.slice(0, LISTED)
+  const rows = members.map((m) => `<tr data-peer="${esc(m.peerId)}"><td>${esc(short(m.name, 100))}</td><td><code>${esc(m.nodeId ?? '—')}</code></td><td class="status st-${m.status}">${STATUS_WORDS[m.status]}</td><td>${m.trust.toFixed(2)}</td><td>${m.load === undefined ? '—' : `CPU ${m.load.cpu.toFixed(0)}%, memory ${m.load.memory.toFixed(0)}%`}</td><td>${esc(m.version ?? '—')}</td><td>${m.self ? 'now' : when(m.lastSeen)}</td><td>${m.tools.length === 0 ? '—' : m.tools.slice(0, 20).map((t) => `<code>${esc(short(t, 64))}</code>`).join(', ')}${m.tools.length > 20 ? ` and ${m.tools.length - 20} more` : ''}</td><td>${m.self ? '' : `<a href="/console/hive/members/${encodeURIComponent(m.peerId)}/remove">Remove<span class="sr"> ${esc(short(m.name, 100))}</span></a>`}</td></tr>`)
+  const more = all.length - members.length
+  return table('Members of the hive', ['Name', 'Node id', 'Status', 'Trust', 'Load', 'Version', 'Last seen', 'Tools offered', ''], rows, 'No members yet.') +
+    (more > 0 ? `<p class="muted">${more} more: <code>edge-hive hive members</code> lists them all.</p>` : '')
 }
 
 export function invitationForm (csrf: string): string {
@@ -71,15 +76,15 @@ export function invitationForm (csrf: string): string {
 }
 
 /** The invitation, shown once, with the commands that use it on the new node. */
-export function invitationShown (o: { token: string, expiresAt: string, uses: number, bootstrap: string | undefined, cli: string }): string {
-  const serve = `EDGE_HIVE_JOIN_TOKEN='${o.token}' ${o.cli} serve${o.bootstrap === undefined ? '' : ` --bootstrap ${o.bootstrap}`}`
+export function invitationShown (o: { token: string, expiresAt: string, uses: number, cli: string }): string {
+  // The invitation names this node's addresses: the new node needs nothing else to find it.
   return `<section class="card"><h2>Invitation</h2>
-<p>This is shown once: copy it now. It is valid until ${esc(when(o.expiresAt))} for ${o.uses} node${o.uses === 1 ? '' : 's'}.</p>
+<p>This is shown once: copy it now. It is valid until ${esc(when(o.expiresAt))} for ${o.uses} node${o.uses === 1 ? '' : 's'}. Treat it as a password: whoever holds it can join.</p>
 <code class="secret" id="invitation">${esc(o.token)}</code>
 <button type="button" class="secondary" data-copy="invitation" hidden>Copy the invitation</button>
-<p>On the new node, at its first start:</p>
-<pre id="join-command">${esc(serve)}</pre>
+<p>On the new node, once it runs: <code>${esc(o.cli)} hive join -</code>, then paste the invitation (it stays out of the shell's history).</p>
+<p>Or at the new node's first start, with the invitation in its environment:</p>
+<pre id="join-command">${esc(`EDGE_HIVE_JOIN_TOKEN='${o.token}' ${o.cli} serve`)}</pre>
 <button type="button" class="secondary" data-copy="join-command" hidden>Copy the command</button>
-<p class="muted">On a node that runs already: <code>${esc(o.cli)} hive join -</code>, then paste the invitation. Treat it as a password: whoever holds it can join.</p>
 </section>`
 }

@@ -4,6 +4,12 @@ import type { ClientView, GrantView } from '../../auth/index.ts'
 import type { MinuteCounts } from '../../shared/minute-tally.ts'
 import { table, when } from './layout.ts'
 
+/** Rows listed at most: apps register themselves, so their number is not the operator's to choose. */
+const LISTED = 500
+const short = (text: string, n: number): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
+const more = (all: number, shown: number, command: string): string =>
+  all > shown ? `<p class="muted">${all - shown} more: <code>${esc(command)}</code> lists them all.</p>` : ''
+
 /** An audit entry as the activity page lists it. */
 export interface ActivityEntry { at: Date, actor: string, action: string, target?: string | undefined, source?: string | undefined, outcome: string, detail?: Record<string, unknown> | undefined }
 
@@ -39,14 +45,16 @@ export function nodeFacts (facts: Array<[string, string]>, settings: Array<[stri
 <section class="card"><h2>Settings in effect</h2><p class="muted">Secrets are never shown. Change settings with flags, environment variables or the configuration file, then restart.</p>${dl(settings)}</section></div>`
 }
 
-export function clientsTable (clients: ClientView[], lastUse: Map<string, Date>): string {
+export function clientsTable (all: ClientView[], lastUse: Map<string, Date>): string {
+  const clients = all.slice(0, LISTED)
   const rows = clients.map((c) => {
+    const name = short(c.name, 100)
     const actions = c.status === 'revoked'
       ? ''
-      : `${c.registered_by === 'operator' && c.auth_method !== 'private_key_jwt' ? `<a href="/console/agents/${encodeURIComponent(c.client_id)}/rotate">Rotate secret<span class="sr"> of ${esc(c.name)}</span></a> · ` : ''}<a href="/console/agents/${encodeURIComponent(c.client_id)}/revoke">Revoke<span class="sr"> ${esc(c.name)}</span></a>`
-    return `<tr data-client="${esc(c.client_id)}"><td>${esc(c.name)}</td><td><code>${esc(c.client_id)}</code></td><td>${c.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'}</td><td>${c.registered_by === 'operator' ? 'the operator' : 'itself'}</td><td>${when(c.created_at)}</td><td>${when(lastUse.get(c.client_id))}</td><td class="status st-${c.status}">${c.status}</td><td>${actions}</td></tr>`
+      : `${c.registered_by === 'operator' && c.auth_method !== 'private_key_jwt' ? `<a href="/console/agents/${encodeURIComponent(c.client_id)}/rotate">Rotate secret<span class="sr"> of ${esc(name)}</span></a> · ` : ''}<a href="/console/agents/${encodeURIComponent(c.client_id)}/revoke">Revoke<span class="sr"> ${esc(name)}</span></a>`
+    return `<tr data-client="${esc(c.client_id)}"><td>${esc(name)}</td><td><code>${esc(c.client_id)}</code></td><td>${c.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'}</td><td>${c.registered_by === 'operator' ? 'the operator' : 'itself'}</td><td>${when(c.created_at)}</td><td>${when(lastUse.get(c.client_id))}</td><td class="status st-${c.status}">${c.status}</td><td>${actions}</td></tr>`
   })
-  return table('Agents and apps registered on this node', ['Name', 'Client id', 'Scopes', 'Registered by', 'Created', 'Last token', 'Status', ''], rows, 'No clients yet.')
+  return table('Agents and apps registered on this node', ['Name', 'Client id', 'Scopes', 'Registered by', 'Created', 'Last token', 'Status', ''], rows, 'No clients yet.') + more(all.length, clients.length, 'edge-hive clients list')
 }
 
 export function newClientForm (csrf: string): string {
@@ -68,9 +76,10 @@ export function secretShown (o: { client: ClientView, secret: string, tokenUrl: 
 <dt>Token endpoint</dt><dd><code>${esc(o.tokenUrl)}</code></dd><dt>Scopes</dt><dd>${o.client.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ')}</dd></dl></section>`
 }
 
-export function grantsTable (grants: GrantView[], lastUse: Map<string, Date>): string {
-  const rows = grants.map((g) => `<tr data-grant="${esc(g.grant_id)}"><td>${esc(g.client_name)}</td><td><code>${esc(g.client_id)}</code></td><td>${g.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'}</td><td>${when(g.created_at)}</td><td>${when(lastUse.get(g.client_id))}</td><td><a href="/console/apps/${encodeURIComponent(g.grant_id)}/revoke">Revoke<span class="sr"> ${esc(g.client_name)}</span></a></td></tr>`)
-  return table('Apps people approved', ['App', 'Client id', 'Scopes', 'Approved', 'Last token', ''], rows, 'No app holds an approval.')
+export function grantsTable (all: GrantView[], lastUse: Map<string, Date>): string {
+  const grants = all.slice(0, LISTED)
+  const rows = grants.map((g) => `<tr data-grant="${esc(g.grant_id)}"><td>${esc(short(g.client_name, 100))}</td><td><code>${esc(g.client_id)}</code></td><td>${g.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'}</td><td>${when(g.created_at)}</td><td>${when(lastUse.get(g.client_id))}</td><td><a href="/console/apps/${encodeURIComponent(g.grant_id)}/revoke">Revoke<span class="sr"> ${esc(short(g.client_name, 100))}</span></a></td></tr>`)
+  return table('Apps people approved', ['App', 'Client id', 'Scopes', 'Approved', 'Last token', ''], rows, 'No app holds an approval.') + more(all.length, grants.length, 'edge-hive grants list')
 }
 
 /** Tool calls and refused requests per minute, as bars: a small chart needs no library. */
@@ -101,6 +110,6 @@ export function activityFilter (f: { kind: string, client: string, peer: string 
 }
 
 export function activityTable (entries: ActivityEntry[]): string {
-  const rows = entries.map((e) => `<tr><td>${when(e.at)}</td><td><code>${esc(e.action)}</code></td><td><code>${esc(e.actor)}</code></td><td>${e.target === undefined ? '—' : `<code>${esc(e.target)}</code>`}</td><td class="status st-${e.outcome === 'success' ? 'online' : 'untrusted'}">${esc(e.outcome)}</td><td>${e.source === undefined ? '' : esc(e.source)}${e.detail === undefined ? '' : ` <span class="muted">${esc(JSON.stringify(e.detail).slice(0, 200))}</span>`}</td></tr>`)
+  const rows = entries.map((e) => `<tr><td>${when(e.at)}</td><td><code>${esc(e.action)}</code></td><td><code>${esc(short(e.actor, 200))}</code></td><td>${e.target === undefined ? '—' : `<code>${esc(short(e.target, 200))}</code>`}</td><td class="status st-${e.outcome === 'success' ? 'online' : 'untrusted'}">${esc(e.outcome)}</td><td>${e.source === undefined ? '' : esc(e.source)}${e.detail === undefined ? '' : ` <span class="muted">${esc(JSON.stringify(e.detail).slice(0, 200))}</span>`}</td></tr>`)
   return table('Recent activity, newest first', ['When', 'What', 'Who', 'On', 'Outcome', 'Details'], rows, 'Nothing matches.')
 }

@@ -37,7 +37,20 @@ export interface InteractionOptions {
 }
 
 /** The cookie that marks a browser the operator signed in with (see SignInGuard). */
-const TRUSTED_BROWSER_COOKIE = 'edge_hive_browser'
+export const TRUSTED_BROWSER_COOKIE = 'edge_hive_browser'
+
+/**
+ * The Set-Cookie values that keep a trusted-browser token: one cookie for the whole node, so a
+ * sign-in on the console counts on the approval pages and the other way round. Earlier
+ * versions kept it under /interaction; that copy is cleared, or the browser would send the
+ * stale one first there.
+ */
+export function trustedBrowserCookies (token: string, maxAgeMs: number): string[] {
+  return [
+    `${TRUSTED_BROWSER_COOKIE}=${token}; Path=/; Max-Age=${Math.floor(maxAgeMs / 1000)}; HttpOnly; Secure; SameSite=Strict`,
+    `${TRUSTED_BROWSER_COOKIE}=; Path=/interaction; Max-Age=0; HttpOnly; Secure; SameSite=Strict`
+  ]
+}
 
 const FORM_LIMIT = 16 * 1024
 const UID = '^[A-Za-z0-9_-]{10,64}$'
@@ -153,7 +166,7 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
       const outcome = await c.signIn(form.get('password') ?? '', { address: addressKey(req.ip), browser: cookie(req, TRUSTED_BROWSER_COOKIE) })
       if (outcome.ok) {
         // A browser the operator signed in with: someone else's guessing does not lock it out.
-        void reply.header('set-cookie', `${TRUSTED_BROWSER_COOKIE}=${outcome.trustedBrowser}; Path=/interaction; Max-Age=${Math.floor(opts.trustedBrowserMs / 1000)}; HttpOnly; Secure; SameSite=Strict`)
+        void reply.header('set-cookie', trustedBrowserCookies(outcome.trustedBrowser, opts.trustedBrowserMs))
         return await reply.redirect(await c.finishSignIn(...raw(req, reply)), 303)
       }
       if (outcome.reason === 'unset') return await html(reply, 409, signInPage(opts.nodeName, { action: '', csrf: '', unset: true }))
