@@ -67,6 +67,9 @@ class Browser {
     })
     const set = res.headers['set-cookie']
     for (const c of Array.isArray(set) ? set : set === undefined ? [] : [set]) {
+      // The node clears an old copy of its trusted-browser cookie at another path (Max-Age=0):
+      // that must not clobber the copy it set in the same answer.
+      if (/;\s*max-age=0\s*(;|$)/i.test(c)) continue
       const pair = c.split(';')[0]!
       const eq = pair.indexOf('=')
       this.jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1))
