@@ -108,10 +108,16 @@ export const auth: Benchmark = {
           result: `${fmt.rate(r.rps)} tokens/s`, p50: r.p50, p99: r.p99, errors: r.errors, cpuUs: r.serverCpuUsPerReq
         })),
         { section: 4, benchmark: 'JWT verify, node, first use of a token', clients: 1, result: `${fmt.rate(verifyFirst.per_second)} /s`, ratio: `node/jose ${ratio.toFixed(2)}` },
-        { section: 4, benchmark: 'JWT verify, node, a token seen before', clients: 1, result: `${fmt.rate(verifyNode.per_second)} /s`, ratio: `node/jose ${cachedRatio.toFixed(0)} (cached until exp; revocation still checked)` },
+        {
+          section: 4, benchmark: 'JWT verify, node, a token seen before', clients: 1, result: `${fmt.rate(verifyNode.per_second)} /s`,
+          ratio: `node/jose ${cachedRatio.toFixed(0)} (cached until exp; revocation still checked)`
+        },
         { section: 4, benchmark: 'JWT verify, plain jose jwtVerify', clients: 1, result: `${fmt.rate(verifyJose.per_second)} /s` }
       ]
-      const data: AuthData = { token_endpoint: tokenRows, verify_node_first_use: verifyFirst, verify_node: verifyNode, verify_jose: verifyJose, node_over_jose: ratio, node_cached_over_jose: cachedRatio }
+      const data: AuthData = {
+        token_endpoint: tokenRows, verify_node_first_use: verifyFirst, verify_node: verifyNode, verify_jose: verifyJose,
+        node_over_jose: ratio, node_cached_over_jose: cachedRatio
+      }
       return { rows, data }
     } finally {
       await cleanup.run()

@@ -93,7 +93,10 @@ async function measureForward (ctx: BenchContext, concurrency: number[]): Promis
         ...(ctx.cpuProfDir === undefined ? {} : { aNodeFlags: ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`, `--cpu-prof-name=${profName}`] }),
         timeoutMs: JOIN_TIMEOUT_MS,
         // B's own get_status, answered through A (B's node id in it: not A answering for B).
-        reachable: async (p) => (await checkCall(viaA(p), tokenA ??= await operatorToken(p.a.url, p.a.dataDir), 'stateless')).includes(p.b.ready.node_id)
+        reachable: async (p) => {
+          tokenA ??= await operatorToken(p.a.url, p.a.dataDir)
+          return (await checkCall(viaA(p), tokenA, 'stateless')).includes(p.b.ready.node_id)
+        }
       })
     } catch (err) {
       out.note = `the hive of two did not form: ${(err as Error).message.slice(0, 300)}`
@@ -155,7 +158,7 @@ function rowsOf (d: ForwardData): Row[] {
       {
         section: 7, benchmark: `member B directly, ${label}`, clients: r.connections, result: `${fmt.rate(r.direct.rps)} req/s`,
         p50: ms(r.direct.fineLatencyMs?.p50), p99: ms(r.direct.fineLatencyMs?.p99), errors: r.direct.errors, cpuUs: r.direct.serverCpuUsPerReq,
-        ratio: `CPU column: B's`
+        ratio: 'CPU column: B\'s'
       },
       {
         section: 7, benchmark: `member B through node A, ${label}`, clients: r.connections, result: `${fmt.rate(fwd.rps)} req/s`,

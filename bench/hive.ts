@@ -113,7 +113,9 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
       timeouts_ms: { offline: lim.offlineMs, restart_online: lim.restartMs, removal: lim.removalMs }
     }
     if (formed.ok) {
-      ctx.log(`  ${n} nodes: all online with capabilities after ${fmt.s(formed.at - t0)} (setup before the clock ${fmt.s(setupMs)}); CPU used by then per member ${fmt.s(out.members_cpu_ms_at_formed?.mean ?? NaN)} (max ${fmt.s(out.members_cpu_ms_at_formed?.max ?? NaN)})`)
+      ctx.log(
+        `  ${n} nodes: all online with capabilities after ${fmt.s(formed.at - t0)} (setup before the clock ${fmt.s(setupMs)}); CPU used by then per member ${fmt.s(out.members_cpu_ms_at_formed?.mean ?? NaN)} (max ${fmt.s(out.members_cpu_ms_at_formed?.max ?? NaN)})`
+      )
     } else {
       const pairs: Record<string, number> = {}
       for (const view of Object.values(formed.detail.views)) {
@@ -141,7 +143,8 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
     }
     // The members every other node lists online with an advert (all of them when the hive formed):
     // the last one is killed and restarted, the one before it removed.
-    const seenByAll = (i: number): boolean => formed.ok || all.every((o, k) => k === i || !formed.detail.pending.includes(o.ready.peer_id) || formed.detail.views[o.ready.peer_id]?.[all[i]!.ready.peer_id] === GOOD)
+    const seenByAll = (i: number): boolean => formed.ok || all.every((o, k) =>
+      k === i || !formed.detail.pending.includes(o.ready.peer_id) || formed.detail.views[o.ready.peer_id]?.[all[i]!.ready.peer_id] === GOOD)
     const candidates = all.map((_, i) => i).filter((i) => i > 0 && all[i]!.running && seenByAll(i)).reverse()
     const [victim, removed] = candidates
     if (victim === undefined) {
@@ -164,7 +167,9 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
       if (gone.note !== undefined) out.removal_note = gone.note
     }
     const seen = (ms: number | null, note: string | undefined): string => ms === null ? note ?? 'n/a' : fmt.s(ms)
-    ctx.log(`  ${n} nodes: killed member offline on all ${seen(out.offline_ms, out.offline_note)}; restarted, online on all ${seen(out.restart_online_ms, out.restart_note)} after its ready; a removal reached all ${seen(out.removal_ms, out.removal_note)}`)
+    ctx.log(
+      `  ${n} nodes: killed member offline on all ${seen(out.offline_ms, out.offline_note)}; restarted, online on all ${seen(out.restart_online_ms, out.restart_note)} after its ready; a removal reached all ${seen(out.removal_ms, out.removal_note)}`
+    )
     return out
   } finally {
     await cleanup.run()

@@ -96,7 +96,11 @@ export const startup: Benchmark = {
         { section: 6, benchmark: `start-up to /readyz 200, first start (${of})`, result: fmt.s(data.first_ms) },
         { section: 6, benchmark: `start-up to /readyz 200, restart (${of})`, result: fmt.s(data.restart_ms), ratio: `restart/first ${fmt.ratio(data.restart_ms, data.first_ms)}` },
         { section: 6, benchmark: `resident memory of a lone node, idle ${fmt.s(IDLE_MS)} after its restart`, result: fmt.mib(data.rss_bytes) },
-        ...Object.entries(COMMANDS).map(([key, args]): Row => ({ section: 6, benchmark: `CLI \`edge-hive ${args.join(' ')}\`${key === 'version' ? '' : ' (node running)'} (median of ${CLI_RUNS})`, result: `${data.cli_ms[key]!.toFixed(0)} ms` }))
+        ...Object.entries(COMMANDS).map(([key, args]): Row => ({
+          section: 6,
+          benchmark: `CLI \`edge-hive ${args.join(' ')}\`${key === 'version' ? '' : ' (node running)'} (median of ${CLI_RUNS})`,
+          result: `${data.cli_ms[key]!.toFixed(0)} ms`
+        }))
       ]
       return { rows, data }
     } finally {

@@ -272,7 +272,9 @@ class Supervisor {
         rmSync(invFile, { force: true })
         log(`${name} is a member of ${member.hive_id}`)
       } else if (inv === undefined) {
-        log(`${markFile} says ${name} joined, but the node is not a member of a hive: it was removed (it stays out), or its data volume is new (then delete that file and restart it to have it invited)`)
+        log(
+          `${markFile} says ${name} joined, but the node is not a member of a hive: it was removed (it stays out), or its data volume is new (then delete that file and restart it to have it invited)`
+        )
       } else {
         log(`the invitation for ${name} expired before the node could join; starting again with a fresh one`)
         await this.restart(child)
@@ -291,7 +293,9 @@ export async function main (argv) {
     opts = parseCommandLine(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    log(`${err.message}\nusage: form-hive.mjs found --invitations <dir> --invite <name>... [--ttl 1h] [--check-every 30s] [-- serve <flags>]\n       form-hive.mjs join --invitations <dir> --as <name> [-- serve <flags>]`)
+    log(
+      `${err.message}\nusage: form-hive.mjs found --invitations <dir> --invite <name>... [--ttl 1h] [--check-every 30s] [-- serve <flags>]\n       form-hive.mjs join --invitations <dir> --as <name> [-- serve <flags>]`
+    )
     return EXIT_USAGE
   }
   const s = new Supervisor(opts)

@@ -94,6 +94,10 @@ if (!verifyOnly) {
 // Loading the packages loads their native code: a missing or incompatible binary fails here, at
 // build time, instead of at the node's first start. The certificate library too: the node loads
 // it only when it makes a certificate, which may be long after it started.
-const check = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('@surrealdb/node'); await import('@chainsafe/libp2p-quic'); await import('reflect-metadata'); await import('@peculiar/x509')"], { cwd: appDir, encoding: 'utf8' })
+const check = spawnSync(
+  process.execPath,
+  ['--input-type=module', '-e', "await import('@surrealdb/node'); await import('@chainsafe/libp2p-quic'); await import('reflect-metadata'); await import('@peculiar/x509')"],
+  { cwd: appDir, encoding: 'utf8' }
+)
 if (check.status !== 0) fail(`the native modules or the certificate library do not load on ${platform}:\n${check.stderr}`)
 process.stdout.write(`prune-node-modules: the SurrealDB engine, QUIC and the certificate library load on ${platform}\n`)

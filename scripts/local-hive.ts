@@ -347,7 +347,8 @@ async function up (nodes: number, stateDir: string, basePort: number): Promise<v
       await waitForLog(join(node.dir, 'forward-inner.log'), node.pids.inner, 10_000, `the forwarder in ${node.ns} did not start`, (l) => l.startsWith('forward: listening') ? true : undefined)
       node.pids.outer = startDetached(process.execPath, [FORWARD, 'tcp-to-unix', String(node.port), node.socket], join(node.dir, 'forward-outer.log'), env)
       writeState(stateDir, state)
-      await waitForLog(join(node.dir, 'forward-outer.log'), node.pids.outer, 10_000, `the forwarder on 127.0.0.1:${node.port} did not start`, (l) => l.startsWith('forward: listening') ? true : undefined)
+      await waitForLog(join(node.dir, 'forward-outer.log'), node.pids.outer, 10_000, `the forwarder on 127.0.0.1:${node.port} did not start`,
+        (l) => l.startsWith('forward: listening') ? true : undefined)
       const ca = readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
       const res = await pinned(`${node.url}/readyz`, ca)
       if (res.status !== 200) throw new Failure(`${node.url}/readyz answered ${res.status}: ${res.body}`)
@@ -393,7 +394,10 @@ async function up (nodes: number, stateDir: string, basePort: number): Promise<v
       const op = JSON.parse(readFileSync(join(node.dataDir, 'operator-client.json'), 'utf8')) as { client_id: string, client_secret: string }
       const res = await pinned(`${node.url}/oauth/token`, readFileSync(ca, 'utf8'), {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(op.client_id)}:${encodeURIComponent(op.client_secret)}`).toString('base64')}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(op.client_id)}:${encodeURIComponent(op.client_secret)}`).toString('base64')}`
+        },
         body: new URLSearchParams({ grant_type: 'client_credentials' }).toString()
       })
       if (res.status !== 200) throw new Failure(`node ${node.index}'s token endpoint answered ${res.status}: ${res.body}`)

@@ -39,9 +39,15 @@ function consoleHive (part: HivePart, info: NodeInfo): ConsoleHive {
       const byPeer = new Map(hive.directory.list().map((p) => [p.peerId, p]))
       return hive.members().members.map((m): ConsoleMember => {
         if (m.self) {
-          return { peerId: m.peer_id, nodeId: m.node_id, name: info.name, self: true, status: 'self', trust: 1, load: info.load, version: info.version, tools: info.capabilities.mcp.supported_tools, connected: false }
+          return {
+            peerId: m.peer_id, nodeId: m.node_id, name: info.name, self: true, status: 'self', trust: 1,
+            load: info.load, version: info.version, tools: info.capabilities.mcp.supported_tools, connected: false
+          }
         }
-        const advert = (byPeer.get(m.peer_id)?.capabilities ?? {}) as { name?: unknown, version?: unknown, load?: { cpu?: unknown, memory?: unknown }, capabilities?: { mcp?: { supported_tools?: unknown } } }
+        // What another member says of itself: checked field by field, as it may say anything.
+        const advert = (byPeer.get(m.peer_id)?.capabilities ?? {}) as {
+          name?: unknown, version?: unknown, load?: { cpu?: unknown, memory?: unknown }, capabilities?: { mcp?: { supported_tools?: unknown } }
+        }
         const tools = advert.capabilities?.mcp?.supported_tools
         const cpu = num(advert.load?.cpu)
         const memory = num(advert.load?.memory)

@@ -93,7 +93,13 @@ export async function buildHttpPart (d: HttpPartDeps): Promise<HttpServer> {
     // log); each checked password is, with the lock it started.
     if (outcome.ok || outcome.reason !== 'locked') {
       const lock = !outcome.ok && outcome.reason === 'wrong' && outcome.lock !== undefined ? { lock: outcome.lock.scope, locked_for_s: Math.ceil(outcome.lock.retryAfterMs / 1000) } : {}
-      await d.audit.append({ actor: 'operator', action: 'operator.sign_in', source: from.address, outcome: outcome.ok ? 'success' : 'failure', ...(outcome.ok ? {} : { detail: { reason: outcome.reason, ...lock } }) })
+      await d.audit.append({
+        actor: 'operator',
+        action: 'operator.sign_in',
+        source: from.address,
+        outcome: outcome.ok ? 'success' : 'failure',
+        ...(outcome.ok ? {} : { detail: { reason: outcome.reason, ...lock } })
+      })
     }
     return outcome
   }

@@ -143,7 +143,12 @@ export async function registerMcpEndpoints (app: FastifyInstance, part: McpPart,
     })
   }
   if (part.hiveMcp !== undefined && part.hiveView !== undefined) {
-    cards.push({ path: `${MCP_PATH}/hive`, name: `${d.nodeId}-hive`, title: `Edge Hive hive view at ${c.nodeName}`, description: 'The tools of every member of the hive in one MCP endpoint, through this node.' })
+    cards.push({
+      path: `${MCP_PATH}/hive`,
+      name: `${d.nodeId}-hive`,
+      title: `Edge Hive hive view at ${c.nodeName}`,
+      description: 'The tools of every member of the hive in one MCP endpoint, through this node.'
+    })
     const view = part.hiveMcp
     const scopes = part.hiveView
     await registerMcpRoute(app, {

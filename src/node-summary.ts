@@ -73,7 +73,12 @@ export function nodeInfo (s: NodeState): NodeInfo {
       resources: [...(s.catalog?.resources.keys() ?? []), ...[...(s.catalog?.templates.values() ?? [])].map((t) => t.uriTemplate)]
     },
     p2p: { enabled: s.p2p !== undefined, protocols: s.p2p?.protocols() ?? [], listenAddrs: s.p2p?.listenAddrs() ?? [] },
-    auth: { enabled: true, issuer: s.issuer, tokenEndpoint: `${s.issuer}${TOKEN_PATH}`, flows: ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] }
+    auth: {
+      enabled: true,
+      issuer: s.issuer,
+      tokenEndpoint: `${s.issuer}${TOKEN_PATH}`,
+      flows: ['client_credentials', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']
+    }
   })
 }
 

@@ -396,4 +396,3 @@ export class EdgeNode {
     this.#lock?.release()
   }
 }
-

@@ -41,7 +41,9 @@ export async function startHivePair (cleanup: Cleanup, o: { aNodeFlags?: string[
     try {
       if (await o.reachable({ a, b })) return { a, b, joinedMs: performance.now() - t0 }
     } catch (err) { last = err }
-    if (performance.now() > until) throw new Error(`B (${b.ready.node_id}) could not be reached through A within ${(o.timeoutMs / 1000).toFixed(0)} s: ${(last as Error | undefined)?.message ?? 'not yet a member'}`)
+    if (performance.now() > until) {
+      throw new Error(`B (${b.ready.node_id}) could not be reached through A within ${(o.timeoutMs / 1000).toFixed(0)} s: ${(last as Error | undefined)?.message ?? 'not yet a member'}`)
+    }
     await sleep(250)
   }
 }

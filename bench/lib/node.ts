@@ -142,7 +142,9 @@ export class BenchNode {
       })
       child.stdout!.resume()
       child.stderr!.on('data', (d: Buffer) => { if (node.stderr.length < 100_000) node.stderr += d.toString() })
-      child.once('close', (code, signal) => { if (!done) { done = true; clearTimeout(timer); reject(new Error(`node exited (${code ?? signal}) before it was ready; stderr: ${node.stderr.slice(-2000)}`)) } })
+      child.once('close', (code, signal) => {
+        if (!done) { done = true; clearTimeout(timer); reject(new Error(`node exited (${code ?? signal}) before it was ready; stderr: ${node.stderr.slice(-2000)}`)) }
+      })
     })
     whenReady.catch(() => undefined)
     return { node, whenReady }

@@ -153,7 +153,8 @@ export class NetnsNetwork {
     ip('-n', ns, 'route', 'add', 'default', 'via', `${inside}.1`)
     execFileSync('ip', ['netns', 'exec', router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     const drops = blocked.map((a) => `    iifname "in${i}" ip daddr ${a} drop`).join('\n')
-    const rules = `table ip nat${i} {\n  chain post {\n    type nat hook postrouting priority 100\n    oifname "eth0" ip saddr ${inside}.0/24 masquerade\n  }\n  chain egress {\n    type filter hook forward priority 0\n${drops}\n  }\n}\n`
+    const rules =
+      `table ip nat${i} {\n  chain post {\n    type nat hook postrouting priority 100\n    oifname "eth0" ip saddr ${inside}.0/24 masquerade\n  }\n  chain egress {\n    type filter hook forward priority 0\n${drops}\n  }\n}\n`
     execFileSync('ip', ['netns', 'exec', router.ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] })
     return host
   }

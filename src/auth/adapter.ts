@@ -71,7 +71,8 @@ export interface AdapterOptions {
   onGrantTokensRevoked?: (grantId: string) => Promise<void>
 }
 
-export function createAdapterFactory (store: { clients: ClientRepository, oauthPayloads: OAuthPayloadStore }, options: AdapterOptions = { registeredClientTtlSeconds: 30 * 86_400 }): (model: string) => Adapter {
+export function createAdapterFactory (store: { clients: ClientRepository, oauthPayloads: OAuthPayloadStore },
+  options: AdapterOptions = { registeredClientTtlSeconds: 30 * 86_400 }): (model: string) => Adapter {
   return (model: string): Adapter => {
     if (model === 'Client') {
       const p = store.oauthPayloads

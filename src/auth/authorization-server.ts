@@ -126,13 +126,19 @@ export class AuthorizationServer {
       const client = ctx.oidc.client?.clientId ?? 'unknown'
       // A self-registered client in use is kept: its expiry starts again.
       if (client.startsWith('ehd_')) void this.#renewRegistration(client)
-      record({ actor: client, action: 'token.issued', target: client, source: sourceOf(ctx), outcome: 'success', detail: { grant_type: String(ctx.oidc.params?.grant_type), scope: String(ctx.oidc.params?.scope ?? '') } })
+      record({
+        actor: client, action: 'token.issued', target: client, source: sourceOf(ctx), outcome: 'success',
+        detail: { grant_type: String(ctx.oidc.params?.grant_type), scope: String(ctx.oidc.params?.scope ?? '') }
+      })
       logger.info({ client_id: client }, 'token issued')
     })
     this.provider.on('grant.error', (ctx, err) => {
       const e = err as Error & { error?: string, error_detail?: string }
       const client = ctx.oidc?.client?.clientId ?? (typeof ctx.oidc?.params?.client_id === 'string' ? ctx.oidc.params.client_id : 'unknown')
-      record({ actor: client.slice(0, 200), action: 'token.refused', source: sourceOf(ctx), outcome: 'failure', detail: { error: e.error ?? e.message, ...(e.error_detail === undefined ? {} : { reason: e.error_detail }) } })
+      record({
+        actor: client.slice(0, 200), action: 'token.refused', source: sourceOf(ctx), outcome: 'failure',
+        detail: { error: e.error ?? e.message, ...(e.error_detail === undefined ? {} : { reason: e.error_detail }) }
+      })
       logger.info({ client_id: client.slice(0, 200), error: e.error ?? e.message }, 'token refused')
     })
     // The library ended a grant itself; its access tokens were stopped already (onGrantTokensRevoked).
@@ -191,7 +197,12 @@ export class AuthorizationServer {
     const accountId = d.session?.accountId ?? OPERATOR_ACCOUNT_ID
     // Revoked (or expired) while its consent page was open: no grant for an app that is gone.
     if (await this.provider.Client.find(clientId) === undefined) {
-      return await this.provider.interactionResult(req as IncomingMessage, res as ServerResponse, { error: 'invalid_client', error_description: 'This app is no longer registered here.' }, { mergeWithLastSubmission: false })
+      return await this.provider.interactionResult(
+        req as IncomingMessage,
+        res as ServerResponse,
+        { error: 'invalid_client', error_description: 'This app is no longer registered here.' },
+        { mergeWithLastSubmission: false }
+      )
     }
     const grant = (d.grantId === undefined ? undefined : await this.provider.Grant.find(d.grantId)) ?? new this.provider.Grant({ accountId, clientId })
     const ours = scopes.filter((s) => isScope(s))
@@ -217,7 +228,12 @@ export class AuthorizationServer {
     this.#pin(req)
     const d = await this.provider.interactionDetails(req as IncomingMessage, res as ServerResponse)
     await this.#c.audit.append({ actor: OPERATOR_ACCOUNT_ID, action: 'grant.denied', target: String((d.params as Record<string, unknown>).client_id), outcome: 'success' })
-    return await this.provider.interactionResult(req as IncomingMessage, res as ServerResponse, { error: 'access_denied', error_description: 'The operator did not allow this app.' }, { mergeWithLastSubmission: false })
+    return await this.provider.interactionResult(
+      req as IncomingMessage,
+      res as ServerResponse,
+      { error: 'access_denied', error_description: 'The operator did not allow this app.' },
+      { mergeWithLastSubmission: false }
+    )
   }
 
   /** A client's registration facts for the consent page, undefined when the client is unknown. */

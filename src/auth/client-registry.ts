@@ -153,7 +153,9 @@ export class ClientRegistry {
   async rotateSecret (clientId: string, actor: string): Promise<{ client: ClientView, secret: string }> {
     const c = await this.#c.clients.get(clientId)
     if (c === undefined) {
-      if (await this.#c.registered?.get(clientId) !== undefined) throw new ClientRegistryError(409, 'self_registered', `Client ${clientId} registered itself and keeps its own secret; revoke it instead.`)
+      if (await this.#c.registered?.get(clientId) !== undefined) {
+        throw new ClientRegistryError(409, 'self_registered', `Client ${clientId} registered itself and keeps its own secret; revoke it instead.`)
+      }
       throw unknownClient(clientId)
     }
     if (c.revokedAt !== undefined) throw new ClientRegistryError(409, 'client_revoked', `Client ${clientId} is revoked; add a new one instead.`)

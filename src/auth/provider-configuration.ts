@@ -107,7 +107,12 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
     // documents are all it fetches: the rules above refuse every other URL a client names
     // (jwks_uri, sector_identifier_uri, request_uris), and operator clients carry their keys.
     ...(options.clientMetadata.allowPrivate
-      ? { fetch: async (url: URL | string | Request, init?: RequestInit) => { const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown }; return await fetch(url, rest) } }
+      ? {
+          fetch: async (url: URL | string | Request, init?: RequestInit) => {
+            const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown }
+            return await fetch(url, rest)
+          }
+        }
       : {}),
     // Without an RSA key the library's RS256 default makes every client invalid.
     clientDefaults: { id_token_signed_response_alg: ACCESS_TOKEN_ALG, grant_types: ['authorization_code'], response_types: ['code'] },
@@ -159,7 +164,9 @@ export function providerConfiguration (deps: ProviderConfigurationDeps, options:
         // authenticates, a sector_identifier_uri at registration (OpenID Connect Registration
         // §2), either one a request from the node into its own network on anyone's behalf.
         for (const field of FETCHED_METADATA) {
-          if (m[field] !== undefined) throw new errors.InvalidClientMetadata(`${field} is not accepted: this node fetches no URL a client names${field === 'jwks_uri' ? '; send the keys themselves as jwks' : ''}`)
+          if (m[field] !== undefined) {
+            throw new errors.InvalidClientMetadata(`${field} is not accepted: this node fetches no URL a client names${field === 'jwks_uri' ? '; send the keys themselves as jwks' : ''}`)
+          }
         }
         // A self-registered client gets access only through the operator's approval: never
         // through client credentials, which would skip it.

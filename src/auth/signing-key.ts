@@ -29,7 +29,9 @@ export async function loadOrCreateSigningKey (file: string): Promise<SigningKey>
       if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
       return { privateJwk: jwk, publicJwk: publicOf(jwk), kid: jwk.kid }
     } catch (err) {
-      throw new StartupError('ERR_SIGNING_KEY', `token signing key ${file} cannot be read (${messageOf(err)}); restore it, or move it away to make a new one (tokens already issued then stop working)`, { cause: err })
+      throw new StartupError('ERR_SIGNING_KEY',
+        `token signing key ${file} cannot be read (${messageOf(err)}); restore it, or move it away to make a new one (tokens already issued then stop working)`,
+        { cause: err })
     }
   }
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })

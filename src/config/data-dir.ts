@@ -43,7 +43,10 @@ export function dataDirLayout (root: string): DataDirLayout {
 export function nodeDataDir (root: string, serve = 'edge-hive serve'): DataDirLayout {
   const layout = dataDirLayout(root)
   if (!existsSync(layout.identityKey)) {
-    throw new UsageError('ERR_NO_NODE', `${root} holds no node (it has no identity.key): give a node's data dir with --data-dir or EDGE_HIVE_DATA_DIR, or start a node there first with \`${serve} --data-dir ${root}\``)
+    throw new UsageError(
+      'ERR_NO_NODE',
+      `${root} holds no node (it has no identity.key): give a node's data dir with --data-dir or EDGE_HIVE_DATA_DIR, or start a node there first with \`${serve} --data-dir ${root}\``
+    )
   }
   return layout
 }

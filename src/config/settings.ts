@@ -257,7 +257,10 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: 'clientMetadataDocuments', env: 'EDGE_HIVE_CLIENT_METADATA_DOCUMENTS',
-    flag: { spec: '--no-client-metadata-documents', attr: 'clientMetadataDocuments', help: 'Do not accept apps identified by a Client ID Metadata Document (a client id that is an https URL); they must register themselves instead.' },
+    flag: {
+      spec: '--no-client-metadata-documents', attr: 'clientMetadataDocuments',
+      help: 'Do not accept apps identified by a Client ID Metadata Document (a client id that is an https URL); they must register themselves instead.'
+    },
     description: 'Accept apps whose client id is the https URL of their Client ID Metadata Document (what MCP 2026-07-28 prefers to dynamic registration): the node fetches it (https only, from public addresses unless clientMetadataPrivate, at most 5 KiB in 2.5 s, no redirects), keeps it as long as it says (1 minute to 1 day), and the operator approves the app at consent as any other.',
     allowed: 'true or false', schema: boolean(), default: () => true
   },

@@ -158,7 +158,11 @@ export class Adverts {
       return
     }
     this.#seq = Math.max(this.#seq + 1, Date.now())
-    await this.#c.publish({ beat: await sealBeat(this.#c.privateKey, m.hiveId, { seq: this.#seq, advert: this.#current.doc.seq, load: this.#c.load(), ...(typeof now.uptime === 'number' ? { uptime: now.uptime } : {}) }) })
+    await this.#c.publish({
+      beat: await sealBeat(this.#c.privateKey, m.hiveId, {
+        seq: this.#seq, advert: this.#current.doc.seq, load: this.#c.load(), ...(typeof now.uptime === 'number' ? { uptime: now.uptime } : {})
+      })
+    })
   }
 
   /** Starts the heartbeat: `beat` every `interval()` ms, jittered by ±10 % so members started together do not beat together. */
@@ -196,7 +200,6 @@ export class Adverts {
   introduce (): void {
     this.#wholeBeats = 1
   }
-
 
   /**
    * A heartbeat from gossip: the member is up. Taken only from a member whose advert this node

@@ -218,7 +218,9 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       const peer = conn.remotePeer.toString()
       this.directory.connected(peer, [conn.remoteAddr.toString()])
       if (isRelayed(conn.remoteAddr)) this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'connected through a member relay')
-      else if (node.getConnections(conn.remotePeer).some((c) => c !== conn && isRelayed(c.remoteAddr))) this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'a direct connection to a peer reached through a relay (DCUtR)')
+      else if (node.getConnections(conn.remotePeer).some((c) => c !== conn && isRelayed(c.remoteAddr))) {
+        this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'a direct connection to a peer reached through a relay (DCUtR)')
+      }
       // The dialling side starts the challenge (and shows its credential first): only towards a
       // peer it has reason to take for a member. Others must challenge us, and prove first.
       if (conn.direction === 'outbound' && this.#challenges.mayChallenge(peer)) void this.#challenges.authenticate(conn)

@@ -94,7 +94,10 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     let e = this.#peers.get(peerId)
     if (e === undefined) {
       const now = new Date()
-      e = { peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0, stats: freshStats(), connected: false, proven: false, lastAnswer: 0, stored: false, savedAt: 0 }
+      e = {
+        peerId, addresses: [], firstSeen: now, lastSeen: now, status: 'untrusted', member: false, trust: 0,
+        stats: freshStats(), connected: false, proven: false, lastAnswer: 0, stored: false, savedAt: 0
+      }
       this.#peers.set(peerId, e)
       this.#evict()
     }
@@ -375,4 +378,3 @@ export class PeerDirectory extends EventEmitter<{ peer: [PeerEvent] }> {
     }
   }
 }
-

@@ -115,7 +115,9 @@ export async function serveHiveCall (c: HiveEntryComponents, call: HiveCall, sig
       }
       if (call.method === 'POST') {
         const no = refusal(call, scopesForBody(parsed, c.catalog), node)
-        if (no !== undefined) return rpcError(403, FORBIDDEN, no.message, no.own.length > 0 ? { 'edge-hive-required-scope': no.own.join(' ') } : {}, { required_scope: [...no.own, ...no.policy].join(' ') })
+        if (no !== undefined) {
+          return rpcError(403, FORBIDDEN, no.message, no.own.length > 0 ? { 'edge-hive-required-scope': no.own.join(' ') } : {}, { required_scope: [...no.own, ...no.policy].join(' ') })
+        }
       }
       const authInfo: AuthInfo = { token: hiveToken(call), clientId: caller.clientId, scopes: call.granted, expiresAt: call.caller.expiresAt, resource: new URL(c.mcpUrl()) }
       const request = new Request(c.mcpUrl(), {
@@ -125,7 +127,9 @@ export async function serveHiveCall (c: HiveEntryComponents, call: HiveCall, sig
         signal
       })
       // The caller's trace goes on here: the member it came through put its span in params._meta.
-      const span = call.method === 'POST' ? startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: call.headers?.['mcp-protocol-version'], sessionId: call.headers?.['mcp-session-id'], member: call.viaNode }) : undefined
+      const span = call.method === 'POST'
+        ? startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: call.headers?.['mcp-protocol-version'], sessionId: call.headers?.['mcp-session-id'], member: call.viaNode })
+        : undefined
       return endWith(span, await c.handle(request, parsed, authInfo).catch((err: unknown) => { endWithError(span, err); throw err }))
     }
   }

@@ -229,7 +229,10 @@ export class HiveView extends EventEmitter<{ toolsChanged: [] }> implements Serv
     const ends = AbortSignal.any([...(signal === undefined ? [] : [signal]), AbortSignal.timeout(CALL_TIMEOUT_MS)])
     const result = await rpcResult(await this.#c.rpc(member.nodeId, { method: 'tools/call', params: { name: target.tool, arguments: args } }, authInfo, ends))
     if (result.resultType !== undefined && result.resultType !== 'complete') {
-      return { isError: true, content: [{ type: 'text', text: `Member ${member.nodeId} asks for more input, which the hive view cannot pass on; call the tool through /mcp/node/${member.nodeId}/mcp.` }] }
+      return {
+        isError: true,
+        content: [{ type: 'text', text: `Member ${member.nodeId} asks for more input, which the hive view cannot pass on; call the tool through /mcp/node/${member.nodeId}/mcp.` }]
+      }
     }
     // The member's protocol envelope is its own, not this view's; the tool's own metadata stays.
     const { _meta: meta, resultType: _r, ...rest } = result
@@ -245,7 +248,13 @@ export class HiveView extends EventEmitter<{ toolsChanged: [] }> implements Serv
       .filter((m) => tool === undefined || m.tools.includes(tool))
       .filter((m) => status === undefined || m.status === status || (status === 'online' && m.status === 'self'))
       .filter((m) => maxCpu === undefined || (m.load?.cpu ?? 0) <= maxCpu)
-      .map((m) => ({ node_id: m.nodeId, name: m.name, status: m.status === 'self' ? 'online' : m.status, load: m.load ?? null, tools: m.tools.map((t) => ({ tool: t, name: hiveToolName(m.nodeId, t) })) }))
+      .map((m) => ({
+        node_id: m.nodeId,
+        name: m.name,
+        status: m.status === 'self' ? 'online' : m.status,
+        load: m.load ?? null,
+        tools: m.tools.map((t) => ({ tool: t, name: hiveToolName(m.nodeId, t) }))
+      }))
     return { content: [{ type: 'text', text: JSON.stringify({ members }) }], structuredContent: { members } }
   }
 }

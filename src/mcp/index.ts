@@ -1,4 +1,7 @@
-export { Catalog, type HiveApi, type Caller, type ToolDefinition, type ToolContext, type ToolResult, type ResourceDefinition, type ResourceTemplateDefinition, type PromptDefinition } from './catalog.ts'
+export {
+  Catalog, type HiveApi, type Caller, type ToolDefinition, type ToolContext, type ToolResult,
+  type ResourceDefinition, type ResourceTemplateDefinition, type PromptDefinition
+} from './catalog.ts'
 export { McpEndpoint, EndpointQuotas, SERVED_PROTOCOL_VERSIONS, catalogSource, type McpEndpointOptions, type WatchToken, type TokenEnd, type ServerSource } from './endpoint.ts'
 export { scopesForBody, EVENT_SCOPES } from './scopes.ts'
 export { CallerQuota, quotaMessage } from './caller-quota.ts'

@@ -4,7 +4,9 @@ import { UriTemplate } from '@modelcontextprotocol/server'
 
 interface StandardSchema {
   '~standard': {
-    validate (value: unknown): { value?: unknown, issues?: ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> } | Promise<{ value?: unknown, issues?: ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> }>
+    validate (value: unknown):
+      | { value?: unknown, issues?: ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> }
+      | Promise<{ value?: unknown, issues?: ReadonlyArray<{ message: string, path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> }>
   }
 }
 
@@ -27,7 +29,11 @@ export async function invokeTool (catalog: Catalog, name: string, args: unknown,
     const std = (def.inputSchema as unknown as StandardSchema)['~standard']
     const r = await std.validate(args ?? {})
     if (r.issues !== undefined) {
-      return { ok: false, code: 'invalid_arguments', message: `Invalid arguments for ${name}: ${r.issues.map((i) => `${(i.path ?? []).map((p) => typeof p === 'object' ? String(p.key) : String(p)).join('.') || '(root)'}: ${i.message}`).join('; ')}` }
+      return {
+        ok: false,
+        code: 'invalid_arguments',
+        message: `Invalid arguments for ${name}: ${r.issues.map((i) => `${(i.path ?? []).map((p) => typeof p === 'object' ? String(p.key) : String(p)).join('.') || '(root)'}: ${i.message}`).join('; ')}`
+      }
     }
     input = r.value as Record<string, unknown>
   }

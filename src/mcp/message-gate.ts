@@ -51,8 +51,11 @@ export class ScopedMcpServer extends McpServer {
       const m = message as JSONRPCMessage & { method?: unknown, id?: string | number }
       const needed = scopeForMessage(m, this.#catalog)
       if (needed !== undefined && !scopes.includes(needed) && m.id !== undefined) {
-        void send({ jsonrpc: '2.0', id: m.id, error: { code: FORBIDDEN, message: `Forbidden: ${String(m.method)} needs the ${needed} scope, which the token does not carry.`, data: { required_scope: needed } } },
-          { relatedRequestId: m.id }).catch(() => undefined)
+        void send({
+          jsonrpc: '2.0',
+          id: m.id,
+          error: { code: FORBIDDEN, message: `Forbidden: ${String(m.method)} needs the ${needed} scope, which the token does not carry.`, data: { required_scope: needed } }
+        }, { relatedRequestId: m.id }).catch(() => undefined)
         return
       }
       deliver?.(message, extra)

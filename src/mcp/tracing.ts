@@ -40,7 +40,11 @@ export function traceparentOf (span: Span): string {
  * undefined when there is no tracer or nothing to trace. `kind` is `server` where a node answers
  * and `client` where it sends the request on to a member.
  */
-export function startMcpSpan (t: McpTracer | undefined, body: unknown, o: { kind: 'server' | 'client', parent?: Context, protocolVersion?: string | null, sessionId?: string | null, member?: string }): Span | undefined {
+export function startMcpSpan (
+  t: McpTracer | undefined,
+  body: unknown,
+  o: { kind: 'server' | 'client', parent?: Context, protocolVersion?: string | null, sessionId?: string | null, member?: string }
+): Span | undefined {
   const m = t === undefined ? undefined : requestOf(body)
   if (t === undefined || m === undefined) return undefined
   // A caller picks these: a method that is not a plain MCP name, and long targets, are cut short.
@@ -68,7 +72,8 @@ export function withTraceparent (body: unknown, span: Span): unknown {
   const m = requestOf(body)
   // Only a body that survives being written again: an id JSON numbers cannot hold exactly, or
   // params that are not an object, go on untouched (and the member's span starts a trace of its own).
-  if (m === undefined || (typeof m.id === 'number' && !Number.isSafeInteger(m.id)) || (m.params !== undefined && (m.params === null || typeof m.params !== 'object' || Array.isArray(m.params)))) return body
+  if (m === undefined || (typeof m.id === 'number' && !Number.isSafeInteger(m.id)) ||
+    (m.params !== undefined && (m.params === null || typeof m.params !== 'object' || Array.isArray(m.params)))) return body
   const params = m.params ?? {}
   return { ...m, params: { ...params, _meta: { ...(params._meta ?? {}), traceparent: traceparentOf(span) } } }
 }

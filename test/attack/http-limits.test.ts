@@ -113,7 +113,11 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
     })).status
     assert.deepEqual([await token('127.0.0.2', 'basic'), await token('127.0.0.2', 'post'), await token('127.0.0.2', 'basic'), await token('127.0.0.2', 'post')], [401, 401, 401, 429])
     // The seed's JSON token route shares the token allowance.
-    const seed = await from('127.0.0.2', node, '/mcp/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'client_credentials', client_id: fresh('nobody-'), client_secret: 'x' }) })
+    const seed = await from('127.0.0.2', node, '/mcp/auth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'client_credentials', client_id: fresh('nobody-'), client_secret: 'x' })
+    })
     assert.equal(seed.status, 429)
     assert.equal(seed.json().error, 'rate_limited')
     assert.equal(await token('127.0.0.3', 'post'), 401, 'another address is answered')
@@ -129,7 +133,11 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
     assert.deepEqual([await token('127.0.0.5', 'wrong'), await token('127.0.0.5', 'wrong'), await token('127.0.0.6', 'wrong')], [401, 401, 401])
     assert.equal(await token('127.0.0.2', op.client_secret), 200)
     assert.equal(await token('127.0.0.3', op.client_secret), 200)
-    const third = await from('127.0.0.4', node, '/oauth/token', { method: 'POST', headers: { 'content-type': FORM, authorization: basic(op.client_id, op.client_secret) }, body: 'grant_type=client_credentials' })
+    const third = await from('127.0.0.4', node, '/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': FORM, authorization: basic(op.client_id, op.client_secret) },
+      body: 'grant_type=client_credentials'
+    })
     assert.equal(third.status, 429, 'the client\'s third token in the window, from a third address')
     assert.match(String(third.headers['retry-after']), /^\d+$/)
   })
@@ -374,7 +382,12 @@ describe('the request deadline and the connection cap (finding 10)', () => {
       assert.equal(ended1, false, 'the HTTP/1.1 stream is open')
       assert.equal(ended2, false, 'the HTTP/2 stream is open')
       // And it still delivers: an audited change is a log event on both.
-      const added = await request1(`${node.url}/admin/clients`, { ca: caOf(node), method: 'POST', headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: fresh('streamed-'), scopes: ['mcp:read'] }) })
+      const added = await request1(`${node.url}/admin/clients`, {
+        ca: caOf(node),
+        method: 'POST',
+        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: fresh('streamed-'), scopes: ['mcp:read'] })
+      })
       assert.equal(added.status, 201, added.body)
       assert.ok(await eventually(() => text1.includes('client.added') && text2.includes('client.added'), (v) => v), 'both streams delivered the event')
     } finally {

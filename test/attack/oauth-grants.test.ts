@@ -230,7 +230,9 @@ describe('attack: OAuth grants, clients and tokens', () => {
 
   describe('finding 13: device codes are stored hashed', () => {
     it('a device code\'s stored key presented at the token endpoint is refused; the device code itself works (RFC 8628 §3.4)', async () => {
-      const reg = (await t.register({ token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: [], redirect_uris: [] })).json<{ client_id: string }>()
+      const reg = (await t.register({
+        token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: [], redirect_uris: []
+      })).json<{ client_id: string }>()
       const start = await t.form('/oauth/device/auth', { client_id: reg.client_id, scope: 'mcp:read' })
       assert.equal(start.status, 200, start.body)
       const { device_code: deviceCode, user_code: userCode } = start.json<{ device_code: string, user_code: string }>()
@@ -263,7 +265,12 @@ describe('attack: a copy of the store, and a stopped node', () => {
     assert.equal((await node.stop()).code, 0)
     const bytes = Buffer.concat(filesUnder(join(dir, 'db')))
     assert.ok(bytes.length > 0)
-    for (const [what, secret] of [['device code', device.device_code], ['refresh token', code.refresh_token], ['registration access token', code.registration_access_token], ['device registration access token', device.registration_access_token]] as Array<[string, string]>) {
+    for (const [what, secret] of [
+      ['device code', device.device_code],
+      ['refresh token', code.refresh_token],
+      ['registration access token', code.registration_access_token],
+      ['device registration access token', device.registration_access_token]
+    ] as Array<[string, string]>) {
       assert.equal(typeof secret, 'string', `${what} was issued`)
       assert.equal(bytes.includes(Buffer.from(secret)), false, `${what} found in the database files`)
     }

@@ -247,7 +247,10 @@ describe('browser: sign-in and consent pages', { skip }, () => {
     assert.match(text, /Registered\s+by itself \(dynamic registration\) on \d{4}-\d{2}-\d{2}/)
     assert.ok(new RegExp(`Returns to\\s+${new URL(h.redirectUri).host.replace(/\./g, '\\.')}`).test(text), text)
     const boxes = page.locator('input[type=checkbox][name=scope]')
-    assert.deepEqual(await boxes.evaluateAll((els) => els.map((e) => [(e as unknown as { value: string }).value, (e as unknown as { checked: boolean }).checked])), [['mcp:read', true], ['mcp:call', true]])
+    assert.deepEqual(
+      await boxes.evaluateAll((els) => els.map((e) => [(e as unknown as { value: string }).value, (e as unknown as { checked: boolean }).checked])),
+      [['mcp:read', true], ['mcp:call', true]]
+    )
     const { action } = await formOf(page)
     assert.match(new URL(action).pathname, /^\/interaction\/[A-Za-z0-9_-]+\/consent$/)
 

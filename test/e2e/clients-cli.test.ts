@@ -5,10 +5,9 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import type { ClientView } from '../../src/auth/index.ts'
-import { Fleet, NodeProcess, runCli, tempDir, type RunResult } from '../helpers/cli.ts'
+import { Fleet, NodeProcess, runCli, type RunResult } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { decodePayload, getToken } from '../helpers/tokens.ts'
-
 
 const STACK_TRACE = /\n\s+at /
 
@@ -55,7 +54,9 @@ describe('edge-hive clients through a running node', () => {
   after(async () => { await fleet.cleanup() })
 
   it('adds, lists and shows a client via the node\'s admin API, recorded as created by edge-hive-cli', async () => {
-    const added = printed<{ client: ClientView, client_secret?: string }>(await cli(['add', '--name', 'online-agent', '--scopes', 'mcp:read mcp:call', '--agent-type', 'claude', '--agent-version', '4.1', '--json']))
+    const added = printed<{ client: ClientView, client_secret?: string }>(await cli([
+      'add', '--name', 'online-agent', '--scopes', 'mcp:read mcp:call', '--agent-type', 'claude', '--agent-version', '4.1', '--json'
+    ]))
     const c = added.client
     assert.equal(c.name, 'online-agent')
     assert.deepEqual(c.scopes, ['mcp:read', 'mcp:call'])

@@ -89,7 +89,10 @@ describe('serve configuration from the command line', () => {
   it('refuses a key that does not belong to the certificate', async () => {
     const dir = fleet.tempDir()
     for (const n of ['a', 'b']) {
-      await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=x', '-keyout', join(dir, `${n}.key`), '-out', join(dir, `${n}.pem`)])
+      await exec('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=x',
+        '-keyout', join(dir, `${n}.key`), '-out', join(dir, `${n}.pem`)
+      ])
     }
     const r = await runCli(['serve', '--data-dir', join(dir, 'data'), '--port', '0', '--store', 'mem://', '--tls-cert', join(dir, 'a.pem'), '--tls-key', join(dir, 'b.key')])
     assert.equal(r.code, 1)

@@ -11,10 +11,6 @@ import { failuresOf, runServerSuite, warningsOf, type SuiteRun } from '../fixtur
 const PLUGIN = fileURLToPath(new URL('../fixtures/plugins/conformance.mjs', import.meta.url))
 const SUITE_TIMEOUT_MS = 90_000
 
-const TOOL_CONTENT = 'ToolContent (src/mcp/catalog.ts) is text only; the suite needs the MCP content blocks image, audio and resource'
-const CLIENT_REQUESTS = 'ToolContext (src/mcp/catalog.ts) has no way to send a request to the client; server-factory.ts passes a tool only { caller, log }'
-const PROMPT_CONTENT = 'PromptDefinition.get (src/mcp/catalog.ts) returns text-only message content'
-
 /**
  * Active scenarios the node cannot pass yet, each for a reason in src/ (not in this test), so
  * test/fixtures/plugins/conformance.mjs does not register their fixtures. A scenario listed

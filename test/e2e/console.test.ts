@@ -204,7 +204,9 @@ describe('the operator\'s console', { skip }, () => {
     const id = added.client.client_id
     const token = (await getToken(a.url, id, added.client_secret)).json<{ access_token: string }>().access_token
     await page.locator('#activity-list tr', { hasText: id }).filter({ hasText: 'token.issued' }).waitFor({ timeout: 30_000 })
-    const called = await request1(`${a.url}/mcp/tools/call`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'get_status', arguments: {} }) })
+    const called = await request1(`${a.url}/mcp/tools/call`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'get_status', arguments: {} })
+    })
     assert.equal(called.status, 200, called.body)
     assert.equal((await request1(`${a.url}/hive`, { headers: { authorization: 'Bearer not-a-token' } })).status, 401)
     const seen = await eventually(chart, (n) => n.calls > before.calls && n.refused > before.refused, 30_000, 250)
@@ -250,7 +252,8 @@ describe('the operator\'s console', { skip }, () => {
   it('limits sign-in posts per address (B keeps the default of 20 a minute)', async () => {
     const statuses: number[] = []
     for (let i = 0; i < 21; i++) {
-      statuses.push((await request1(`${b.url}/console/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x&password=wrong-password-here' })).status)
+      const r = await request1(`${b.url}/console/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x&password=wrong-password-here' })
+      statuses.push(r.status)
     }
     assert.deepEqual(statuses.slice(0, 20), Array(20).fill(403), 'refused for the form token before the password is looked at')
     assert.equal(statuses[20], 429)
@@ -336,4 +339,3 @@ describe('the operator\'s console', { skip }, () => {
     await context.close()
   })
 })
-

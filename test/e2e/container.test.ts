@@ -113,7 +113,10 @@ interface Service {
   ports?: string[], volumes?: string[], networks?: Record<string, { ipv4_address?: string }>, hostname?: string
   healthcheck?: { test?: string[] }, depends_on?: Record<string, { condition?: string }>
 }
-interface Compose { services: Record<string, Service>, volumes?: Record<string, unknown>, networks?: Record<string, { driver?: string, ipam?: { config?: Array<{ subnet?: string, gateway?: string }> } }> }
+interface Compose {
+  services: Record<string, Service>, volumes?: Record<string, unknown>
+  networks?: Record<string, { driver?: string, ipam?: { config?: Array<{ subnet?: string, gateway?: string }> } }>
+}
 const COMPOSE = parseYaml(read('docker-compose.yml'), { merge: true }) as Compose
 const SERVICES = ['node1', 'node2', 'node3']
 
@@ -664,7 +667,9 @@ describe('docker/form-hive.mjs when an invitation expires unused', () => {
     const inv = dir()
     const f = run(['found', '--invitations', inv, '--invite', 'late', '--ttl', '20s', '--check-every', '500ms', '--', ...loopbackServe(dir(), 'mem://')])
     const file = join(inv, 'late.invitation.json')
-    const readDoc = (): { token: string, expires_at: string } | undefined => { try { return JSON.parse(readFileSync(file, 'utf8')) as { token: string, expires_at: string } } catch { return undefined } }
+    const readDoc = (): { token: string, expires_at: string } | undefined => {
+      try { return JSON.parse(readFileSync(file, 'utf8')) as { token: string, expires_at: string } } catch { return undefined }
+    }
     const first = await until(90_000, readDoc, (d) => d !== undefined)
     assert.ok(first !== undefined, f.err)
     const firstExpiry = Date.parse(first.expires_at)

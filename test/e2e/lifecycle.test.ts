@@ -163,7 +163,9 @@ describe('CLI basics', () => {
     // One block per option (commander wraps long descriptions onto indented lines).
     const blocks = (await runCli(['serve', '--help'])).stdout.split(/\n(?= {2}-)/).map((b) => b.replace(/\s+/g, ' ').trim())
     const help = (flag: string): string => blocks.find((b) => b.startsWith(`${flag} `)) ?? assert.fail(`no ${flag} in serve --help`)
-    for (const [flag, shown] of [['--port <number>', '8080'], ['--data-dir <dir>', '~/.edge-hive'], ['--p2p-listen <multiaddr>', '/ip4/0.0.0.0/tcp/4001'], ['--metrics-port <number>', '9464']] as const) {
+    for (const [flag, shown] of [
+      ['--port <number>', '8080'], ['--data-dir <dir>', '~/.edge-hive'], ['--p2p-listen <multiaddr>', '/ip4/0.0.0.0/tcp/4001'], ['--metrics-port <number>', '9464']
+    ] as const) {
       assert.ok(help(flag).includes(`(default: ${shown}`), `${flag} shows its default ${shown}: ${help(flag)}`)
     }
     for (const flag of ['--no-p2p', '--no-mcp', '--no-metrics', '--no-p2p-relay']) assert.match(help(flag), new RegExp(`^${flag} Do not `), `${flag} says what it turns off`)

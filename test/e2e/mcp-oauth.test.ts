@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import { Fleet, cleanEnv, setOperatorPassword, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
-import { decodePayload } from '../helpers/tokens.ts'
 
 const exec = promisify(execFile)
 const FIXTURE = fileURLToPath(new URL('../fixtures/mcp-oauth-client.ts', import.meta.url))
@@ -80,7 +79,8 @@ describe('the official MCP SDK client\'s own OAuth (authorization code, DCR, PKC
     assert.match(run.registered!.redirect_uris![0]!, /^http:\/\/127\.0\.0\.1:\d+\/callback$/)
 
     // The authorization request the SDK built.
-    assert.equal(run.visits?.length, 1, `one trip through the browser: ${JSON.stringify(run.visits?.map((v) => ({ scope: new URL(v.authorization_url).searchParams.get('scope'), offered: v.offered, pages: v.pages })))}\n${trail(run).join('\n')}`)
+    assert.equal(run.visits?.length, 1,
+      `one trip through the browser: ${JSON.stringify(run.visits?.map((v) => ({ scope: new URL(v.authorization_url).searchParams.get('scope'), offered: v.offered, pages: v.pages })))}\n${trail(run).join('\n')}`)
     const visit = run.visits[0]!
     const authorization = new URL(visit.authorization_url)
     assert.equal(`${authorization.origin}${authorization.pathname}`, `${node.ready.url}/oauth/authorize`)

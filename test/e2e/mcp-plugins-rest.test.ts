@@ -97,7 +97,10 @@ describe('plugins and the seed REST routes', () => {
     const countClients = async (): Promise<number> => (await get('/admin/clients')).json<{ clients: unknown[] }>().clients.length
     const before = await countClients()
     const dry = await post('/mcp/tools/call', { name: 'provision_node', arguments: { name: 'planned', scopes: ['mcp:read'], dry_run: true } }, adminRead)
-    assert.deepEqual(dry.json<{ structuredContent: Record<string, unknown> }>().structuredContent.would_create, { node_id: node.ready.node_id, name: 'planned', scopes: ['mcp:read'], agent_type: null })
+    assert.deepEqual(
+      dry.json<{ structuredContent: Record<string, unknown> }>().structuredContent.would_create,
+      { node_id: node.ready.node_id, name: 'planned', scopes: ['mcp:read'], agent_type: null }
+    )
     assert.equal(await countClients(), before, 'a dry run creates nothing')
     const beyond = await post('/mcp/tools/call', { name: 'provision_node', arguments: { name: 'greedy', scopes: ['mcp:read', 'mcp:call'] } }, adminRead)
     assert.equal(beyond.json().isError, true)

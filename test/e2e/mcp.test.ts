@@ -90,31 +90,34 @@ describe('MCP over Streamable HTTP', () => {
 
   describe('official SDK clients', () => {
     for (const [mode, era, version] of [['legacy', 'legacy', '2025-11-25'], ['auto', 'modern', '2026-07-28']] as const) {
-      it(`v2 client, versionNegotiation ${mode}: speaks ${version}, lists the tools, gets get_status as structuredContent, reads node info and the latest log, and is told of an unknown tool`, async () => {
-        const out = await runClient(CLIENT_V2, node, [node.ready.mcp_url, opToken, mode, 'basics'])
-        assert.equal(out.era, era)
-        assert.equal(out.version, version)
-        if (era === 'legacy') assert.match(String(out.session), /^[\x21-\x7e]{16,}$/, '2025-11-25: a session id of visible ASCII')
-        else assert.equal(out.session, null, '2026-07-28 is stateless: no session')
-        assert.deepEqual(out.tools, ALL_TOOLS)
+      it(
+        `v2 client, versionNegotiation ${mode}: speaks ${version}, lists the tools, gets get_status as structuredContent, reads node info and the latest log, and is told of an unknown tool`,
+        async () => {
+          const out = await runClient(CLIENT_V2, node, [node.ready.mcp_url, opToken, mode, 'basics'])
+          assert.equal(out.era, era)
+          assert.equal(out.version, version)
+          if (era === 'legacy') assert.match(String(out.session), /^[\x21-\x7e]{16,}$/, '2025-11-25: a session id of visible ASCII')
+          else assert.equal(out.session, null, '2026-07-28 is stateless: no session')
+          assert.deepEqual(out.tools, ALL_TOOLS)
 
-        const status = out.status as Record<string, any>
-        assert.deepEqual(Object.keys(status).sort(), ['listening', 'load', 'name', 'node_id', 'peers', 'uptime_seconds', 'version'])
-        assert.equal(status.node_id, node.ready.node_id)
-        assert.equal(status.name, 'mcp-e2e')
-        assert.equal(status.version, VERSION)
-        assert.ok(Number.isFinite(status.uptime_seconds) && status.uptime_seconds >= 0)
-        assert.ok(Number.isFinite(status.load.cpu) && Number.isFinite(status.load.memory))
-        assert.ok(status.listening.includes(node.ready.url), `listening ${JSON.stringify(status.listening)}`)
-        assert.deepEqual(status.peers, { total: 0, online: 0, members: 0 })
+          const status = out.status as Record<string, any>
+          assert.deepEqual(Object.keys(status).sort(), ['listening', 'load', 'name', 'node_id', 'peers', 'uptime_seconds', 'version'])
+          assert.equal(status.node_id, node.ready.node_id)
+          assert.equal(status.name, 'mcp-e2e')
+          assert.equal(status.version, VERSION)
+          assert.ok(Number.isFinite(status.uptime_seconds) && status.uptime_seconds >= 0)
+          assert.ok(Number.isFinite(status.load.cpu) && Number.isFinite(status.load.memory))
+          assert.ok(status.listening.includes(node.ready.url), `listening ${JSON.stringify(status.listening)}`)
+          assert.deepEqual(status.peers, { total: 0, online: 0, members: 0 })
 
-        for (const uri of [NODE_INFO, LATEST, todayLog()]) assert.ok(out.resources.includes(uri), `resources/list names ${uri}`)
-        assert.deepEqual(out.templates, ['edge-hive://logs/{date}'])
-        assert.equal(out.info.node_id, node.ready.node_id)
-        assert.equal(out.info.capabilities.mcp.https_endpoint, node.ready.mcp_url)
-        assert.ok(out.latest >= 2, `the latest log has the start and the operator client at least, had ${out.latest} lines`)
-        assert.match(String(out.unknownTool), /^error:.*no_such_tool/)
-      })
+          for (const uri of [NODE_INFO, LATEST, todayLog()]) assert.ok(out.resources.includes(uri), `resources/list names ${uri}`)
+          assert.deepEqual(out.templates, ['edge-hive://logs/{date}'])
+          assert.equal(out.info.node_id, node.ready.node_id)
+          assert.equal(out.info.capabilities.mcp.https_endpoint, node.ready.mcp_url)
+          assert.ok(out.latest >= 2, `the latest log has the start and the operator client at least, had ${out.latest} lines`)
+          assert.match(String(out.unknownTool), /^error:.*no_such_tool/)
+        }
+      )
 
       it(`v2 client, versionNegotiation ${mode}: reads one day's log through the edge-hive://logs/{date} template and is refused a date that is none`, async () => {
         const out = await runClient(CLIENT_V2_MORE, node, [node.ready.mcp_url, opToken, mode, 'logs'])
@@ -131,23 +134,26 @@ describe('MCP over Streamable HTTP', () => {
       })
     }
 
-    it('v1 client (@modelcontextprotocol/sdk 1.x) with only a client id and secret: finds the authorization server from the 401 (RFC 9728), gets a token, lists tools and calls get_status', async () => {
-      const out = await runClient(CLIENT_V1, node, [node.ready.mcp_url, op.client_id, op.client_secret, node.ready.url])
-      assert.equal(out.error, undefined, String(out.error))
-      assert.deepEqual(out.requests.slice(0, 5), [
-        'POST /mcp 401',
-        'GET /.well-known/oauth-protected-resource/mcp 200',
-        'GET /.well-known/oauth-authorization-server 200',
-        'POST /oauth/token 200',
-        'POST /mcp 200'
-      ])
-      assert.equal(out.version, '2025-11-25')
-      assert.equal(typeof out.session, 'string')
-      assert.equal(out.server, 'edge-hive')
-      assert.deepEqual(out.tools, ALL_TOOLS)
-      assert.equal(out.status.node_id, node.ready.node_id)
-      assert.deepEqual(out.status.peers, { total: 0, online: 0, members: 0 })
-    })
+    it(
+      'v1 client (@modelcontextprotocol/sdk 1.x) with only a client id and secret: finds the authorization server from the 401 (RFC 9728), gets a token, lists tools and calls get_status',
+      async () => {
+        const out = await runClient(CLIENT_V1, node, [node.ready.mcp_url, op.client_id, op.client_secret, node.ready.url])
+        assert.equal(out.error, undefined, String(out.error))
+        assert.deepEqual(out.requests.slice(0, 5), [
+          'POST /mcp 401',
+          'GET /.well-known/oauth-protected-resource/mcp 200',
+          'GET /.well-known/oauth-authorization-server 200',
+          'POST /oauth/token 200',
+          'POST /mcp 200'
+        ])
+        assert.equal(out.version, '2025-11-25')
+        assert.equal(typeof out.session, 'string')
+        assert.equal(out.server, 'edge-hive')
+        assert.deepEqual(out.tools, ALL_TOOLS)
+        assert.equal(out.status.node_id, node.ready.node_id)
+        assert.deepEqual(out.status.peers, { total: 0, online: 0, members: 0 })
+      }
+    )
 
     it('v1 client with a client registered for fewer scopes gets a token for those and sees only the tools they allow', async () => {
       const out = await runClient(CLIENT_V1, node, [node.ready.mcp_url, rc.client_id, rc.client_secret, node.ready.url])

@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Fleet, NodeProcess, filesUnder, freePort, tempDir } from '../helpers/cli.ts'
+import { Fleet, NodeProcess, filesUnder, freePort } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 
@@ -28,7 +28,9 @@ describe('OAuth state across restarts', () => {
     const ca = readFileSync(join(dir, 'tls', 'cert.pem'), 'utf8')
     const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` })
     const admin = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
-    const added = (await request1(`${node.url}/admin/clients`, { ca, method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kept', scopes: ['mcp:admin'] }) })).json<{ client: { client_id: string }, client_secret: string }>()
+    const added = (await request1(`${node.url}/admin/clients`, {
+      ca, method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kept', scopes: ['mcp:admin'] })
+    })).json<{ client: { client_id: string }, client_secret: string }>()
     const kept = added.client.client_id
     const secret = added.client_secret
     const toRevoke = (await getToken(node.url, kept, secret)).json<{ access_token: string }>().access_token

@@ -28,7 +28,9 @@ describe('OAuth 2.1 for agents', () => {
     await request1(`${node.url}${path}`, { ca, headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...extra } })
   const addClient = async (name: string, scopes: string[], extra: Record<string, unknown> = {}): Promise<{ client: { client_id: string }, client_secret?: string }> => {
     const t = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
-    const res = await request1(`${node.url}/admin/clients`, { ca, method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, scopes, ...extra }) })
+    const res = await request1(`${node.url}/admin/clients`, {
+      ca, method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, scopes, ...extra })
+    })
     assert.equal(res.status, 201, res.body)
     return res.json()
   }
@@ -148,7 +150,10 @@ describe('OAuth 2.1 for agents', () => {
     const bad = await getToken(node.url, op.client_id, `${op.client_secret}x`)
     assert.equal(bad.status, 401)
     assert.equal(bad.json().error, 'invalid_client')
-    const grant = await request1(`${node.url}/oauth/token`, { ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&client_id=${op.client_id}&client_secret=${op.client_secret}` })
+    const grant = await request1(`${node.url}/oauth/token`, {
+      ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=password&client_id=${op.client_id}&client_secret=${op.client_secret}`
+    })
     assert.equal(grant.status, 400)
     assert.equal(grant.json().error, 'unsupported_grant_type')
   })
@@ -175,14 +180,19 @@ describe('OAuth 2.1 for agents', () => {
     const other = await request1(`${node.url}/mcp/node/brave-otter-000000/auth/token`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
     assert.equal(other.status, 404)
     assert.equal(other.json().error, 'unknown_node')
-    const wrong = await request1(`${node.url}/mcp/auth/token`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'client_credentials', client_id: op.client_id, client_secret: 'nope' }) })
+    const wrong = await request1(`${node.url}/mcp/auth/token`, {
+      ca, method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'client_credentials', client_id: op.client_id, client_secret: 'nope' })
+    })
     assert.equal(wrong.status, 401)
     assert.equal(wrong.json().error, 'invalid_client')
   })
 
   it('lets the official MCP SDK client find the server from a 401 and get a token on its own (client secret)', async () => {
     const { client, client_secret: secret } = await addClient('sdk-agent', ['mcp:read', 'mcp:admin'])
-    const { stdout } = await exec(process.execPath, [SDK_CLIENT, node.ready.url, client.client_id, 'secret', secret!], { env: cleanEnv({ NODE_EXTRA_CA_CERTS: join(node.dataDir, 'tls', 'cert.pem') }) })
+    const { stdout } = await exec(process.execPath, [SDK_CLIENT, node.ready.url, client.client_id, 'secret', secret!], {
+      env: cleanEnv({ NODE_EXTRA_CA_CERTS: join(node.dataDir, 'tls', 'cert.pem') })
+    })
     const out = JSON.parse(stdout)
     assert.equal(out.result, 'AUTHORIZED')
     assert.equal(out.status, 200)
@@ -203,7 +213,12 @@ describe('OAuth 2.1 for agents', () => {
     // A replayed assertion is refused.
     const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(client.client_id).setSubject(client.client_id)
       .setAudience(node.ready.url).setJti('fixed-jti').setIssuedAt().setExpirationTime('1m').sign(privateKey)
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion, client_id: client.client_id }).toString()
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+      client_id: client.client_id
+    }).toString()
     const post = async (): Promise<Answer> => await request1(`${node.url}/oauth/token`, { ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form })
     assert.equal((await post()).status, 200)
     const replay = await post()
@@ -289,13 +304,17 @@ describe('OAuth 2.1 for agents', () => {
       const t = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
       assert.equal((await api(t)).status, 200)
       const introspect = async (): Promise<Record<string, unknown>> => (await request1(`${node.url}/oauth/introspect`, {
-        ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${op.client_id}:${op.client_secret}`).toString('base64')}` }, body: `token=${t}`
+        ca, method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${op.client_id}:${op.client_secret}`).toString('base64')}` },
+        body: `token=${t}`
       })).json()
       const before = await introspect()
       assert.equal(before.active, true)
       assert.equal(before.client_id, op.client_id)
       const revoke = await request1(`${node.url}/oauth/revoke`, {
-        ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${op.client_id}:${op.client_secret}`).toString('base64')}` }, body: `token=${t}`
+        ca, method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${op.client_id}:${op.client_secret}`).toString('base64')}` },
+        body: `token=${t}`
       })
       assert.equal(revoke.status, 200)
       await expectInvalidToken(t)
@@ -306,7 +325,9 @@ describe('OAuth 2.1 for agents', () => {
       const { client, client_secret: secret } = await addClient('bystander', ['mcp:read'])
       const t = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
       const res = await request1(`${node.url}/oauth/revoke`, {
-        ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}` }, body: `token=${t}`
+        ca, method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}` },
+        body: `token=${t}`
       })
       assert.equal(res.status, 200, 'RFC 7009: the answer does not tell')
       assert.equal((await api(t)).status, 200, 'the token still works')

@@ -122,7 +122,14 @@ describe('edge-hive serve over HTTPS', () => {
       const res = await request1(e.url, { ca, headers: { accept: 'application/mcp-server-card+json' } })
       assert.equal(res.status, 200)
       assert.match(String(res.headers['content-type']), /^application\/mcp-server-card\+json/)
-      const card = res.json<{ $schema: string, name: string, version: string, title: string, description: string, remotes: Array<{ type: string, url: string, supportedProtocolVersions: string[] }> }>()
+      const card = res.json<{
+        $schema: string
+        name: string
+        version: string
+        title: string
+        description: string
+        remotes: Array<{ type: string, url: string, supportedProtocolVersions: string[] }>
+      }>()
       // The card schema's own rules (v2): name pattern, text lengths, a streamable-http remote.
       assert.equal(card.$schema, 'https://static.modelcontextprotocol.io/schemas/v2/server-card.schema.json')
       assert.match(card.name, /^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/)

@@ -113,7 +113,9 @@ export class NodeProcess {
    * Starts `edge-hive serve` on a free loopback port (`--port 0`) and waits for its ready line.
    * Rejects with the node's stderr when it exits first.
    */
-  static async start (options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number, wrap?: (argv: string[]) => { cmd: string, args: string[] } } = {}): Promise<NodeProcess> {
+  static async start (
+    options: { dataDir?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number, wrap?: (argv: string[]) => { cmd: string, args: string[] } } = {}
+  ): Promise<NodeProcess> {
     const dataDir = options.dataDir ?? tempDir()
     // Loopback only, free ports: tests never listen on the machine's other interfaces.
     const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
@@ -125,7 +127,10 @@ export class NodeProcess {
     await new Promise<void>((resolve, reject) => {
       let buffered = ''
       // A node that is not ready in time is killed: no fleet knows it yet, so nothing else would.
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not become ready; stderr: ${node.stderr.slice(-2000)}; last log lines: ${node.stdout.slice(-2000)}`)) }, options.timeoutMs ?? 20_000)
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`node did not become ready; stderr: ${node.stderr.slice(-2000)}; last log lines: ${node.stdout.slice(-2000)}`))
+      }, options.timeoutMs ?? 20_000)
       child.stdout!.on('data', (d: Buffer) => {
         node.stdout += d.toString()
         buffered += d.toString()

@@ -6,6 +6,8 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page, Response } f
 import { request1, type Answer } from './https.ts'
 import type { NodeProcess } from './cli.ts'
 
+const FORM = 'application/x-www-form-urlencoded'
+
 /** The console's pages, as its navigation lists them. */
 export const SECTIONS = ['hive', 'node', 'agents', 'apps', 'activity'] as const
 
@@ -29,7 +31,11 @@ export class ConsoleBrowser {
     return await request1(`${this.#url}${path}`, {
       ca: this.#ca,
       method: init.method ?? (init.form === undefined ? 'GET' : 'POST'),
-      headers: { ...(session === undefined ? {} : { cookie: `${session.name}=${session.value}` }), ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...init.headers },
+      headers: {
+        ...(session === undefined ? {} : { cookie: `${session.name}=${session.value}` }),
+        ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+        ...init.headers
+      },
       ...(init.form === undefined ? {} : { body: new URLSearchParams(init.form).toString() })
     })
   }
@@ -104,7 +110,10 @@ export async function grantFor (node: NodeProcess, page: Page, password: string)
     const redirectUri = `http://127.0.0.1:${(app.address() as AddressInfo).port}/callback`
     const post = async (path: string, body: string, type: string): Promise<Answer> =>
       await request1(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body })
-    const registered = await post('/oauth/register', JSON.stringify({ client_name: 'Console Test App', token_endpoint_auth_method: 'none', redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }), 'application/json')
+    const metadata = {
+      client_name: 'Console Test App', token_endpoint_auth_method: 'none', redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code']
+    }
+    const registered = await post('/oauth/register', JSON.stringify(metadata), 'application/json')
     assert.equal(registered.status, 201, registered.body)
     const clientId = String(registered.json().client_id)
     const verifier = randomBytes(32).toString('base64url')
@@ -117,14 +126,15 @@ export async function grantFor (node: NodeProcess, page: Page, password: string)
     await Promise.all([page.waitForURL(/\/interaction\//), page.click('button:has-text("Sign in")')])
     await Promise.all([page.waitForURL((u) => u.pathname === '/callback'), page.click('button[name=decision][value=approve]')])
     assert.ok(code !== null, 'the app got a code')
-    const tokens = await post('/oauth/token', new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier }).toString(), 'application/x-www-form-urlencoded')
+    const form = (fields: Record<string, string>): string => new URLSearchParams(fields).toString()
+    const tokens = await post('/oauth/token', form({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier }), FORM)
     assert.equal(tokens.status, 200, tokens.body)
     const t = tokens.json<{ access_token: string, refresh_token: string }>()
     assert.ok(t.refresh_token !== undefined)
     return {
       clientId,
       accessToken: t.access_token,
-      refresh: async () => await post('/oauth/token', new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: clientId }).toString(), 'application/x-www-form-urlencoded')
+      refresh: async () => await post('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: clientId }), FORM)
     }
   } finally {
     app.closeAllConnections()

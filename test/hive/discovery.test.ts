@@ -80,4 +80,3 @@ describe('LAN discovery (--discovery) between hosts in network namespaces', { sk
     assert.ok(!seen.goodbyes.includes(INSTANCE(b.ready.node_id)))
   })
 })
-

@@ -227,7 +227,9 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
       const out = await client(CLIENT_VIEW, [`${a.url}/mcp/hive`, opToken, mode, b.ready.node_id, 'list'])
       assert.equal(out.error, undefined, String(out.error))
       const tools = out.tools as string[]
-      for (const name of ['hive_members', viewName(a, 'get_status'), viewName(a, 'provision_node'), viewName(b, 'get_status'), viewName(b, 'list_peers')]) assert.ok(tools.includes(name), `${name} in ${tools.join(' ')}`)
+      for (const name of ['hive_members', viewName(a, 'get_status'), viewName(a, 'provision_node'), viewName(b, 'get_status'), viewName(b, 'list_peers')]) {
+        assert.ok(tools.includes(name), `${name} in ${tools.join(' ')}`)
+      }
       assert.ok(!tools.some((t) => t.startsWith(viewName(c, ''))), 'C grants hive callers mcp:read only, and its tools need mcp:call: it lists none to them')
       assert.ok(!tools.includes(viewName(b, 'provision_node')), 'another member\'s admin tool is not offered')
       assert.ok(tools.every((t) => /^[A-Za-z0-9_.-]{1,64}$/.test(t)), 'every name is valid everywhere')
@@ -242,11 +244,18 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
     const traceId = randomBytes(16).toString('hex')
     const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`
     const r = await viaA(`/mcp/node/${b.ready.node_id}/mcp`, opToken, {
-      body: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_status', arguments: {}, _meta: { traceparent, 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } },
+      body: {
+        jsonrpc: '2.0', id: 7, method: 'tools/call',
+        params: { name: 'get_status', arguments: {}, _meta: { traceparent, 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } }
+      },
       headers: { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'get_status' }
     })
     assert.equal(r.status, 200, r.body)
-    const spans = await eventually(async () => otlp.spans.filter((s) => s.span.traceId === traceId), (l) => l.some((s) => s.node === b.ready.node_id) && l.filter((s) => s.node === a.ready.node_id).length >= 2, 20_000, 250)
+    const spans = await eventually(
+      async () => otlp.spans.filter((s) => s.span.traceId === traceId),
+      (l) => l.some((s) => s.node === b.ready.node_id) && l.filter((s) => s.node === a.ready.node_id).length >= 2,
+      20_000, 250
+    )
     const attr = (s: OtlpSpan, key: string): string | undefined => s.attributes.find((x) => x.key === key)?.value.stringValue
     const atA = spans.find((s) => s.node === a.ready.node_id && s.span.kind === 2)?.span
     const hop = spans.find((s) => s.node === a.ready.node_id && s.span.kind === 3)?.span

@@ -7,7 +7,14 @@ import { Goodbyes } from '../../src/hive/goodbyes.ts'
  * reconnected) together with the peer under test: the checks run after the same delay, in order,
  * so once the control is suspected the peer's fate is decided too, however slow the machine.
  */
-function harness (): { byes: Goodbyes, suspected: string[], connected: Set<string>, stopped: { now: boolean, asked: number }, decided: () => Promise<void>, until: (ok: () => boolean) => Promise<void> } {
+function harness (): {
+  byes: Goodbyes
+  suspected: string[]
+  connected: Set<string>
+  stopped: { now: boolean, asked: number }
+  decided: () => Promise<void>
+  until: (ok: () => boolean) => Promise<void>
+} {
   const suspected: string[] = []
   const connected = new Set<string>()
   const stopped = { now: false, asked: 0 }

@@ -13,7 +13,10 @@ const exec = promisify(execFile)
 const PEERS = fileURLToPath(new URL('../fixtures/hive-peers.ts', import.meta.url))
 const GOSSIPER = fileURLToPath(new URL('../fixtures/hive-gossip-peer.ts', import.meta.url))
 
-interface Peer { peer_id: string, node_id?: string, status: string, member: boolean, trust: number, capabilities?: { node_id?: string, seq?: number, capabilities?: { mcp?: { supported_tools?: string[] } } } }
+interface Peer {
+  peer_id: string, node_id?: string, status: string, member: boolean, trust: number
+  capabilities?: { node_id?: string, seq?: number, capabilities?: { mcp?: { supported_tools?: string[] } } }
+}
 
 const unavailable = netnsUnavailable()
 

@@ -47,7 +47,11 @@ describe('aggregated refusals in the audit log', () => {
       assert.equal(rows.length, 2, 'one entry per address so far')
       log.flush()
       assert.equal(rows.length, 3)
-      assert.deepEqual(rows[2], { action: 'hive.join_refused', target: '10.0.0.9', detail: { reason: 'repeated', refused: 149, window_s: 60, reasons: { unknown: 149 }, peers: ['peer-1', 'peer-2', 'peer-3', 'peer-4', 'peer-5', 'peer-6', 'peer-0'] } })
+      assert.deepEqual(rows[2], {
+        action: 'hive.join_refused',
+        target: '10.0.0.9',
+        detail: { reason: 'repeated', refused: 149, window_s: 60, reasons: { unknown: 149 }, peers: ['peer-1', 'peer-2', 'peer-3', 'peer-4', 'peer-5', 'peer-6', 'peer-0'] }
+      })
     } finally {
       log.stop()
     }

@@ -12,7 +12,14 @@ const exec = promisify(execFile)
 const PEERS = fileURLToPath(new URL('../fixtures/hive-peers.ts', import.meta.url))
 const ROGUE = fileURLToPath(new URL('../fixtures/hive-rogue-peer.ts', import.meta.url))
 
-interface Peer { peer_id: string, node_id?: string, status: string, member: boolean, trust: number, capabilities?: { node_id?: string, peer_id?: string, seq?: number, capabilities?: { mcp?: { supported_tools?: string[] } } } }
+interface Peer {
+  peer_id: string
+  node_id?: string
+  status: string
+  member: boolean
+  trust: number
+  capabilities?: { node_id?: string, peer_id?: string, seq?: number, capabilities?: { mcp?: { supported_tools?: string[] } } }
+}
 interface Members { hive_id: string | null, members: Array<{ peer_id: string, status: string }>, removed: string[] }
 
 const unavailable = netnsUnavailable()

@@ -77,7 +77,10 @@ describe('a member behind NAT is reached through a member relay', { skip: unavai
   })
 
   it('the NAT lets D out and nothing in', async () => {
-    const dial = (host: TestHost, ip: string): Promise<string> => run(host, ['-e', `require('node:net').connect({ host: '${ip}', port: 4001, timeout: 2000 }).on('connect', () => { console.log('open'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) }).on('timeout', () => { console.log('timeout'); process.exit(0) })`])
+    const dial = (host: TestHost, ip: string): Promise<string> => run(host, [
+      '-e',
+      `require('node:net').connect({ host: '${ip}', port: 4001, timeout: 2000 }).on('connect', () => { console.log('open'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) }).on('timeout', () => { console.log('timeout'); process.exit(0) })`
+    ])
     assert.notEqual((await dial(hostOf.get(a)!, hostOf.get(d)!.ip)).trim(), 'open', 'A cannot open a connection to D')
     assert.equal((await dial(hostOf.get(d)!, hostOf.get(b)!.ip)).trim(), 'open', 'D can open one to B')
     assert.notEqual((await dial(hostOf.get(d)!, hostOf.get(a)!.ip)).trim(), 'open', 'D cannot open one to A (the egress rule)')

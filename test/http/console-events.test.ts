@@ -14,9 +14,11 @@ describe('console event stream', () => {
     let listener: (() => void) | undefined
     let ender: (() => void) | undefined
     let served: Promise<void> | undefined
+    let subscribed = (): void => {}
+    const ready = new Promise<void>((resolve) => { subscribed = resolve })
     const server = createServer((req, res) => {
       served = serveChanges(req, res, {
-        changes: (l, onEnd) => { listener = l; ender = onEnd; return () => { listener = undefined } },
+        changes: (l, onEnd) => { listener = l; ender = onEnd; subscribed(); return () => { listener = undefined } },
         perMinute: () => tally.recent(),
         live: () => true
       })
@@ -27,8 +29,8 @@ describe('console event stream', () => {
     socket.on('data', (d: Buffer) => { text += d.toString() })
     try {
       socket.write('GET /console/events HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n')
-      while (listener === undefined) await new Promise((resolve) => setTimeout(resolve, 10))
-      for (let i = 0; i < 50; i++) listener()
+      await ready
+      for (let i = 0; i < 50; i++) listener!()
       await new Promise((resolve) => setTimeout(resolve, 100))
       assert.equal(text.split('event: change').length - 1, 1, 'fifty changes at once make one event')
       for (let i = 0; i < 3; i++) ender!()

@@ -57,7 +57,10 @@ describe('the OpenAPI document (GET /openapi.json)', () => {
   })
 
   it('covers the seed\'s REST surface: info, token, tools/call, resources, stream, discovery, health', () => {
-    for (const path of ['/mcp/node/{node_id}/info', '/oauth/token', '/mcp/auth/token', '/mcp/tools/call', '/mcp/node/{node_id}/resources/{uri}', '/mcp/node/{node_id}/stream', '/discovery/peers', '/discovery/announce', '/healthz', '/readyz']) {
+    for (const path of [
+      '/mcp/node/{node_id}/info', '/oauth/token', '/mcp/auth/token', '/mcp/tools/call', '/mcp/node/{node_id}/resources/{uri}',
+      '/mcp/node/{node_id}/stream', '/discovery/peers', '/discovery/announce', '/healthz', '/readyz'
+    ]) {
       assert.ok(doc.paths[path] !== undefined, `${path} is documented`)
     }
     for (const [path, item] of Object.entries(doc.paths)) {

@@ -7,7 +7,9 @@ import { EdgeError } from '../../src/shared/errors.ts'
 // The error handling of the real server, with a few routes of the test's own to provoke it
 // (fastify's inject: no sockets needed).
 async function server () {
-  const http = await createHttpServer(createLogger('off', { pretty: false }), { bodyLimit: 2048, requestTimeoutMs: 30_000, maxConnectionsPerAddress: 100, corsOrigins: [], apiRateLimit: 1000, rateLimitWindowMs: 60_000 })
+  const http = await createHttpServer(createLogger('off', { pretty: false }), {
+    bodyLimit: 2048, requestTimeoutMs: 30_000, maxConnectionsPerAddress: 100, corsOrigins: [], apiRateLimit: 1000, rateLimitWindowMs: 60_000
+  })
   http.app.post('/echo', async (req) => req.body)
   http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
   http.app.get('/internal', async () => { throw new EdgeError('ERR_SECRET_DETAIL', 'do not show this', { status: 500 }) })

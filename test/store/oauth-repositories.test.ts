@@ -10,7 +10,10 @@ describe('OAuth repositories (embedded SurrealDB, mem://)', () => {
   it('creates, reads, lists and updates clients, and never reuses an id', async () => {
     const createdAt = new Date('2026-01-01T00:00:00Z')
     await store.clients.create({ clientId: 'c1', name: 'one', scopes: ['mcp:read'], authMethod: 'client_secret_basic', secretHash: 'sha256$x', createdAt, agentType: 'claude' })
-    await store.clients.create({ clientId: 'c2', name: 'two', scopes: ['mcp:admin'], authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'abc' }] }, createdAt: new Date(createdAt.getTime() + 1000) })
+    await store.clients.create({
+      clientId: 'c2', name: 'two', scopes: ['mcp:admin'], authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'abc' }] },
+      createdAt: new Date(createdAt.getTime() + 1000)
+    })
     await assert.rejects(store.clients.create({ clientId: 'c1', name: 'again', scopes: [], authMethod: 'client_secret_basic', createdAt }))
     const one = await store.clients.get('c1')
     assert.equal(one?.name, 'one')

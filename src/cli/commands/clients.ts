@@ -6,7 +6,6 @@ import { UsageError, messageOf } from '../../shared/errors.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { callNode } from '../admin-api.ts'
 
-
 /** The client registry, reached through the running node or, when it is stopped, its store. */
 interface Registry {
   add (c: NewClient): Promise<{ client: ClientView, secret?: string }>

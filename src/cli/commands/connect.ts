@@ -99,7 +99,7 @@ export function registerConnect (program: Command): void {
       // The file holds the client secret: readable by this user only.
       writeFileAtomic(file, JSON.stringify(configWith(app, existing, name, launch), null, 2) + '\n', 0o600)
       process.stdout.write(`registered client ${added.client.client_id} for ${app}; wrote server "${name}" into ${file}\n` +
-        (app === 'vscode' ? `the file holds the client secret: keep it out of version control (add .vscode/mcp.json to .gitignore)\n` : '') +
+        (app === 'vscode' ? 'the file holds the client secret: keep it out of version control (add .vscode/mcp.json to .gitignore)\n' : '') +
         (app === 'inspector' ? inspectorHint(file, name) : `restart ${app === 'claude' ? 'Claude Desktop' : app === 'vscode' ? 'the MCP server in VS Code' : 'Cursor'} to use it\n`))
       return
     }

@@ -65,7 +65,8 @@ export function registerHive (program: Command): void {
     if (r.removed.length > 0) write(`removed: ${r.removed.join(' ')}`)
   })
 
-  const remove = command(hive, 'remove', 'remove a member (the founder may remove anyone else; a member, those it invited and theirs); the removal spreads to the other members').argument('<peer_id>', 'the member\'s peer id')
+  const remove = command(hive, 'remove', 'remove a member (the founder may remove anyone else; a member, those it invited and theirs); the removal spreads to the other members')
+    .argument('<peer_id>', 'the member\'s peer id')
   remove.action(async () => {
     const peerId = remove.args[0]!
     requirePeerId(peerId)

@@ -82,7 +82,12 @@ async function currentToken (node: string): Promise<string> {
   if (r.status !== 200 || typeof r.json.access_token !== 'string') {
     throw new StartupError('ERR_TOKEN_EXPIRED', `the node refused to renew the token (${String(r.json.error ?? r.status)}); run ${cliName()} login ${node} again`)
   }
-  saveCredential(node, { ...c, access_token: r.json.access_token, refresh_token: typeof r.json.refresh_token === 'string' ? r.json.refresh_token : c.refresh_token, expires_at: Date.now() + Number(r.json.expires_in ?? 0) * 1000 })
+  saveCredential(node, {
+    ...c,
+    access_token: r.json.access_token,
+    refresh_token: typeof r.json.refresh_token === 'string' ? r.json.refresh_token : c.refresh_token,
+    expires_at: Date.now() + Number(r.json.expires_in ?? 0) * 1000
+  })
   return r.json.access_token
 }
 
@@ -107,10 +112,14 @@ export function registerLogin (program: Command): void {
     const reg = await call('POST', registrationEndpoint, trust, {
       json: { client_name: `edge-hive CLI (${hostname()})`, grant_types: [DEVICE_GRANT, 'refresh_token'], response_types: [], token_endpoint_auth_method: 'none' }
     })
-    if (reg.status !== 201 || typeof reg.json.client_id !== 'string') throw new EdgeError('ERR_REGISTRATION', `the node refused to register this CLI: ${String(reg.json.error_description ?? reg.json.error ?? reg.status)}`, { status: 400 })
+    if (reg.status !== 201 || typeof reg.json.client_id !== 'string') {
+      throw new EdgeError('ERR_REGISTRATION', `the node refused to register this CLI: ${String(reg.json.error_description ?? reg.json.error ?? reg.status)}`, { status: 400 })
+    }
     const clientId = reg.json.client_id
     const start = await call('POST', deviceEndpoint, trust, { form: new URLSearchParams({ client_id: clientId, scope: opts.scope, resource: `${node}/mcp` }) })
-    if (start.status !== 200 || typeof start.json.device_code !== 'string') throw new EdgeError('ERR_DEVICE', `the node refused the sign-in: ${String(start.json.error_description ?? start.json.error ?? start.status)}`, { status: 400 })
+    if (start.status !== 200 || typeof start.json.device_code !== 'string') {
+      throw new EdgeError('ERR_DEVICE', `the node refused the sign-in: ${String(start.json.error_description ?? start.json.error ?? start.status)}`, { status: 400 })
+    }
     const { device_code: deviceCode, user_code: userCode, verification_uri: uri } = start.json as { device_code: string, user_code: string, verification_uri: string }
     process.stderr.write(`To sign in, open ${uri}\nand enter the code ${userCode}\n(the node's operator signs in there and approves). Waiting...\n`)
     let interval = Math.max(1, Number(start.json.interval ?? 5)) * 1000

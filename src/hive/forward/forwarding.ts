@@ -134,12 +134,19 @@ export class HiveForwarding implements Startable {
   async forward (nodeId: string, request: Omit<ForwardRequest, 'caller' | 'viaNode'> & { body?: Uint8Array | undefined }, caller: ForwardedCaller, signal: AbortSignal): Promise<Response> {
     const found = this.#c.members(nodeId)
     if (found.length === 0) throw new ForwardError(404, 'unknown_node', `No member of this node's hive has the node id ${nodeId}.`)
-    if (found.length > 1) throw new ForwardError(409, 'ambiguous_node', `More than one member of this hive has the node id ${nodeId}; this node will not guess which one you mean. Its operator can remove the one that should not be there.`)
+    if (found.length > 1) {
+      throw new ForwardError(409, 'ambiguous_node',
+        `More than one member of this hive has the node id ${nodeId}; this node will not guess which one you mean. Its operator can remove the one that should not be there.`)
+    }
     const member = found[0]!
     const name = member.name === undefined ? nodeId : `${member.name} (${nodeId})`
     if (member.status !== 'online') throw new ForwardError(503, 'member_offline', `Member ${name} is offline: this node has not heard from it lately.`)
     const place = this.#out.acquire(caller.clientId, member.peerId)
-    if (!place.ok) throw new ForwardError(429, 'too_many_forwarded', place.reason === 'client' ? 'This client has as many requests open through the hive as it may; wait for one to finish.' : `Too many requests are open to member ${name}; try again shortly.`)
+    if (!place.ok) {
+      throw new ForwardError(429, 'too_many_forwarded', place.reason === 'client'
+        ? 'This client has as many requests open through the hive as it may; wait for one to finish.'
+        : `Too many requests are open to member ${name}; try again shortly.`)
+    }
     const detail = { member: nodeId, target: request.target, method: request.method }
     let stream: Stream | undefined
     try {
@@ -153,7 +160,9 @@ export class HiveForwarding implements Startable {
         if (signal.aborted || err instanceof ProtocolViolation) throw err
         // Silent until the timeout, or the stream ended early: a member of an earlier version,
         // which does not speak this protocol, ends it at once (the name is negotiated with the request).
-        if (Date.now() - asked < this.#o.timeoutMs - 100) throw new ForwardError(503, 'member_unreachable', `Member ${name} ended the request without an answer (it may run an earlier Edge Hive, without forwarding).`)
+        if (Date.now() - asked < this.#o.timeoutMs - 100) {
+          throw new ForwardError(503, 'member_unreachable', `Member ${name} ended the request without an answer (it may run an earlier Edge Hive, without forwarding).`)
+        }
         throw new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
       })
       if ('refused' in head) throw new ForwardError(REFUSALS[head.refused] ?? 502, `member_${head.refused}`.slice(0, 64), `Member ${name} refused: ${head.message}`)
@@ -172,7 +181,11 @@ export class HiveForwarding implements Startable {
       stream?.abort(new Error('forward failed'))
       // The cause (addresses, libp2p's words) goes to the log, not to the caller.
       this.#c.logger.debug({ node_id: nodeId, err: messageOf(err) }, 'a request could not be forwarded')
-      const e = err instanceof ForwardError ? err : err instanceof ProtocolViolation ? new ForwardError(502, 'member_broke_protocol', `Member ${name} answered with something this node cannot read.`) : new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached now.`)
+      const e = err instanceof ForwardError
+        ? err
+        : err instanceof ProtocolViolation
+          ? new ForwardError(502, 'member_broke_protocol', `Member ${name} answered with something this node cannot read.`)
+          : new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached now.`)
       this.#c.audit('hive.forward', caller.clientId, nodeId, 'failure', { ...detail, error: e.code })
       throw e
     }

@@ -61,4 +61,3 @@ export function gossipOptions (isTrusted: (peerId: string) => boolean): Partial<
     scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -10_000, acceptPXThreshold: 10, opportunisticGraftThreshold: 5 }
   }
 }
-

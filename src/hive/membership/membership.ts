@@ -105,7 +105,9 @@ export class Membership {
   async invite (o: { ttlMs: number, uses: number }): Promise<{ token: string, expires_at: string, uses: number }> {
     if (this.#member === undefined) throw notAMember()
     this.#requireP2P()
-    if (!Number.isInteger(o.uses) || o.uses < 1 || o.uses > MAX_INVITATION_USES) throw new HiveError('ERR_INVALID_USES', `uses must be a whole number from 1 to ${MAX_INVITATION_USES}`, { status: 400 })
+    if (!Number.isInteger(o.uses) || o.uses < 1 || o.uses > MAX_INVITATION_USES) {
+      throw new HiveError('ERR_INVALID_USES', `uses must be a whole number from 1 to ${MAX_INVITATION_USES}`, { status: 400 })
+    }
     if (!Number.isInteger(o.ttlMs) || o.ttlMs < 1000 || o.ttlMs > MAX_INVITATION_TTL_MS) throw new HiveError('ERR_INVALID_TTL', 'ttl must be between 1 second and 30 days', { status: 400 })
     // Loopback addresses would lead a node on another machine to itself; give them only when there is nothing else.
     const all = this.#c.host.listenAddrs()
@@ -207,7 +209,10 @@ export class Membership {
           this.#c.logger.error({ code, err: messageOf(err) }, 'the join token (EDGE_HIVE_JOIN_TOKEN) was refused; not retrying')
           return
         }
-        this.#c.logger.info({ err: messageOf(err) }, code === 'ERR_INVITER_BUSY' ? 'the inviting member is busy (too many joins); trying again later' : 'the inviting member is not reachable yet; trying again')
+        this.#c.logger.info(
+          { err: messageOf(err) },
+          code === 'ERR_INVITER_BUSY' ? 'the inviting member is busy (too many joins); trying again later' : 'the inviting member is not reachable yet; trying again'
+        )
       }
       // A busy inviter gets the whole wait; an unreachable one is tried again as soon as a
       // connection to it opens (but not sooner than a second after the last try).

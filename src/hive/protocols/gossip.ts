@@ -86,8 +86,10 @@ export async function openBeat (record: string, hiveId: string): Promise<Beat | 
     throw new ProtocolViolation('a heartbeat that does not verify')
   }
   const { hive, seq, advert, load, uptime } = opened.doc
-  if (typeof hive !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || typeof advert !== 'number' || !Number.isSafeInteger(advert)) throw new ProtocolViolation('a malformed heartbeat')
-  if (load !== undefined && (load === null || typeof load !== 'object' || Array.isArray(load) || Object.keys(load).length > 8 || !Object.values(load).every((v) => typeof v === 'number'))) throw new ProtocolViolation('a malformed heartbeat')
+  if (typeof hive !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) ||
+    typeof advert !== 'number' || !Number.isSafeInteger(advert)) throw new ProtocolViolation('a malformed heartbeat')
+  if (load !== undefined && (load === null || typeof load !== 'object' || Array.isArray(load) || Object.keys(load).length > 8 ||
+    !Object.values(load).every((v) => typeof v === 'number'))) throw new ProtocolViolation('a malformed heartbeat')
   // A member of an earlier release sends none (and its whole advert every minute instead).
   if (uptime !== undefined && (typeof uptime !== 'number' || !Number.isSafeInteger(uptime) || uptime < 0)) throw new ProtocolViolation('a malformed heartbeat')
   if (hive !== hiveId) return undefined

@@ -19,7 +19,11 @@ const MAX_ADDRS_PER_MEMBER = 8
 export interface MemberHint { peer_id: string, addrs: string[] }
 
 export async function pushMembers (f: JsonFrames, removals: string[], members: MemberHint[] = [], bye = false): Promise<void> {
-  await f.write({ removals: removals.slice(-MAX_REMOVALS_PER_MESSAGE), members: members.slice(0, MAX_MEMBER_HINTS).map((m) => ({ peer_id: m.peer_id, addrs: m.addrs.slice(0, MAX_ADDRS_PER_MEMBER) })), ...(bye ? { bye } : {}) })
+  await f.write({
+    removals: removals.slice(-MAX_REMOVALS_PER_MESSAGE),
+    members: members.slice(0, MAX_MEMBER_HINTS).map((m) => ({ peer_id: m.peer_id, addrs: m.addrs.slice(0, MAX_ADDRS_PER_MEMBER) })),
+    ...(bye ? { bye } : {})
+  })
   await f.close()
 }
 

@@ -10,7 +10,8 @@ const STYLE = `
 @media (prefers-color-scheme:dark){:root{--fg:#e8e8ee;--bg:#121216;--card:#1d1d23;--muted:#a9a9b3;--accent:#8ab4f8;--danger:#f2b8b5;--line:#3a3a44;--ok:#81c995;--warn:#fdd663;--off:#9a9aa4}}
 *{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}.skip{position:absolute;left:-999px}.skip:focus{left:.5rem;top:.5rem;background:var(--card);padding:.4rem}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+.skip{position:absolute;left:-999px}.skip:focus{left:.5rem;top:.5rem;background:var(--card);padding:.4rem}
 header.top{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;align-items:center;padding:.75rem 1rem;border-bottom:1px solid var(--line);background:var(--card)}
 header.top .brand{font-weight:700}nav ul{display:flex;flex-wrap:wrap;gap:.25rem .9rem;list-style:none;margin:0;padding:0}
 nav a[aria-current=page]{font-weight:700;text-decoration:none;color:var(--fg)}
@@ -23,7 +24,8 @@ section.card{background:var(--card);border:1px solid var(--line);border-radius:1
 th{font-size:.85rem;color:var(--muted);font-weight:600}td code{overflow-wrap:break-word;font-size:.85rem}dd code{font-size:.85rem}p code,dd code{overflow-wrap:anywhere}
 .muted{color:var(--muted);font-size:.9rem}.problem{color:var(--danger);font-weight:600}
 .status{font-weight:600}.st-online{color:var(--ok)}.st-self{color:var(--accent)}.st-offline{color:var(--off)}.st-untrusted,.st-revoked{color:var(--warn)}
-label{display:block;margin:.4rem 0}input[type=text],input[type=password],input[type=number],select{font-size:1rem;padding:.45rem;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg);max-width:100%}
+label{display:block;margin:.4rem 0}
+input[type=text],input[type=password],input[type=number],select{font-size:1rem;padding:.45rem;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg);max-width:100%}
 fieldset{border:1px solid var(--line);border-radius:8px;margin:.5rem 0;padding:.4rem .75rem}legend{color:var(--muted);font-size:.9rem}
 .inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}.inline label{margin:0}
 form.row{display:inline}
@@ -37,7 +39,8 @@ svg .edge{stroke:var(--accent);stroke-width:2}svg .node{stroke:var(--card);strok
 svg .n-self{fill:var(--accent)}svg .n-online{fill:var(--ok)}svg .n-offline{fill:var(--off)}svg .n-untrusted{fill:var(--warn)}
 svg.chart{width:100%;height:auto}svg .bar-calls{fill:var(--accent)}svg .bar-refused{fill:var(--danger)}svg .axis{stroke:var(--line)}
 .legend span{margin-right:1rem}.key{display:inline-block;width:.8em;height:.8em;border-radius:50%;margin-right:.3em;vertical-align:-.05em}
-.k-self{background:var(--accent)}.k-online{background:var(--ok)}.k-offline{background:var(--off)}.k-untrusted{background:var(--warn)}.k-calls{background:var(--accent);border-radius:0}.k-refused{background:var(--danger);border-radius:0}
+.k-self{background:var(--accent)}.k-online{background:var(--ok)}.k-offline{background:var(--off)}.k-untrusted{background:var(--warn)}
+.k-calls{background:var(--accent);border-radius:0}.k-refused{background:var(--danger);border-radius:0}
 @media (max-width:40rem){main{padding:.5rem}dl{grid-template-columns:1fr}dt{margin-top:.4rem}}
 `
 
@@ -50,7 +53,8 @@ svg.chart{width:100%;height:auto}svg .bar-calls{fill:var(--accent)}svg .bar-refu
  * stream's start, or while it was cut, would otherwise be missed.
  */
 const SCRIPT = `(()=>{
-for(const b of document.querySelectorAll('button[data-copy]')){b.hidden=false;b.addEventListener('click',async()=>{const t=document.getElementById(b.dataset.copy);if(!t)return;try{await navigator.clipboard.writeText(t.textContent);b.textContent='Copied'}catch{b.textContent='Select and copy by hand'}})}
+for(const b of document.querySelectorAll('button[data-copy]')){b.hidden=false;b.addEventListener('click',async()=>{const t=document.getElementById(b.dataset.copy);if(!t)return
+try{await navigator.clipboard.writeText(t.textContent);b.textContent='Copied'}catch{b.textContent='Select and copy by hand'}})}
 if(!document.querySelector('[data-live]')||!window.EventSource)return
 const state=t=>{const s=document.getElementById('live-state');if(s)s.textContent=t}
 state('Live: changes show as they happen.')
@@ -119,9 +123,21 @@ ${o.body}
 export function table (caption: string, head: string[], rows: string[], empty: string): string {
   if (rows.length === 0) return `<p class="muted">${esc(empty)}</p>`
   // Focusable and named: a table wider than a phone scrolls inside its box, by keyboard too.
-  return `<div class="table" tabindex="0" role="region" aria-label="${esc(caption)}"><table><caption class="sr">${esc(caption)}</caption><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>
+  return `<div class="table" tabindex="0" role="region" aria-label="${esc(caption)}"><table><caption class="sr">${esc(caption)}</caption>
+<thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table></div>`
+}
+
+/** A table row: each cell trusted HTML, or `[class, html]` for a cell with a class. */
+export function tr (attributes: string, cells: Array<string | [string, string]>): string {
+  const td = (c: string | [string, string]): string => typeof c === 'string' ? `<td>${c}</td>` : `<td class="${c[0]}">${c[1]}</td>`
+  return `<tr${attributes}>${cells.map(td).join('')}</tr>`
+}
+
+/** Codes in a cell, or a dash for none. */
+export function codes (items: string[]): string {
+  return items.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'
 }
 
 /** A time as people read it in a table: `2026-12-03 10:41:07 UTC`. */

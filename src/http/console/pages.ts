@@ -58,16 +58,22 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     const s = await x.session(req, reply)
     if (s === undefined) return reply
     const hive = c.hive()
-    if (hive === undefined) return x.html(reply, 200, { title: 'Hive', section: 'hive', csrf: s.csrf, body: '<p>This node runs without its libp2p host (<code>--no-p2p</code>), so it has no hive.</p>' })
+    const page = { title: 'Hive', section: 'hive' as const, csrf: s.csrf }
+    if (hive === undefined) return x.html(reply, 200, { ...page, body: '<p>This node runs without its libp2p host (<code>--no-p2p</code>), so it has no hive.</p>' })
     if (hive.hiveId === undefined && hive.joining) {
-      return x.html(reply, 200, { title: 'Hive', section: 'hive', csrf: s.csrf, body: `<p id="live-state" role="status">This node is joining a hive with the invitation it was started with, and keeps trying until the member that invited it answers. Reload to see whether it joined.</p>` })
+      return x.html(reply, 200, {
+        ...page,
+        body: '<p id="live-state" role="status">This node is joining a hive with the invitation it was started with, ' +
+          'and keeps trying until the member that invited it answers. Reload to see whether it joined.</p>'
+      })
     }
     if (hive.hiveId === undefined) {
       return x.html(reply, 200, {
         title: 'Hive',
         section: 'hive',
         csrf: s.csrf,
-        body: `<section class="card"><p>This node belongs to no hive yet. Found one here and invite other nodes, or join a hive with an invitation from one of its members (<code>${esc(x.o.cli)} hive join -</code> on this machine).</p>
+        body: `<section class="card"><p>This node belongs to no hive yet. Found one here and invite other nodes, or join a hive
+with an invitation from one of its members (<code>${esc(x.o.cli)} hive join -</code> on this machine).</p>
 <form method="post" action="/console/hive/init"><input type="hidden" name="csrf" value="${esc(s.csrf)}"><button type="submit">Found a hive</button></form></section>`
       })
     }
@@ -88,7 +94,11 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     if (f === undefined) return reply
     const hive = c.hive()
     if (hive === undefined) return notFound(reply, f.session.csrf, 'This node has no libp2p host, so it has no hive.')
-    if (hive.joining) return x.html(reply, 409, { title: 'Not done', section: 'hive', csrf: f.session.csrf, body: notice('This node is joining a hive with its invitation: founding another one would end that. Stop the node and start it without EDGE_HIVE_JOIN_TOKEN to found one.', 'problem') })
+    if (hive.joining) {
+      const why = 'This node is joining a hive with its invitation: founding another one would end that. ' +
+        'Stop the node and start it without EDGE_HIVE_JOIN_TOKEN to found one.'
+      return x.html(reply, 409, { title: 'Not done', section: 'hive', csrf: f.session.csrf, body: notice(why, 'problem') })
+    }
     await hive.init()
     return await reply.redirect('/console/hive?done=founded', 303)
   })
@@ -101,10 +111,12 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     const hours = Number(f.form.get('hours') ?? 1)
     const uses = Number(f.form.get('uses') ?? 1)
     if (!Number.isInteger(hours) || hours < 1 || hours > 720 || !Number.isInteger(uses) || uses < 1 || uses > 1000) {
-      return x.html(reply, 400, { title: 'Hive', section: 'hive', csrf: f.session.csrf, body: `${notice('An invitation is valid for 1 to 720 hours, for 1 to 1000 nodes.', 'problem')}<section class="card">${invitationForm(f.session.csrf)}</section>` })
+      const body = `${notice('An invitation is valid for 1 to 720 hours, for 1 to 1000 nodes.', 'problem')}<section class="card">${invitationForm(f.session.csrf)}</section>`
+      return x.html(reply, 400, { title: 'Hive', section: 'hive', csrf: f.session.csrf, body })
     }
     const r = await hive.invite({ ttlMs: hours * 3_600_000, uses })
-    return await x.show(reply, f.session, { title: 'Invitation made', section: 'hive', body: `${invitationShown({ token: r.token, expiresAt: r.expires_at, uses: r.uses, cli: x.o.cli })}<p><a href="/console/hive">Back to the hive</a></p>` })
+    const shown = invitationShown({ token: r.token, expiresAt: r.expires_at, uses: r.uses, cli: x.o.cli })
+    return await x.show(reply, f.session, { title: 'Invitation made', section: 'hive', body: `${shown}<p><a href="/console/hive">Back to the hive</a></p>` })
   })
 
   const removeMember = '/console/hive/members/:peer_id/remove'
@@ -117,7 +129,14 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       title: `Remove ${member.name}?`,
       section: 'hive',
       csrf: s.csrf,
-      body: confirmForm({ csrf: s.csrf, action: `/console/hive/members/${encodeURIComponent(member.peerId)}/remove`, question: `Remove ${member.name} (${member.nodeId ?? member.peerId}) from the hive?`, consequence: 'Every member stops trusting it and its tools leave the hive. It can come back only with a new invitation.', button: 'Remove the member', back: '/console/hive' })
+      body: confirmForm({
+        csrf: s.csrf,
+        action: `/console/hive/members/${encodeURIComponent(member.peerId)}/remove`,
+        question: `Remove ${member.name} (${member.nodeId ?? member.peerId}) from the hive?`,
+        consequence: 'Every member stops trusting it and its tools leave the hive. It can come back only with a new invitation.',
+        button: 'Remove the member',
+        back: '/console/hive'
+      })
     })
   })
   app.post<P<'peer_id'>>(removeMember, route, async (req, reply) => {
@@ -135,7 +154,9 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     const shown = s.shown !== undefined && Date.now() < s.shown.until ? s.shown.page : undefined
     s.shown = undefined
     if (shown === undefined) {
-      return x.html(reply, 410, { title: 'Shown once', csrf: s.csrf, body: '<p>A secret or an invitation is shown once, right after it is made, and this one was shown already (or not fetched within a minute). Make a new one if it was not kept.</p><p><a href="/console/agents">Agents</a> · <a href="/console/hive">Hive</a></p>' })
+      const body = '<p>A secret or an invitation is shown once, right after it is made, and this one was shown already ' +
+        '(or not fetched within a minute). Make a new one if it was not kept.</p><p><a href="/console/agents">Agents</a> · <a href="/console/hive">Hive</a></p>'
+      return x.html(reply, 410, { title: 'Shown once', csrf: s.csrf, body })
     }
     return x.html(reply, 200, { ...shown, csrf: s.csrf })
   })
@@ -153,7 +174,8 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       title: 'Agents',
       section: 'agents',
       csrf,
-      body: `${top}<section class="card" id="agents-table" data-live><h2>Clients</h2>${clientsTable(clients, lastTokens(recent))}<p class="muted">Agents you registered, and apps that registered themselves. "Last token" comes from the newest ${ACTIVITY_WINDOW} activity entries.</p></section>
+      body: `${top}<section class="card" id="agents-table" data-live><h2>Clients</h2>${clientsTable(clients, lastTokens(recent))}
+<p class="muted">Agents you registered, and apps that registered themselves. "Last token" comes from the newest ${ACTIVITY_WINDOW} activity entries.</p></section>
 <section class="card"><h2>Add an agent</h2>${newClientForm(csrf)}</section>`
     })
   }
@@ -171,7 +193,8 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       return await agentsPage(reply, f.session.csrf, 400, notice('An agent needs a name (up to 100 characters) and at least one scope.', 'problem'))
     }
     const r = await c.clients.add({ name, scopes }, ACTOR)
-    return await x.show(reply, f.session, { title: 'Agent added', section: 'agents', body: `${secretShown({ client: r.client, secret: r.secret ?? '', tokenUrl: c.node().tokenUrl, rotated: false })}<p><a href="/console/agents">Back to the agents</a></p>` })
+    const shown = secretShown({ client: r.client, secret: r.secret ?? '', tokenUrl: c.node().tokenUrl, rotated: false })
+    return await x.show(reply, f.session, { title: 'Agent added', section: 'agents', body: `${shown}<p><a href="/console/agents">Back to the agents</a></p>` })
   })
 
   for (const act of ['rotate', 'revoke'] as const) {
@@ -182,12 +205,16 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       const client = CLIENT_ID.test(req.params.id) ? await c.clients.get(req.params.id).catch(() => undefined) : undefined
       if (client === undefined || client.status === 'revoked') return notFound(reply, s.csrf, 'There is no such active client.')
       if (act === 'rotate' && !hasSecret(client)) {
-        return x.html(reply, 409, { title: 'No secret to rotate', section: 'agents', csrf: s.csrf, body: `${notice(client.registered_by === 'itself' ? `${client.name} registered itself and holds no secret of this node's: revoke it instead, and it registers again.` : `${client.name} signs in with its own key (private_key_jwt), not a secret: give it a new key by registering it again.`, 'problem')}<p><a href="/console/agents">Back to the agents</a></p>` })
+        const why = client.registered_by === 'itself'
+          ? `${client.name} registered itself and holds no secret of this node's: revoke it instead, and it registers again.`
+          : `${client.name} signs in with its own key (private_key_jwt), not a secret: give it a new key by registering it again.`
+        return x.html(reply, 409, { title: 'No secret to rotate', section: 'agents', csrf: s.csrf, body: `${notice(why, 'problem')}<p><a href="/console/agents">Back to the agents</a></p>` })
       }
       const q = act === 'rotate'
         ? { question: `Give ${client.name} a new secret?`, consequence: 'The old secret stops working at once: the agent needs the new one, shown once on the next page.', button: 'Rotate the secret' }
         : { question: `Revoke ${client.name}?`, consequence: 'Its tokens stop working at once and it can get no new ones. This cannot be undone.', button: 'Revoke' }
-      return x.html(reply, 200, { title: q.question, section: 'agents', csrf: s.csrf, body: confirmForm({ csrf: s.csrf, action: `/console/agents/${encodeURIComponent(client.client_id)}/${act}`, back: '/console/agents', ...q }) })
+      const action = `/console/agents/${encodeURIComponent(client.client_id)}/${act}`
+      return x.html(reply, 200, { title: q.question, section: 'agents', csrf: s.csrf, body: confirmForm({ csrf: s.csrf, action, back: '/console/agents', ...q }) })
     })
     app.post<P<'id'>>(path, route, async (req, reply) => {
       const f = await x.form(req, reply)
@@ -198,7 +225,8 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
         return await reply.redirect('/console/agents?done=revoked', 303)
       }
       const r = await c.clients.rotateSecret(req.params.id, ACTOR)
-      return await x.show(reply, f.session, { title: 'New secret', section: 'agents', body: `${secretShown({ client: r.client, secret: r.secret, tokenUrl: c.node().tokenUrl, rotated: true })}<p><a href="/console/agents">Back to the agents</a></p>` })
+      const shown = secretShown({ client: r.client, secret: r.secret, tokenUrl: c.node().tokenUrl, rotated: true })
+      return await x.show(reply, f.session, { title: 'New secret', section: 'agents', body: `${shown}<p><a href="/console/agents">Back to the agents</a></p>` })
     })
   }
 
@@ -206,7 +234,9 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     const s = await x.session(req, reply)
     if (s === undefined) return reply
     const [grants, recent] = await Promise.all([c.grants(), c.activity(ACTIVITY_WINDOW)])
-    return x.html(reply, 200, { title: 'Apps', section: 'apps', csrf: s.csrf, body: `${doneNotice(req.query)}<section class="card" id="apps-table" data-live><h2>Approvals</h2>${grantsTable(grants, lastTokens(recent))}<p class="muted">Apps people approved on the sign-in pages, with what they may do.</p></section>` })
+    const body = `${doneNotice(req.query)}<section class="card" id="apps-table" data-live><h2>Approvals</h2>${grantsTable(grants, lastTokens(recent))}
+<p class="muted">Apps people approved on the sign-in pages, with what they may do.</p></section>`
+    return x.html(reply, 200, { title: 'Apps', section: 'apps', csrf: s.csrf, body })
   })
   const revokeGrant = '/console/apps/:id/revoke'
   app.get<P<'id'>>(revokeGrant, route, async (req, reply) => {
@@ -214,7 +244,15 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
     if (s === undefined) return reply
     const grant = GRANT_ID.test(req.params.id) ? (await c.grants()).find((g) => g.grant_id === req.params.id) : undefined
     if (grant === undefined) return notFound(reply, s.csrf, 'There is no such approval.')
-    return x.html(reply, 200, { title: `Withdraw ${grant.client_name}'s approval?`, section: 'apps', csrf: s.csrf, body: confirmForm({ csrf: s.csrf, action: `/console/apps/${encodeURIComponent(grant.grant_id)}/revoke`, question: `Withdraw the approval of ${grant.client_name}?`, consequence: 'Its access and refresh tokens stop working at once; someone has to approve it again to use it.', button: 'Withdraw', back: '/console/apps' }) })
+    const body = confirmForm({
+      csrf: s.csrf,
+      action: `/console/apps/${encodeURIComponent(grant.grant_id)}/revoke`,
+      question: `Withdraw the approval of ${grant.client_name}?`,
+      consequence: 'Its access and refresh tokens stop working at once; someone has to approve it again to use it.',
+      button: 'Withdraw',
+      back: '/console/apps'
+    })
+    return x.html(reply, 200, { title: `Withdraw ${grant.client_name}'s approval?`, section: 'apps', csrf: s.csrf, body })
   })
   app.post<P<'id'>>(revokeGrant, route, async (req, reply) => {
     const f = await x.form(req, reply)
@@ -238,7 +276,8 @@ export function registerConsolePages (app: FastifyInstance, x: ConsoleContext, r
       csrf: s.csrf,
       body: `<p class="muted"><span id="live-state" role="status">Live updates need JavaScript; reload to see changes.</span></p>
 <section class="card" id="activity-chart" data-live><h2>Tool calls and refusals</h2>${minuteChart(c.perMinute())}</section>
-<section class="card"><h2>Recent events</h2>${activityFilter(f, kinds)}<div id="activity-list" data-live>${activityTable(shown)}<p class="muted">The newest ${ACTIVITY_SHOWN} that match, of the last ${ACTIVITY_WINDOW} entries.</p></div></section>`
+<section class="card"><h2>Recent events</h2>${activityFilter(f, kinds)}<div id="activity-list" data-live>${activityTable(shown)}
+<p class="muted">The newest ${ACTIVITY_SHOWN} that match, of the last ${ACTIVITY_WINDOW} entries.</p></div></section>`
     })
   })
 }

@@ -104,7 +104,9 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
         return undefined
       }
       if (!sameOrigin(req) || !ConsoleSessions.csrfMatches(session, form.get('csrf'))) {
-        ctx.html(reply, 403, { title: 'Not done', csrf: session.csrf, body: '<p class="problem" role="alert">This form was not sent from this console (its security token is missing or wrong), so nothing was changed. Go back, reload the page and try again.</p>' })
+        const body = '<p class="problem" role="alert">This form was not sent from this console (its security token is missing or wrong), ' +
+          'so nothing was changed. Go back, reload the page and try again.</p>'
+        ctx.html(reply, 403, { title: 'Not done', csrf: session.csrf, body })
         return undefined
       }
       return { session, form }
@@ -124,7 +126,11 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
       const answer = toHttpAnswer(err)
       if (answer.internal) req.log.error({ err }, 'console request failed')
       const s = sessions.find(cookieOf(req, COOKIE), Date.now(), false)
-      return ctx.html(reply, answer.status, { title: answer.status === 429 ? 'Too many requests' : 'Not done', ...(s === undefined ? {} : { csrf: s.csrf }), body: `<p class="problem" role="alert">${esc(String(answer.body.message ?? answer.body.error))}</p><p><a href="/console/hive">Back to the console</a></p>` })
+      return ctx.html(reply, answer.status, {
+        title: answer.status === 429 ? 'Too many requests' : 'Not done',
+        ...(s === undefined ? {} : { csrf: s.csrf }),
+        body: `<p class="problem" role="alert">${esc(String(answer.body.message ?? answer.body.error))}</p><p><a href="/console/hive">Back to the console</a></p>`
+      })
     })
     // Signed in, requests count per session (which takes the password to get) at the API's
     // allowance, so an open page's live updates do not run out; without a session, per address
@@ -163,7 +169,8 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
       if (outcome.lock !== undefined) {
         void reply.header('retry-after', String(Math.ceil(outcome.lock.retryAfterMs / 1000)))
         const minutes = Math.ceil(outcome.lock.retryAfterMs / 60_000)
-        return again(429, `Too many wrong passwords: sign-in ${outcome.lock.scope === 'global' ? 'for browsers that have not signed in here before' : outcome.lock.scope === 'browser' ? 'in this browser' : 'from your address'} is locked for ${minutes} minute${minutes === 1 ? '' : 's'}.`)
+        const whose = { global: 'for browsers that have not signed in here before', browser: 'in this browser', address: 'from your address' }[outcome.lock.scope]
+        return again(429, `Too many wrong passwords: sign-in ${whose} is locked for ${minutes} minute${minutes === 1 ? '' : 's'}.`)
       }
       return again(401, 'That password is not right.')
     })

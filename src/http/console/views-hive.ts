@@ -1,5 +1,5 @@
 import { esc } from '../pages/layout.ts'
-import { table, when } from './layout.ts'
+import { table, tr, when } from './layout.ts'
 
 /** A member as the console shows it: this node, or another member as its advert describes it. */
 export interface ConsoleMember {
@@ -46,23 +46,42 @@ export function hivePicture (members: ConsoleMember[]): string {
   })
   const edges = at.filter((p) => p.m.connected).map((p) => `<line class="edge" x1="${cx}" y1="${cy}" x2="${p.x}" y2="${p.y}"/>`).join('')
   const dot = (m: ConsoleMember, x: number, y: number): string => {
-    const label = `${m.name}: ${STATUS_WORDS[m.status]}${m.load === undefined ? '' : `, CPU ${m.load.cpu.toFixed(0)}%`}${m.connected ? ', connected to this node' : ''}`
-    return `<g data-peer="${esc(m.peerId)}" data-status="${m.status}"><title>${esc(label)}</title><circle class="node n-${m.status}" cx="${x}" cy="${y}" r="${radius(m)}"/><text x="${x}" y="${y + radius(m) + 13}" text-anchor="middle">${esc(short(m.name, 18))}</text></g>`
+    const load = m.load === undefined ? '' : `, CPU ${m.load.cpu.toFixed(0)}%`
+    const label = `${short(m.name, 100)}: ${STATUS_WORDS[m.status]}${load}${m.connected ? ', connected to this node' : ''}`
+    const r = radius(m)
+    return `<g data-peer="${esc(m.peerId)}" data-status="${m.status}"><title>${esc(label)}</title>` +
+      `<circle class="node n-${m.status}" cx="${x}" cy="${y}" r="${r}"/>` +
+      `<text x="${x}" y="${y + r + 13}" text-anchor="middle">${esc(short(m.name, 18))}</text></g>`
   }
   const counts = { online: 0, offline: 0, untrusted: 0 }
   for (const m of members) if (m.status !== 'self') counts[m.status]++
-  const summary = `${members.length} member${members.length === 1 ? '' : 's'}: ${counts.online} online, ${counts.offline} offline${counts.untrusted > 0 ? `, ${counts.untrusted} not proven` : ''}; this node is connected to ${at.filter((p) => p.m.connected).length}`
+  const summary = `${members.length} member${members.length === 1 ? '' : 's'}: ${counts.online} online, ${counts.offline} offline` +
+    `${counts.untrusted > 0 ? `, ${counts.untrusted} not proven` : ''}; this node is connected to ${at.filter((p) => p.m.connected).length}`
   const more = members.length - 1 - others.length
   return `<svg class="hive" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="hive-picture-title"><title id="hive-picture-title">${esc(summary)}</title>
 ${edges}${at.map((p) => dot(p.m, p.x, p.y)).join('')}${self === undefined ? '' : dot(self, cx, cy)}</svg>
-<p class="legend muted"><span><span class="key k-self"></span>this node</span><span><span class="key k-online"></span>online</span><span><span class="key k-offline"></span>offline</span><span><span class="key k-untrusted"></span>not proven</span><span>lines: this node's live connections; size: CPU load</span>${more > 0 ? `<span>${more} more in the table</span>` : ''}</p>`
+<p class="legend muted"><span><span class="key k-self"></span>this node</span><span><span class="key k-online"></span>online</span>
+<span><span class="key k-offline"></span>offline</span><span><span class="key k-untrusted"></span>not proven</span>
+<span>lines: this node's live connections; size: CPU load</span>${more > 0 ? `<span>${more} more in the table</span>` : ''}</p>`
 }
 
 export function membersTable (all: ConsoleMember[]): string {
   const members = all.slice(0, LISTED)
-  const rows = members.map((m) => `<tr data-peer="${esc(m.peerId)}"><td>${esc(short(m.name, 100))}</td><td><code>${esc(m.nodeId ?? '—')}</code></td><td class="status st-${m.status}">${STATUS_WORDS[m.status]}</td><td>${m.trust.toFixed(2)}</td><td>${m.load === undefined ? '—' : `CPU ${m.load.cpu.toFixed(0)}%, memory ${m.load.memory.toFixed(0)}%`}</td><td>${esc(m.version ?? '—')}</td><td>${m.self ? 'now' : when(m.lastSeen)}</td><td>${m.tools.length === 0 ? '—' : m.tools.slice(0, 20).map((t) => `<code>${esc(short(t, 64))}</code>`).join(', ')}${m.tools.length > 20 ? ` and ${m.tools.length - 20} more` : ''}</td><td>${m.self ? '' : `<a href="/console/hive/members/${encodeURIComponent(m.peerId)}/remove">Remove<span class="sr"> ${esc(short(m.name, 100))}</span></a>`}</td></tr>`)
+  const rows = members.map((m) => {
+    const name = esc(short(m.name, 100))
+    const tools = m.tools.length === 0
+      ? '—'
+      : m.tools.slice(0, 20).map((t) => `<code>${esc(short(t, 64))}</code>`).join(', ') + (m.tools.length > 20 ? ` and ${m.tools.length - 20} more` : '')
+    return tr(` data-peer="${esc(m.peerId)}"`, [
+      name, `<code>${esc(m.nodeId ?? '—')}</code>`, [`status st-${m.status}`, STATUS_WORDS[m.status]], m.trust.toFixed(2),
+      m.load === undefined ? '—' : `CPU ${m.load.cpu.toFixed(0)}%, memory ${m.load.memory.toFixed(0)}%`,
+      esc(m.version ?? '—'), m.self ? 'now' : when(m.lastSeen), tools,
+      m.self ? '' : `<a href="/console/hive/members/${encodeURIComponent(m.peerId)}/remove">Remove<span class="sr"> ${name}</span></a>`
+    ])
+  })
   const more = all.length - members.length
-  return table('Members of the hive', ['Name', 'Node id', 'Status', 'Trust', 'Load', 'Version', 'Last seen', 'Tools offered', ''], rows, 'No members yet.') +
+  const head = ['Name', 'Node id', 'Status', 'Trust', 'Load', 'Version', 'Last seen', 'Tools offered', '']
+  return table('Members of the hive', head, rows, 'No members yet.') +
     (more > 0 ? `<p class="muted">${more} more: <code>edge-hive hive members</code> lists them all.</p>` : '')
 }
 

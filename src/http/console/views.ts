@@ -2,7 +2,7 @@ import { esc } from '../pages/layout.ts'
 import { SCOPES, SCOPE_WORDS } from '../../auth/scopes.ts'
 import type { ClientView, GrantView } from '../../auth/index.ts'
 import type { MinuteCounts } from '../../shared/minute-tally.ts'
-import { table, when } from './layout.ts'
+import { codes, table, tr, when } from './layout.ts'
 
 /** Rows listed at most: apps register themselves, so their number is not the operator's to choose. */
 const LISTED = 500
@@ -42,23 +42,32 @@ export function notice (text: string, kind: 'done' | 'problem' = 'done'): string
 export function nodeFacts (facts: Array<[string, string]>, settings: Array<[string, string]>): string {
   const dl = (rows: Array<[string, string]>): string => `<dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd><code>${esc(v)}</code></dd>`).join('')}</dl>`
   return `<div class="grid"><section class="card" id="node-facts" data-live><h2>Status</h2>${dl(facts)}</section>
-<section class="card"><h2>Settings in effect</h2><p class="muted">Secrets are never shown. Change settings with flags, environment variables or the configuration file, then restart.</p>${dl(settings)}</section></div>`
+<section class="card"><h2>Settings in effect</h2>
+<p class="muted">Secrets are never shown. Change settings with flags, environment variables or the configuration file, then restart.</p>
+${dl(settings)}</section></div>`
 }
 
 export function clientsTable (all: ClientView[], lastUse: Map<string, Date>): string {
   const clients = all.slice(0, LISTED)
   const rows = clients.map((c) => {
     const name = short(c.name, 100)
-    const actions = c.status === 'revoked'
-      ? ''
-      : `${c.registered_by === 'operator' && c.auth_method !== 'private_key_jwt' ? `<a href="/console/agents/${encodeURIComponent(c.client_id)}/rotate">Rotate secret<span class="sr"> of ${esc(name)}</span></a> · ` : ''}<a href="/console/agents/${encodeURIComponent(c.client_id)}/revoke">Revoke<span class="sr"> ${esc(name)}</span></a>`
-    return `<tr data-client="${esc(c.client_id)}"><td>${esc(name)}</td><td><code>${esc(c.client_id)}</code></td><td>${c.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'}</td><td>${c.registered_by === 'operator' ? 'the operator' : 'itself'}</td><td>${when(c.created_at)}</td><td>${when(lastUse.get(c.client_id))}</td><td class="status st-${c.status}">${c.status}</td><td>${actions}</td></tr>`
+    const at = `/console/agents/${encodeURIComponent(c.client_id)}`
+    const rotate = c.registered_by === 'operator' && c.auth_method !== 'private_key_jwt'
+      ? `<a href="${at}/rotate">Rotate secret<span class="sr"> of ${esc(name)}</span></a> · `
+      : ''
+    const actions = c.status === 'revoked' ? '' : `${rotate}<a href="${at}/revoke">Revoke<span class="sr"> ${esc(name)}</span></a>`
+    return tr(` data-client="${esc(c.client_id)}"`, [
+      esc(name), `<code>${esc(c.client_id)}</code>`, codes(c.scopes), c.registered_by === 'operator' ? 'the operator' : 'itself',
+      when(c.created_at), when(lastUse.get(c.client_id)), [`status st-${c.status}`, c.status], actions
+    ])
   })
-  return table('Agents and apps registered on this node', ['Name', 'Client id', 'Scopes', 'Registered by', 'Created', 'Last token', 'Status', ''], rows, 'No clients yet.') + more(all.length, clients.length, 'edge-hive clients list')
+  const head = ['Name', 'Client id', 'Scopes', 'Registered by', 'Created', 'Last token', 'Status', '']
+  return table('Agents and apps registered on this node', head, rows, 'No clients yet.') + more(all.length, clients.length, 'edge-hive clients list')
 }
 
 export function newClientForm (csrf: string): string {
-  const boxes = SCOPES.map((s) => `<label class="inline"><input type="checkbox" name="scope" value="${s}"${s === 'mcp:admin' ? '' : ' checked'}> <code>${s}</code> <span class="muted">${esc(SCOPE_WORDS[s])}</span></label>`).join('')
+  const boxes = SCOPES.map((s) => `<label class="inline"><input type="checkbox" name="scope" value="${s}"${s === 'mcp:admin' ? '' : ' checked'}>` +
+    ` <code>${s}</code> <span class="muted">${esc(SCOPE_WORDS[s])}</span></label>`).join('')
   return `<form method="post" action="/console/agents">
 <input type="hidden" name="csrf" value="${esc(csrf)}">
 <label>Name <input type="text" name="name" required maxlength="100" placeholder="build-agent"></label>
@@ -78,8 +87,15 @@ export function secretShown (o: { client: ClientView, secret: string, tokenUrl: 
 
 export function grantsTable (all: GrantView[], lastUse: Map<string, Date>): string {
   const grants = all.slice(0, LISTED)
-  const rows = grants.map((g) => `<tr data-grant="${esc(g.grant_id)}"><td>${esc(short(g.client_name, 100))}</td><td><code>${esc(g.client_id)}</code></td><td>${g.scopes.map((s) => `<code>${esc(s)}</code>`).join(' ') || '—'}</td><td>${when(g.created_at)}</td><td>${when(lastUse.get(g.client_id))}</td><td><a href="/console/apps/${encodeURIComponent(g.grant_id)}/revoke">Revoke<span class="sr"> ${esc(short(g.client_name, 100))}</span></a></td></tr>`)
-  return table('Apps people approved', ['App', 'Client id', 'Scopes', 'Approved', 'Last token', ''], rows, 'No app holds an approval.') + more(all.length, grants.length, 'edge-hive grants list')
+  const rows = grants.map((g) => {
+    const name = esc(short(g.client_name, 100))
+    return tr(` data-grant="${esc(g.grant_id)}"`, [
+      name, `<code>${esc(g.client_id)}</code>`, codes(g.scopes), when(g.created_at), when(lastUse.get(g.client_id)),
+      `<a href="/console/apps/${encodeURIComponent(g.grant_id)}/revoke">Revoke<span class="sr"> ${name}</span></a>`
+    ])
+  })
+  const head = ['App', 'Client id', 'Scopes', 'Approved', 'Last token', '']
+  return table('Apps people approved', head, rows, 'No app holds an approval.') + more(all.length, grants.length, 'edge-hive grants list')
 }
 
 /** Tool calls and refused requests per minute, as bars: a small chart needs no library. */
@@ -93,23 +109,34 @@ export function minuteChart (minutes: MinuteCounts[]): string {
     const hr = Math.round((m.refused / max) * (H - 10))
     const x = Math.round(i * bw + 1)
     const w = Math.max(1, Math.round(bw - 2))
-    return `<g><title>${esc(when(new Date(m.minute)).slice(11, 16))} UTC: ${m.toolCalls} tool call${m.toolCalls === 1 ? '' : 's'}, ${m.refused} refused</title><rect class="bar-calls" x="${x}" y="${H - hc}" width="${w}" height="${hc}"/><rect class="bar-refused" x="${x}" y="${H - hc - hr}" width="${w}" height="${hr}"/></g>`
+    const title = `${when(new Date(m.minute)).slice(11, 16)} UTC: ${m.toolCalls} tool call${m.toolCalls === 1 ? '' : 's'}, ${m.refused} refused`
+    return `<g><title>${esc(title)}</title><rect class="bar-calls" x="${x}" y="${H - hc}" width="${w}" height="${hc}"/>` +
+      `<rect class="bar-refused" x="${x}" y="${H - hc - hr}" width="${w}" height="${hr}"/></g>`
   }).join('')
   const calls = minutes.reduce((a, m) => a + m.toolCalls, 0)
   const refused = minutes.reduce((a, m) => a + m.refused, 0)
-  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="chart-title"><title id="chart-title">The last ${minutes.length} minutes: ${calls} tool calls, ${refused} refused requests; at most ${max} in a minute</title><line class="axis" x1="0" y1="${H}" x2="${W}" y2="${H}"/>${bars}</svg>
-<p class="legend muted"><span><span class="key k-calls"></span>tool calls a minute</span><span><span class="key k-refused"></span>refused requests (401, 403, 429)</span><span>most in a minute: ${max}</span></p>`
+  const title = `The last ${minutes.length} minutes: ${calls} tool calls, ${refused} refused requests; at most ${max} in a minute`
+  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="chart-title"><title id="chart-title">${title}</title>
+<line class="axis" x1="0" y1="${H}" x2="${W}" y2="${H}"/>${bars}</svg>
+<p class="legend muted"><span><span class="key k-calls"></span>tool calls a minute</span>
+<span><span class="key k-refused"></span>refused requests (401, 403, 429)</span><span>most in a minute: ${max}</span></p>`
 }
 
 export function activityFilter (f: { kind: string, client: string, peer: string }, kinds: string[]): string {
   return `<form method="get" action="/console/activity" class="inline" role="search">
-<label>Kind <select name="kind"><option value="">all</option>${kinds.map((k) => `<option${k === f.kind ? ' selected' : ''}>${esc(k)}</option>`).join('')}</select></label>
+<label>Kind <select name="kind"><option value="">all</option>
+${kinds.map((k) => `<option${k === f.kind ? ' selected' : ''}>${esc(k)}</option>`).join('')}</select></label>
 <label>Client id <input type="text" name="client" value="${esc(f.client)}" maxlength="200"></label>
 <label>Peer id <input type="text" name="peer" value="${esc(f.peer)}" maxlength="200"></label>
 <button type="submit" class="secondary">Filter</button></form>`
 }
 
 export function activityTable (entries: ActivityEntry[]): string {
-  const rows = entries.map((e) => `<tr><td>${when(e.at)}</td><td><code>${esc(e.action)}</code></td><td><code>${esc(short(e.actor, 200))}</code></td><td>${e.target === undefined ? '—' : `<code>${esc(short(e.target, 200))}</code>`}</td><td class="status st-${e.outcome === 'success' ? 'online' : 'untrusted'}">${esc(e.outcome)}</td><td>${e.source === undefined ? '' : esc(e.source)}${e.detail === undefined ? '' : ` <span class="muted">${esc(JSON.stringify(e.detail).slice(0, 200))}</span>`}</td></tr>`)
+  const rows = entries.map((e) => tr('', [
+    when(e.at), `<code>${esc(e.action)}</code>`, `<code>${esc(short(e.actor, 200))}</code>`,
+    e.target === undefined ? '—' : `<code>${esc(short(e.target, 200))}</code>`,
+    [`status st-${e.outcome === 'success' ? 'online' : 'untrusted'}`, esc(e.outcome)],
+    `${e.source === undefined ? '' : esc(e.source)}${e.detail === undefined ? '' : ` <span class="muted">${esc(JSON.stringify(e.detail).slice(0, 200))}</span>`}`
+  ]))
   return table('Recent activity, newest first', ['When', 'What', 'Who', 'On', 'Outcome', 'Details'], rows, 'Nothing matches.')
 }

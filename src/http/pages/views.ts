@@ -1,7 +1,6 @@
 import { esc, page } from './layout.ts'
 import { SCOPE_WORDS } from '../../auth/scopes.ts'
 
-
 /** Plain-words versions of the OAuth errors a person can meet in these pages. */
 const ERROR_WORDS: Record<string, string> = {
   invalid_request: 'The app sent a request this node cannot use.',
@@ -48,7 +47,8 @@ ${o.problem === undefined ? '' : `<p class="problem" role="alert">${esc(o.proble
 }
 
 export function consentPage (nodeName: string, o: { action: string, csrf: string, client: ClientFacts, scopes: string[] }): string {
-  const rows = o.scopes.map((s) => `<label class="scope"><input type="checkbox" name="scope" value="${esc(s)}"${s === 'mcp:admin' ? '' : ' checked'}><span><code>${esc(s)}</code><br><span class="muted">${esc((SCOPE_WORDS as Record<string, string>)[s] ?? 'A permission this node does not describe.')}</span></span></label>`).join('\n')
+  const rows = o.scopes.map((s) => `<label class="scope"><input type="checkbox" name="scope" value="${esc(s)}"${s === 'mcp:admin' ? '' : ' checked'}>` +
+    `<span><code>${esc(s)}</code><br><span class="muted">${esc((SCOPE_WORDS as Record<string, string>)[s] ?? 'A permission this node does not describe.')}</span></span></label>`).join('\n')
   return page(nodeName, `Allow ${o.client.name}?`, `<p><strong>${esc(o.client.name)}</strong> asks for access to this node.</p>
 <dl>
 <dt>App</dt><dd>${esc(o.client.name)} <span class="muted">(${esc(o.client.id)})</span></dd>
@@ -97,7 +97,8 @@ export function deviceConfirmPage (nodeName: string, form: string, client: { nam
 <p><code class="user-code">${esc(userCode)}</code></p>
 <p class="muted">${esc(client.name)} (${esc(client.id)}). If you did not start this, or the code differs, cancel.</p>
 ${form}
-<div class="actions"><button type="submit" form="op.deviceConfirmForm">Continue</button><button type="submit" form="op.deviceConfirmForm" name="abort" value="yes" class="secondary">Cancel</button></div>`)
+<div class="actions"><button type="submit" form="op.deviceConfirmForm">Continue</button>` +
+    '<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes" class="secondary">Cancel</button></div>')
 }
 
 export function deviceSuccessPage (nodeName: string, client: { name: string }): string {

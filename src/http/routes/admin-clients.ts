@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify'
 import type { ClientRegistry, NewClient } from '../../auth/index.ts'
 import { object, responses } from '../schemas.ts'
 
-const client = object('A client: client_id, name, scopes, auth method, agent type and version, registered_by (operator or itself), created, revoked (never its secret).')
 const clients = object('`{ clients: [client, ...] }`')
 const withSecret = object('`{ client, client_secret }`: the secret appears in this answer only.')
 
@@ -41,10 +40,28 @@ export function registerAdminClientRoutes (app: FastifyInstance, { registry }: A
       const { client, secret } = await registry.add({ name: b.name, scopes: b.scopes, agentType: b.agent_type, agentVersion: b.agent_version, jwks: b.jwks }, actorOf(req.identity))
       return reply.code(201).header('cache-control', 'no-store').send(secret === undefined ? { client } : { client, client_secret: secret })
     })
-  app.get<{ Params: { id: string } }>('/admin/clients/:id', { ...admin, schema: { tags: ['admin'], summary: 'Show one client', params: clientIdParam, response: responses(object('`{ client }`'), 401, 403, 404) } }, async (req) => ({ client: await registry.get(req.params.id) }))
-  app.post<{ Params: { id: string } }>('/admin/clients/:id/revoke', { ...admin, schema: { tags: ['admin'], summary: 'Revoke any client, also an app that registered itself: its grants end and its live tokens stop working at once', params: clientIdParam, response: responses(object('`{ client }`'), 401, 403, 404) } },
-    async (req) => ({ client: await registry.revoke(req.params.id, actorOf(req.identity)) }))
-  app.post<{ Params: { id: string } }>('/admin/clients/:id/rotate-secret', { ...admin, schema: { tags: ['admin'], summary: 'Give a client a new secret; the old one stops working (not for an app that registered itself: 409)', params: clientIdParam, response: responses(withSecret, 401, 403, 404, 409) } }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/admin/clients/:id', {
+    ...admin,
+    schema: { tags: ['admin'], summary: 'Show one client', params: clientIdParam, response: responses(object('`{ client }`'), 401, 403, 404) }
+  }, async (req) => ({ client: await registry.get(req.params.id) }))
+  app.post<{ Params: { id: string } }>('/admin/clients/:id/revoke', {
+    ...admin,
+    schema: {
+      tags: ['admin'],
+      summary: 'Revoke any client, also an app that registered itself: its grants end and its live tokens stop working at once',
+      params: clientIdParam,
+      response: responses(object('`{ client }`'), 401, 403, 404)
+    }
+  }, async (req) => ({ client: await registry.revoke(req.params.id, actorOf(req.identity)) }))
+  app.post<{ Params: { id: string } }>('/admin/clients/:id/rotate-secret', {
+    ...admin,
+    schema: {
+      tags: ['admin'],
+      summary: 'Give a client a new secret; the old one stops working (not for an app that registered itself: 409)',
+      params: clientIdParam,
+      response: responses(withSecret, 401, 403, 404, 409)
+    }
+  }, async (req, reply) => {
     const { client, secret } = await registry.rotateSecret(req.params.id, actorOf(req.identity))
     return reply.header('cache-control', 'no-store').send({ client, client_secret: secret })
   })

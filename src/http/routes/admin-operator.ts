@@ -28,7 +28,11 @@ export function registerAdminOperatorRoutes (app: FastifyInstance, c: AdminOpera
   })
   app.get('/admin/grants', {
     config: admin,
-    schema: { tags: ['admin'], summary: 'The apps the operator approved, with their scopes', response: responses(object('`{ grants: [{ grant_id, client_id, client_name, scopes, created_at, expires_at }] }`'), 401, 403) }
+    schema: {
+      tags: ['admin'],
+      summary: 'The apps the operator approved, with their scopes',
+      response: responses(object('`{ grants: [{ grant_id, client_id, client_name, scopes, created_at, expires_at }] }`'), 401, 403)
+    }
   }, async () => ({ grants: await c.grants() }))
   app.delete<{ Params: { grant_id: string } }>('/admin/grants/:grant_id', {
     config: admin,

@@ -17,7 +17,11 @@ export interface DiscoveryComponents {
 export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryComponents): void {
   app.get('/discovery/peers', {
     config: { scope: 'mcp:read' },
-    schema: { tags: ['discovery'], summary: 'The peer table: peers found by mDNS, the DHT and bootstrap, with status, trust and adverts', response: responses(object('`{ peers: [{ peer_id, node_id, status, member, trust, addresses, first_seen, last_seen, capabilities }] }`'), 401, 403) }
+    schema: {
+      tags: ['discovery'],
+      summary: 'The peer table: peers found by mDNS, the DHT and bootstrap, with status, trust and adverts',
+      response: responses(object('`{ peers: [{ peer_id, node_id, status, member, trust, addresses, first_seen, last_seen, capabilities }] }`'), 401, 403)
+    }
   }, async () => ({ peers: c.peers() }))
 
   app.post<{ Params: { peer_id: string }, Body: { addrs?: string[] } | undefined }>('/discovery/connect/:peer_id', {

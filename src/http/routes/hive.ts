@@ -31,8 +31,22 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
     return h
   }
 
-  app.get('/hive', { config: { scope: 'mcp:read' }, schema: { tags: ['hive'], summary: 'This node\'s hive id (null when it belongs to none) and peer id', response: responses(object('`{ hive_id, peer_id }`'), 401, 403) } }, async () => ({ hive_id: c.hive()?.hiveId ?? null, peer_id: c.peerId }))
-  app.post('/hive/init', { config: { scope: 'mcp:admin' }, schema: { tags: ['hive'], summary: 'Found a new hive with this node as its first member', response: responses({ ...object('`{ hive_id }`'), status: 201 }, 401, 403, 409) } }, async (_req, reply) => {
+  app.get('/hive', {
+    config: { scope: 'mcp:read' },
+    schema: {
+      tags: ['hive'],
+      summary: 'This node\'s hive id (null when it belongs to none) and peer id',
+      response: responses(object('`{ hive_id, peer_id }`'), 401, 403)
+    }
+  }, async () => ({ hive_id: c.hive()?.hiveId ?? null, peer_id: c.peerId }))
+  app.post('/hive/init', {
+    config: { scope: 'mcp:admin' },
+    schema: {
+      tags: ['hive'],
+      summary: 'Found a new hive with this node as its first member',
+      response: responses({ ...object('`{ hive_id }`'), status: 201 }, 401, 403, 409)
+    }
+  }, async (_req, reply) => {
     const r = await hive().init()
     return await reply.code(201).send(r)
   })
@@ -62,7 +76,14 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
       response: responses(object('`{ hive_id, inviter }`'), 400, 401, 403, 409, 502)
     }
   }, async (req) => await hive().join(req.body.token))
-  app.get('/hive/members', { config: { scope: 'mcp:read' }, schema: { tags: ['hive'], summary: 'This node and the members it knows, with status and trust; removed peers', response: responses(object('`{ hive_id, members: [{ peer_id, node_id, self, status, trust, last_seen }], removed: [peer_id] }`'), 401, 403, 409) } }, async () => hive().members())
+  app.get('/hive/members', {
+    config: { scope: 'mcp:read' },
+    schema: {
+      tags: ['hive'],
+      summary: 'This node and the members it knows, with status and trust; removed peers',
+      response: responses(object('`{ hive_id, members: [{ peer_id, node_id, self, status, trust, last_seen }], removed: [peer_id] }`'), 401, 403, 409)
+    }
+  }, async () => hive().members())
   app.delete<{ Params: { peer_id: string } }>('/hive/members/:peer_id', {
     config: { scope: 'mcp:admin' },
     schema: {
@@ -77,7 +98,14 @@ export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents
   // it: at most once per ANNOUNCE_EVERY_MS for the whole node, so no caller can make the node
   // flood its hive. A request in between gets the advert just sent.
   let last: { at: number, advert: unknown } | undefined
-  app.get('/discovery/announce', { config: { scope: 'mcp:read' }, schema: { tags: ['discovery'], summary: `Sign a fresh capability advert, send it to the members and the DHT, and return it (at most once every ${ANNOUNCE_EVERY_MS / 1000} s; in between, announced is false and the advert is the last one sent)`, response: responses(object('`{ announced, advert }`'), 401, 403, 409) } }, async () => {
+  app.get('/discovery/announce', {
+    config: { scope: 'mcp:read' },
+    schema: {
+      tags: ['discovery'],
+      summary: `Sign a fresh capability advert, send it to the members and the DHT, and return it (at most once every ${ANNOUNCE_EVERY_MS / 1000} s; in between, announced is false and the advert is the last one sent)`,
+      response: responses(object('`{ announced, advert }`'), 401, 403, 409)
+    }
+  }, async () => {
     if (last !== undefined && Date.now() - last.at < ANNOUNCE_EVERY_MS) return { announced: false, advert: last.advert }
     const advert = await hive().announce()
     last = { at: Date.now(), advert }

@@ -74,7 +74,9 @@ function duration (ms: number): string {
 
 function lockMessage (lock: { scope: 'address' | 'browser' | 'global', retryAfterMs: number }): string {
   const span = duration(lock.retryAfterMs)
-  if (lock.scope === 'global') return `Too many wrong passwords from many places: sign-in is locked for ${span} for browsers that have not signed in here before. The operator can lift it with edge-hive operator set-password.`
+  if (lock.scope === 'global') {
+    return `Too many wrong passwords from many places: sign-in is locked for ${span} for browsers that have not signed in here before. The operator can lift it with edge-hive operator set-password.`
+  }
   return `Too many wrong passwords: sign-in ${lock.scope === 'browser' ? 'in this browser' : 'from your address'} is locked for ${span}.`
 }
 
@@ -157,12 +159,14 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
       preHandler: signIns.enforce
     }, async (req, reply) => {
       const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams()
-      if (!csrfOk(req.params.uid, form.get('csrf'))) return await html(reply, 403, errorPage(opts.nodeName, { error: 'invalid_request', error_description: 'The form was not sent from this node\'s own page (CSRF check failed).' }))
+      if (!csrfOk(req.params.uid, form.get('csrf'))) {
+        return await html(reply, 403, errorPage(opts.nodeName, { error: 'invalid_request', error_description: 'The form was not sent from this node\'s own page (CSRF check failed).' }))
+      }
       const d = await load(req, reply)
       if (d === undefined) return reply
       const client = await facts(d.clientId, d.redirectUri, d.device)
       const again = async (status: number, problem: string): Promise<FastifyReply> => await
-        html(reply, status, signInPage(opts.nodeName, { action: `/interaction/${d.uid}/login`, csrf: csrfFor(d.uid), client, problem }))
+      html(reply, status, signInPage(opts.nodeName, { action: `/interaction/${d.uid}/login`, csrf: csrfFor(d.uid), client, problem }))
       const outcome = await c.signIn(form.get('password') ?? '', { address: addressKey(req.ip), browser: cookie(req, TRUSTED_BROWSER_COOKIE) })
       if (outcome.ok) {
         // A browser the operator signed in with: someone else's guessing does not lock it out.
@@ -179,7 +183,9 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
 
     scope.post<{ Params: { uid: string }, Body: URLSearchParams }>('/interaction/:uid/consent', page, async (req, reply) => {
       const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams()
-      if (!csrfOk(req.params.uid, form.get('csrf'))) return await html(reply, 403, errorPage(opts.nodeName, { error: 'invalid_request', error_description: 'The form was not sent from this node\'s own page (CSRF check failed).' }))
+      if (!csrfOk(req.params.uid, form.get('csrf'))) {
+        return await html(reply, 403, errorPage(opts.nodeName, { error: 'invalid_request', error_description: 'The form was not sent from this node\'s own page (CSRF check failed).' }))
+      }
       const d = await load(req, reply)
       if (d === undefined) return reply
       if (d.prompt !== 'consent') return await html(reply, 403, errorPage(opts.nodeName, { error: 'login_required' }))

@@ -83,7 +83,11 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     schema: {
       tags: ['resources'],
       summary: 'Read a resource, its URI percent-encoded in the path',
-      params: { type: 'object', required: ['node_id', 'uri'], properties: { node_id: nodeIdParam.properties.node_id, uri: { type: 'string', description: 'The resource URI, e.g. edge-hive%3A%2F%2Fnode%2Finfo' } } },
+      params: {
+        type: 'object',
+        required: ['node_id', 'uri'],
+        properties: { node_id: nodeIdParam.properties.node_id, uri: { type: 'string', description: 'The resource URI, e.g. edge-hive%3A%2F%2Fnode%2Finfo' } }
+      },
       response: responses({ description: 'The resource\'s contents, with its MIME type.' }, 400, 401, 403, 404)
     }
   }, async (req, reply) => {
@@ -124,7 +128,10 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     // The stream lives no longer than its token: a last event says why it ends.
     const token = req.headers.authorization!.slice(7)
     const unwatch = c.watchToken(token, (why) => {
-      res.end(`event: end\ndata: ${JSON.stringify({ reason: `token_${why}`, message: why === 'expired' ? 'The access token expired; reconnect with a new one.' : 'The access token was revoked.' })}\n\n`)
+      res.end(`event: end\ndata: ${JSON.stringify({
+        reason: `token_${why}`,
+        message: why === 'expired' ? 'The access token expired; reconnect with a new one.' : 'The access token was revoked.'
+      })}\n\n`)
     })
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS)
     await new Promise<void>((resolve) => res.once('close', resolve))

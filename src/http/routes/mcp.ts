@@ -125,7 +125,12 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     const body = traced === parsed ? text : JSON.stringify(traced)
     let response: Response
     try {
-      response = endWith(span, endWith(hop, await c.forward(member, { target: 'mcp', method: req.method, headers, body: body === undefined ? undefined : Buffer.from(body) }, hiveCaller(req.identity!), clientGone(reply))))
+      response = endWith(span, endWith(hop, await c.forward(
+        member,
+        { target: 'mcp', method: req.method, headers, body: body === undefined ? undefined : Buffer.from(body) },
+        hiveCaller(req.identity!),
+        clientGone(reply)
+      )))
     } catch (err) {
       endWithError(hop, err)
       endWithError(span, err)
@@ -177,7 +182,13 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
         expiresAt: Math.floor(identity.expiresAt.getTime() / 1000),
         resource: new URL(opts.resource())
       }
-      const span = req.method === 'POST' ? startMcpSpan(c.tracer, parsed, { kind: 'server', protocolVersion: req.headers['mcp-protocol-version'] as string | undefined, sessionId: req.headers['mcp-session-id'] as string | undefined }) : undefined
+      const span = req.method === 'POST'
+        ? startMcpSpan(c.tracer, parsed, {
+          kind: 'server',
+          protocolVersion: req.headers['mcp-protocol-version'] as string | undefined,
+          sessionId: req.headers['mcp-session-id'] as string | undefined
+        })
+        : undefined
       const response = endWith(span, await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo).catch((err: unknown) => { endWithError(span, err); throw err }))
       return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(authInfo.token, onEnd)))
     }

@@ -26,7 +26,12 @@ export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeIn
   }, async () => components.nodeInfo())
   app.get<{ Params: { node_id: string } }>('/mcp/node/:node_id/info', {
     config: { public: true },
-    schema: { tags: ['node'], summary: 'A node\'s info document, by node id: this node\'s for anyone; another member\'s, fetched from it through the hive, with an access token', params: nodeIdParam, response: responses(infoDoc, 401, 404, 503) }
+    schema: {
+      tags: ['node'],
+      summary: 'A node\'s info document, by node id: this node\'s for anyone; another member\'s, fetched from it through the hive, with an access token',
+      params: nodeIdParam,
+      response: responses(infoDoc, 401, 404, 503)
+    }
   }, async (req, reply) => {
     if (req.params.node_id === components.nodeId) return components.nodeInfo()
     // Another member's document comes from that member, and only to a caller with a token: who

@@ -34,7 +34,9 @@ export const PROVIDER_ENDPOINTS = [
   },
   {
     method: 'POST', path: 'register', consumes: ['application/json'], summary: 'Dynamic client registration (RFC 7591): apps register themselves; the operator grants scopes at consent',
-    body: object('RFC 7591 §2 client metadata: client_name, redirect_uris (https, or http on loopback), grant_types (authorization_code, refresh_token, device_code; not client_credentials), token_endpoint_auth_method (none for public apps)'),
+    body: object(
+      'RFC 7591 §2 client metadata: client_name, redirect_uris (https, or http on loopback), grant_types (authorization_code, refresh_token, device_code; not client_credentials), token_endpoint_auth_method (none for public apps)'
+    ),
     response: { 201: { description: 'Registered.', ...object('RFC 7591 §3.2.1: client_id, and client_secret for confidential clients') }, 400: oauthError }
   },
   {

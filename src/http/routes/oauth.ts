@@ -141,7 +141,8 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     register: createLimits(app, [perAddress('register-ip', opts.registrationRateLimit, REGISTRATION_WINDOW_MS)]),
     other: createLimits(app, [perAddress('oauth-ip')])
   }
-  const limitsFor = (path: string): Limits => path === 'token' ? limits.token : path === 'register' ? limits.register : path === 'authorize' ? limits.authorize : CLIENT_ENDPOINTS.has(path) ? limits.clientEndpoint : limits.other
+  const limitsFor = (path: string): Limits =>
+    path === 'token' ? limits.token : path === 'register' ? limits.register : path === 'authorize' ? limits.authorize : CLIENT_ENDPOINTS.has(path) ? limits.clientEndpoint : limits.other
   /** Hands the request to the authorization server, which reads it and writes the answer. */
   const toProvider = (limit?: Limits) => async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.hijack()

@@ -45,7 +45,11 @@ export function registerServerCardRoutes (app: FastifyInstance, o: ServerCardOpt
   for (const e of o.endpoints) {
     app.get(`${e.path}/server-card`, {
       config: { public: true },
-      schema: { tags: ['mcp'], summary: `The MCP Server Card of ${e.path} (experimental server-card extension)`, response: responses(object(`\`${SERVER_CARD_TYPE}\`: name, version, title, description, remotes`)) }
+      schema: {
+        tags: ['mcp'],
+        summary: `The MCP Server Card of ${e.path} (experimental server-card extension)`,
+        response: responses(object(`\`${SERVER_CARD_TYPE}\`: name, version, title, description, remotes`))
+      }
     }, async (_req, reply) => discovery(reply, SERVER_CARD_TYPE).send({
       $schema: SCHEMA,
       name: `${namespace()}/${e.name}`,
@@ -57,7 +61,11 @@ export function registerServerCardRoutes (app: FastifyInstance, o: ServerCardOpt
   }
   app.get('/.well-known/mcp/catalog.json', {
     config: { public: true },
-    schema: { tags: ['mcp'], summary: 'The MCP Catalog of this node: its Server Cards (experimental)', response: responses(object('`{ specVersion, entries: [{ identifier, displayName, type, url }] }`')) }
+    schema: {
+      tags: ['mcp'],
+      summary: 'The MCP Catalog of this node: its Server Cards (experimental)',
+      response: responses(object('`{ specVersion, entries: [{ identifier, displayName, type, url }] }`'))
+    }
   }, async (_req, reply) => discovery(reply, 'application/json; charset=utf-8').send({
     specVersion: 'draft',
     entries: o.endpoints.map((e) => ({

@@ -30,7 +30,9 @@ function safeUrl (url: string): string {
 }
 
 async function migrate (db: Surreal): Promise<number> {
-  await db.query('DEFINE TABLE IF NOT EXISTS schema_migration SCHEMAFULL; DEFINE FIELD IF NOT EXISTS version ON schema_migration TYPE int; DEFINE FIELD IF NOT EXISTS name ON schema_migration TYPE string; DEFINE FIELD IF NOT EXISTS applied_at ON schema_migration TYPE datetime;').collect()
+  await db.query(
+    'DEFINE TABLE IF NOT EXISTS schema_migration SCHEMAFULL; DEFINE FIELD IF NOT EXISTS version ON schema_migration TYPE int; DEFINE FIELD IF NOT EXISTS name ON schema_migration TYPE string; DEFINE FIELD IF NOT EXISTS applied_at ON schema_migration TYPE datetime;'
+  ).collect()
   const [rows] = await db.query<[Array<{ version: number }>]>('SELECT version FROM schema_migration').collect()
   const applied = new Set((rows ?? []).map((r) => Number(r.version)))
   const newest = Math.max(0, ...applied)
