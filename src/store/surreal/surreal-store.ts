@@ -2,10 +2,11 @@ import { Surreal, createRemoteEngines } from 'surrealdb'
 import { createNodeEngines } from '@surrealdb/node'
 import { messageOf } from '../../shared/errors.ts'
 import { StoreOpenError } from '../errors.ts'
-import type { Store, StoreOptions } from '../types.ts'
+import type { ClientRepository, Store, StoreOptions } from '../types.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { SurrealAuditLog } from './audit-log.ts'
 import { SurrealClientRepository } from './clients.ts'
+import { CachedClientRepository } from '../cached-clients.ts'
 import { SurrealOAuthPayloadStore } from './oauth-payloads.ts'
 import { SurrealRevocationRepository } from './revocations.ts'
 import { SurrealHiveRepository } from './hive.ts'
@@ -51,7 +52,7 @@ async function migrate (db: Surreal): Promise<number> {
 
 class SurrealStore implements Store {
   readonly audit: SurrealAuditLog
-  readonly clients: SurrealClientRepository
+  readonly clients: ClientRepository
   readonly oauthPayloads: SurrealOAuthPayloadStore
   readonly revocations: SurrealRevocationRepository
   readonly hive: SurrealHiveRepository
@@ -65,7 +66,7 @@ class SurrealStore implements Store {
     this.#db = db
     this.schemaVersion = schemaVersion
     this.audit = new SurrealAuditLog(db)
-    this.clients = new SurrealClientRepository(db)
+    this.clients = new CachedClientRepository(new SurrealClientRepository(db))
     this.oauthPayloads = new SurrealOAuthPayloadStore(db)
     this.revocations = new SurrealRevocationRepository(db)
     this.hive = new SurrealHiveRepository(db)
