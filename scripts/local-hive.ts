@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { HIVE_PREFIX, NetnsNetwork, deleteNamespace, namespaceExists, netnsUnavailable } from './lib/netns.ts'
+import { cleanEnv, readyLineOf } from './lib/node-process.ts'
 
 const exec = promisify(execFile)
 
@@ -100,11 +101,7 @@ function parseArgs (argv: string[]): { command: 'up', nodes: number } | { comman
 
 /** Settings of the user's own shell must not reach the hive's nodes (they refuse unknown EDGE_HIVE_* names, too). */
 function nodeEnv (): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('EDGE_HIVE_') && !k.startsWith('LOCAL_HIVE_') && k !== 'LOG_LEVEL') env[k] = v
-  }
-  return env
+  return cleanEnv({}, ['LOCAL_HIVE_'])
 }
 
 function requireRoot (what: string): void {
@@ -232,10 +229,6 @@ async function waitForLog<T> (logFile: string, pid: number, timeoutMs: number, w
   }
 }
 
-function jsonLine (line: string): Record<string, unknown> | undefined {
-  try { return JSON.parse(line) as Record<string, unknown> } catch { return undefined }
-}
-
 /** HTTPS from the machine's namespace, trusting exactly the node's certificate. */
 async function pinned (url: string, ca: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
@@ -329,10 +322,7 @@ async function up (nodes: number, stateDir: string, basePort: number): Promise<v
     log(`starting ${nodes} node(s); logs in ${stateDir}/node-N/node.log`)
 
     await Promise.all(state.nodes.map(async (node) => {
-      const ready = await waitForLog(join(node.dir, 'node.log'), node.pids.node!, READY_TIMEOUT_MS, `node ${node.index} did not become ready`, (line) => {
-        const entry = jsonLine(line)
-        return entry?.msg === 'node ready' ? entry : undefined
-      })
+      const ready = await waitForLog(join(node.dir, 'node.log'), node.pids.node!, READY_TIMEOUT_MS, `node ${node.index} did not become ready`, readyLineOf)
       node.nodeId = String(ready.node_id)
       node.peerId = String(ready.peer_id)
     }))

@@ -1,6 +1,7 @@
 // Starting and talking to edge-hive nodes from the benchmarks: the built CLI as a child process,
-// client-credentials tokens, one-off HTTPS requests. Bench-local on purpose (not the test
-// helpers), so that a benchmark run does not change when the tests' helpers do.
+// client-credentials tokens, one-off HTTPS requests. The environment and the ready line are
+// shared with the tests and `npm run hive` (scripts/lib/node-process.ts); the rest is the
+// benchmarks' own, so that a benchmark run does not change when the tests' helpers do.
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { cleanEnv as sharedCleanEnv, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** The built CLI (`npm run build`), as the package's `bin` names it. */
@@ -16,13 +18,9 @@ export const CLI = join(ROOT, 'dist', 'cli', 'main.js')
 export const execFileP = promisify(execFile)
 export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
-/** The environment without the developer's EDGE_HIVE_* settings, so a run sees only its own. */
+/** The environment a benchmark gives its nodes: the tests' own, and no NODE_OPTIONS of the shell's (a profiler, a debugger). */
 export function cleanEnv (extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('EDGE_HIVE_') && k !== 'LOG_LEVEL' && k !== 'NODE_OPTIONS') env[k] = v
-  }
-  return { ...env, ...extra }
+  return sharedCleanEnv(extra, ['NODE_OPTIONS'])
 }
 
 /**
@@ -56,15 +54,7 @@ export class Cleanup {
   }
 }
 
-/** What the node's `node ready` log line says. */
-export interface ReadyLine {
-  node_id: string
-  peer_id: string
-  url: string
-  local_url: string
-  mcp_url: string
-  p2p_addrs: string[]
-}
+export type { ReadyLine }
 
 export interface StartOptions {
   dataDir: string
@@ -116,30 +106,19 @@ export class BenchNode {
     const node = new BenchNode(child, o.dataDir, spawnedAt)
     if (o.logFile !== undefined) child.stdout!.pipe(createWriteStream(o.logFile))
     const whenReady = new Promise<BenchNode>((resolve, reject) => {
-      let buffered = ''
       let done = false
       const timer = setTimeout(() => { if (!done) { done = true; reject(new Error(`node did not become ready in time; stderr: ${node.stderr.slice(-2000)}`)) } }, o.timeoutMs ?? 60_000)
-      child.stdout!.on('data', (d: Buffer) => {
-        if (done) return // later log lines are not needed
-        buffered += d.toString()
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, nl)
-          buffered = buffered.slice(nl + 1)
-          if (!line.includes('"node ready"')) continue
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>
-            if (entry.msg === 'node ready') {
-              node.readyAt = performance.now()
-              node.ready = entry as unknown as ReadyLine
-              done = true
-              clearTimeout(timer)
-              resolve(node)
-              return
-            }
-          } catch { /* not a JSON line */ }
-        }
+      const onLine = lines((line) => {
+        const ready = done ? undefined : readyLineOf(line)
+        if (ready === undefined) return
+        node.readyAt = performance.now()
+        node.ready = ready
+        done = true
+        clearTimeout(timer)
+        resolve(node)
       })
+      // Later log lines are not needed: read them (the pipe must not fill) and drop them.
+      child.stdout!.on('data', (d: Buffer) => { if (!done) onLine(d) })
       child.stdout!.resume()
       child.stderr!.on('data', (d: Buffer) => { if (node.stderr.length < 100_000) node.stderr += d.toString() })
       child.once('close', (code, signal) => {

@@ -6,7 +6,8 @@ import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { SETTINGS, CONFIG_FILE_ENV, loadConfig, type SettingKey } from '../../src/config/index.ts'
-import { CLI, Fleet, cleanEnv, runCli, tempDir, removeDir } from '../helpers/cli.ts'
+import { CLI, Fleet, cleanEnv, runCli, tempDir, removeDir, type ReadyLine } from '../helpers/cli.ts'
+import { lines, readyLineOf } from '../../scripts/lib/node-process.ts'
 import { eventually } from '../helpers/eventually.ts'
 
 // The container files checked without a container engine: what can be checked here is checked
@@ -779,13 +780,15 @@ describe('the runtime stage rehearsed here: /app with production dependencies on
     let out = ''
     let err = ''
     child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
-    const ready = await new Promise<{ p2p_addrs: string[], local_url: string }>((resolve, reject) => {
+    const ready = await new Promise<ReadyLine>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`not ready: ${err}`)), 60_000)
+      const onLine = lines((line) => {
+        const r = readyLineOf(line)
+        if (r !== undefined) { clearTimeout(t); resolve(r) }
+      })
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString()
-        for (const line of out.split('\n')) {
-          try { const e = JSON.parse(line) as { msg?: string }; if (e.msg === 'node ready') { clearTimeout(t); resolve(e as never) } } catch { /* partial */ }
-        }
+        onLine(d)
       })
       child.on('close', (code) => { clearTimeout(t); reject(new Error(`exited ${code}: ${err}`)) })
     })

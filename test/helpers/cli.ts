@@ -3,21 +3,12 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cleanEnv, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 /** The built CLI, as `npm ci` leaves it and as the package's `bin` names it. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
-/**
- * An environment without the developer's EDGE_HIVE_* settings, so tests see only their own, and
- * without `npm test`'s npm_command: the CLI is run as an installed `edge-hive` would be.
- */
-export function cleanEnv (extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('EDGE_HIVE_') && k !== 'LOG_LEVEL' && k !== 'npm_command') env[k] = v
-  }
-  return { ...env, ...extra }
-}
+export { cleanEnv, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 export function tempDir (prefix = 'edge-hive-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
@@ -80,18 +71,6 @@ export async function setOperatorPassword (dataDir: string, password: string): P
 }
 
 /** What the node's `node ready` log line says. */
-export interface ReadyLine {
-  node_id: string
-  peer_id: string
-  node_name: string
-  url: string
-  local_url: string
-  mcp_url: string
-  tls_fingerprint: string | null
-  p2p_addrs: string[]
-  metrics_url: string | null
-}
-
 /** A node started as a child process of the real CLI. */
 export class NodeProcess {
   readonly child: ChildProcess
@@ -125,25 +104,19 @@ export class NodeProcess {
     const child = spawn(cmd, cmdArgs, { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     const node = new NodeProcess(child, dataDir)
     await new Promise<void>((resolve, reject) => {
-      let buffered = ''
       // A node that is not ready in time is killed: no fleet knows it yet, so nothing else would.
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
         reject(new Error(`node did not become ready; stderr: ${node.stderr.slice(-2000)}; last log lines: ${node.stdout.slice(-2000)}`))
       }, options.timeoutMs ?? 20_000)
+      const onLine = lines((line) => {
+        try { node.logs.push(JSON.parse(line) as Record<string, unknown>) } catch { /* not a JSON line */ }
+        const ready = readyLineOf(line)
+        if (ready !== undefined) { clearTimeout(timer); node.ready = ready; resolve() }
+      })
       child.stdout!.on('data', (d: Buffer) => {
         node.stdout += d.toString()
-        buffered += d.toString()
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, nl)
-          buffered = buffered.slice(nl + 1)
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>
-            node.logs.push(entry)
-            if (entry.msg === 'node ready') { clearTimeout(timer); node.ready = entry as unknown as ReadyLine; resolve() }
-          } catch { /* not a JSON line */ }
-        }
+        onLine(d)
       })
       child.stderr!.on('data', (d: Buffer) => { node.stderr += d.toString() })
       child.on('close', (code) => { clearTimeout(timer); reject(new Error(`node exited with ${code} before it was ready; stderr: ${node.stderr}`)) })
