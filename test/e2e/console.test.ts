@@ -306,7 +306,12 @@ describe('the operator\'s console', { skip }, () => {
   it('works with the keyboard alone: sign in, go to Agents, add one', async () => {
     const { context, page } = await ui.context()
     await page.goto(`${a.url}/console/sign-in`)
-    await page.keyboard.type(password) // the password field has the focus
+    // The password field takes the focus as the page opens (autofocus); on a busy machine that
+    // may come a moment after the load event, and keys typed before it would be lost.
+    const field = page.locator('input[name=password]')
+    const focused = await eventually(async () => await field.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement), (f) => f, 10_000, 50)
+    assert.ok(focused, 'the password field has the focus when the page opens')
+    await page.keyboard.type(password)
     await Promise.all([page.waitForURL(/\/console\/hive$/), page.keyboard.press('Enter')])
     await ui.tabTo(page, 'a[href="/console/agents"]')
     await Promise.all([page.waitForURL(/\/console\/agents$/), page.keyboard.press('Enter')])
