@@ -154,7 +154,8 @@ export class EdgeNode {
       const summary = this.#summary(port)
       summary.firstClient = await this.#bootstrapOperatorClient()
       if (!await this.#operator!.isSet()) {
-        log.info(`no operator password yet: people's apps (MCP clients that sign in with a browser, ${cliName()} login) cannot be approved until you run: ${cliName()} operator set-password`)
+        log.info(`no operator password yet: the console (/console) cannot be opened, and people's apps (MCP clients that sign in with a browser, ${cliName()} login) ` +
+          `cannot be approved, until you run: ${cliName()} operator set-password`)
       }
       this.#lock.update({
         localUrl: summary.localUrl, issuer: this.#issuer, resource: this.#resource(),
