@@ -13,8 +13,21 @@ interface AuditRow {
 
 const MAX_LIST = 10_000
 
+/** Rows written in one statement at most. */
+const MAX_BATCH = 100
+
+interface Pending { row: AuditRow, done: () => void, failed: (err: unknown) => void }
+
+/**
+ * The audit log in SurrealDB. Appends are written as they come; those that arrive while a
+ * write is under way are written together in the next one (group commit): under load, one
+ * statement carries many rows (a token each, at the token endpoint), and a lone append waits
+ * for nothing. An append resolves once its row is stored, as before.
+ */
 export class SurrealAuditLog implements AuditLog {
   readonly #db: Surreal
+  readonly #queue: Pending[] = []
+  #writing = false
 
   constructor (db: Surreal) {
     this.#db = db
@@ -26,7 +39,36 @@ export class SurrealAuditLog implements AuditLog {
     if (entry.target !== undefined) row.target = entry.target
     if (entry.source !== undefined) row.source = entry.source
     if (entry.detail !== undefined) row.detail = entry.detail
-    await this.#db.create(new Table('audit')).content(row as unknown as Record<string, unknown>)
+    await new Promise<void>((resolve, reject) => {
+      this.#queue.push({ row, done: resolve, failed: reject })
+      if (!this.#writing) void this.#drain()
+    })
+  }
+
+  async #drain (): Promise<void> {
+    this.#writing = true
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH)
+        try {
+          await this.#insert(batch.map((p) => p.row))
+          for (const p of batch) p.done()
+        } catch {
+          // One bad row must not fail the others' requests: each is tried alone, and only its own append fails.
+          for (const p of batch) await this.#insert([p.row]).then(p.done, p.failed)
+        }
+      }
+    } finally {
+      this.#writing = false
+    }
+  }
+
+  async #insert (rows: AuditRow[]): Promise<void> {
+    if (rows.length === 1) {
+      await this.#db.create(new Table('audit')).content(rows[0] as unknown as Record<string, unknown>)
+      return
+    }
+    await this.#db.insert(new Table('audit'), rows.map((r) => r as unknown as Record<string, unknown>) as never)
   }
 
   async purge (policy: { before: Date, keep: number }): Promise<void> {
