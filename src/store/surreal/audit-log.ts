@@ -85,7 +85,11 @@ export class SurrealAuditLog implements AuditLog {
     const where: string[] = []
     if (query.since !== undefined) where.push('at >= $since')
     if (query.until !== undefined) where.push('at < $until')
-    const sql = `SELECT at, actor, action, target, source, outcome, detail FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC LIMIT $limit`
+    // A time window is checked row by row, not through the index on `at`: the embedded engine's
+    // index ranges (@surrealdb/node 3.0.3) misplace a datetime on a whole second against those of
+    // the same second with a fraction (a day's log, which starts on a whole second, missed
+    // entries of its first second). test/store/store.test.ts holds both to the right answer.
+    const sql = `SELECT at, actor, action, target, source, outcome, detail FROM audit${where.length > 0 ? ` WITH NOINDEX WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC LIMIT $limit`
     const [rows] = await this.#db.query<[AuditRow[]]>(sql, { since: query.since, until: query.until, limit }).collect()
     return (rows ?? []).map((r) => ({
       at: new Date(r.at.valueOf()),
