@@ -4,7 +4,7 @@ import type { ClientRegistry, OperatorAccount } from './auth/index.ts'
 import type { AuthorizationServer } from './auth/index.ts'
 import type { NotificationStream } from './mcp/index.ts'
 import type { ConsoleComponents, ConsoleHive, ConsoleMember, SignInAnswer } from './http/index.ts'
-import type { HivePart } from './node-hive.ts'
+import { advertFacts, type HivePart } from './node-hive.ts'
 import type { NodeInfo } from './shared/node-info.ts'
 import type { NodeMetrics } from './shared/metrics.ts'
 
@@ -44,24 +44,20 @@ function consoleHive (part: HivePart, info: NodeInfo): ConsoleHive {
             load: info.load, version: info.version, tools: info.capabilities.mcp.supported_tools, connected: false
           }
         }
-        // What another member says of itself: checked field by field, as it may say anything.
-        const advert = (byPeer.get(m.peer_id)?.capabilities ?? {}) as {
-          name?: unknown, version?: unknown, load?: { cpu?: unknown, memory?: unknown }, capabilities?: { mcp?: { supported_tools?: unknown } }
-        }
-        const tools = advert.capabilities?.mcp?.supported_tools
+        const advert = advertFacts(byPeer.get(m.peer_id)?.capabilities)
         const cpu = num(advert.load?.cpu)
         const memory = num(advert.load?.memory)
         return {
           peerId: m.peer_id,
           nodeId: m.node_id,
-          name: typeof advert.name === 'string' && advert.name !== '' ? advert.name.slice(0, 100) : (m.node_id ?? m.peer_id),
+          name: advert.name !== undefined && advert.name !== '' ? advert.name.slice(0, 100) : (m.node_id ?? m.peer_id),
           self: false,
           status: m.status === 'self' ? 'online' : m.status,
           trust: m.trust,
           load: cpu === undefined || memory === undefined ? undefined : { cpu, memory },
-          version: typeof advert.version === 'string' ? advert.version.slice(0, 40) : undefined,
+          version: advert.version?.slice(0, 40),
           lastSeen: m.last_seen,
-          tools: Array.isArray(tools) ? tools.filter((t): t is string => typeof t === 'string').slice(0, 100) : [],
+          tools: advert.tools.slice(0, 100),
           connected: connected.has(m.peer_id)
         }
       })

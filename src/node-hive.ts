@@ -142,6 +142,18 @@ export function peerViews (hive: Hive | undefined): PeerView[] {
   }))
 }
 
+/** What a member's signed advert says of it, field by field: a member may say anything, so each is checked for its type. */
+export function advertFacts (capabilities: Record<string, unknown> | undefined): { name?: string, version?: string, load?: Record<string, unknown>, tools: string[] } {
+  const advert = (capabilities ?? {}) as { name?: unknown, version?: unknown, load?: unknown, capabilities?: { mcp?: { supported_tools?: unknown } } }
+  const tools = advert.capabilities?.mcp?.supported_tools
+  return {
+    ...(typeof advert.name === 'string' ? { name: advert.name } : {}),
+    ...(typeof advert.version === 'string' ? { version: advert.version } : {}),
+    ...(advert.load !== null && typeof advert.load === 'object' ? { load: advert.load as Record<string, unknown> } : {}),
+    tools: Array.isArray(tools) ? tools.filter((t): t is string => typeof t === 'string') : []
+  }
+}
+
 /**
  * The hive view's members (this node first, from its own catalog; the others from their
  * adverts) and its way to reach each one's MCP endpoint: this node's own directly, the others
@@ -154,15 +166,8 @@ export function hiveView (d: { catalog: Catalog, load: LoadMeter, part: () => Hi
       const self: HiveMember = { nodeId: d.catalog.node.nodeId, name: d.catalog.node.name, status: 'self', tools: [...d.catalog.tools.keys()], load: { ...d.load.read() } }
       if (part === undefined || part.hive.hiveId === undefined) return [self]
       const others = part.hive.directory.list().filter((p) => p.member && p.nodeId !== undefined && part.hive.isMember(p.peerId)).map((p): HiveMember => {
-        const advert = (p.capabilities ?? {}) as { name?: unknown, load?: unknown, capabilities?: { mcp?: { supported_tools?: unknown } } }
-        const tools = advert.capabilities?.mcp?.supported_tools
-        return {
-          nodeId: p.nodeId!,
-          name: typeof advert.name === 'string' ? advert.name : p.nodeId!,
-          status: p.status,
-          tools: Array.isArray(tools) ? tools.filter((t): t is string => typeof t === 'string') : [],
-          load: advert.load !== null && typeof advert.load === 'object' ? advert.load as Record<string, number> : undefined
-        }
+        const advert = advertFacts(p.capabilities)
+        return { nodeId: p.nodeId!, name: advert.name ?? p.nodeId!, status: p.status, tools: advert.tools, load: advert.load as Record<string, number> | undefined }
       })
       return [self, ...others]
     },

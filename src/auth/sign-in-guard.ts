@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
+import { sameSecret } from '../shared/hash.ts'
 
 export interface SignInGuardOptions {
   /** Wrong passwords in a row from one address (or one trusted browser) before it is locked. */
@@ -133,9 +134,7 @@ export class SignInGuard {
     if (token === undefined || token.length > 200) return undefined
     const [id, until, mac] = token.split('.')
     if (id === undefined || until === undefined || mac === undefined || !/^\d+$/.test(until) || Number(until) <= now) return undefined
-    const want = Buffer.from(this.#mac(`${id}.${until}`))
-    const got = Buffer.from(mac)
-    return got.length === want.length && timingSafeEqual(got, want) ? id : undefined
+    return sameSecret(mac, this.#mac(`${id}.${until}`)) ? id : undefined
   }
 
   #id (who: SignInSource, browser: string | undefined): string {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { esc } from '../pages/layout.ts'
+import { documentHead, esc } from '../pages/layout.ts'
 
 /**
  * The console's one stylesheet and one script, inline and allowed by their hashes: the strict
@@ -95,15 +95,7 @@ export function consolePage (o: { nodeName: string, title: string, section?: Con
     ? ''
     : `<nav aria-label="Console"><ul>${NAV.map(([id, label]) => `<li><a href="/console/${id}"${id === o.section ? ' aria-current="page"' : ''}>${label}</a></li>`).join('')}</ul></nav>
 <form method="post" action="/console/sign-out"><input type="hidden" name="csrf" value="${esc(o.csrf)}"><button type="submit" class="secondary">Sign out</button></form>`
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${esc(o.title)} · ${esc(o.nodeName)} · Edge Hive</title>
-<style>${STYLE}</style>
-</head>
+  return `${documentHead(`${o.title} · ${o.nodeName} · Edge Hive`, STYLE)}
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top"><span class="brand">Edge Hive · ${esc(o.nodeName)}</span>
@@ -127,6 +119,11 @@ export function table (caption: string, head: string[], rows: string[], empty: s
 <thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table></div>`
+}
+
+/** Text cut to `n` characters, with an ellipsis when cut (names other people chose may be long). */
+export function cut (text: string, n: number): string {
+  return text.length > n ? `${text.slice(0, n - 1)}…` : text
 }
 
 /** A table row: each cell trusted HTML, or `[class, html]` for a cell with a class. */

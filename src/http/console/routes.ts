@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { esc } from '../pages/layout.ts'
 import { addressKey, createLimits } from '../rate-limits.ts'
@@ -9,7 +9,9 @@ import { ConsoleSessions, type ConsoleSession, type ShownPage } from './sessions
 import { signInForm } from './views.ts'
 import { registerConsolePages } from './pages.ts'
 import { serveChanges } from './events.ts'
-import { TRUSTED_BROWSER_COOKIE, trustedBrowserCookies } from '../routes/interaction.ts'
+import { cookieOf, TRUSTED_BROWSER_COOKIE, trustedBrowserCookies } from '../cookies.ts'
+import { lockMessage } from '../pages/views.ts'
+import { sameSecret } from '../../shared/hash.ts'
 import type { ConsoleComponents, ConsoleOptions } from './components.ts'
 
 /**
@@ -23,14 +25,6 @@ const SIGN_IN_FORM_MS = 60 * 60_000
 const MAX_AGE_MS = 12 * 60 * 60_000
 const MAX_SESSIONS = 32
 const SECTIONS = ['hive', 'node', 'agents', 'apps', 'activity']
-
-export function cookieOf (req: FastifyRequest, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
-  }
-  return undefined
-}
 
 /** What a page handler gets: the request's session and the ways to answer. */
 export interface ConsoleContext {
@@ -72,9 +66,7 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
     if (given === null || given.length > 100) return false
     const at = Number(given.split('.')[0])
     if (!Number.isSafeInteger(at) || Date.now() - at > SIGN_IN_FORM_MS || at > Date.now() + 60_000) return false
-    const want = Buffer.from(signInToken(at))
-    const got = Buffer.from(given)
-    return got.length === want.length && timingSafeEqual(got, want)
+    return sameSecret(given, signInToken(at))
   }
   /** Fetch Metadata: a browser says where a request came from; only the console's own pages may post. */
   const sameOrigin = (req: FastifyRequest): boolean => {
@@ -168,9 +160,7 @@ export async function registerConsole (app: FastifyInstance, c: ConsoleComponent
       if (outcome.reason === 'unset') return ctx.html(reply, 409, { title: 'Sign in to the console', body: signInForm({ csrf: '', unset: true, next }) })
       if (outcome.lock !== undefined) {
         void reply.header('retry-after', String(Math.ceil(outcome.lock.retryAfterMs / 1000)))
-        const minutes = Math.ceil(outcome.lock.retryAfterMs / 60_000)
-        const whose = { global: 'for browsers that have not signed in here before', browser: 'in this browser', address: 'from your address' }[outcome.lock.scope]
-        return again(429, `Too many wrong passwords: sign-in ${whose} is locked for ${minutes} minute${minutes === 1 ? '' : 's'}.`)
+        return again(429, lockMessage(outcome.lock))
       }
       return again(401, 'That password is not right.')
     })

@@ -1,5 +1,5 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { sha256 } from '../../shared/hash.ts'
+import { randomBytes } from 'node:crypto'
+import { sameSecret, sha256 } from '../../shared/hash.ts'
 
 export interface ConsoleSessionOptions {
   /** A session not used for this long ends. */
@@ -73,10 +73,7 @@ export class ConsoleSessions {
 
   /** Whether a form's token is this session's (constant time). */
   static csrfMatches (s: ConsoleSession, given: unknown): boolean {
-    if (typeof given !== 'string') return false
-    const want = Buffer.from(s.csrf)
-    const got = Buffer.from(given)
-    return got.length === want.length && timingSafeEqual(got, want)
+    return sameSecret(given, s.csrf)
   }
 
   close (id: string | undefined): void {

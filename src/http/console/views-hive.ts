@@ -1,5 +1,5 @@
 import { esc } from '../pages/layout.ts'
-import { table, tr, when } from './layout.ts'
+import { cut, table, tr, when } from './layout.ts'
 
 /** A member as the console shows it: this node, or another member as its advert describes it. */
 export interface ConsoleMember {
@@ -24,8 +24,6 @@ const DRAWN = 48
 const LISTED = 500
 const STATUS_WORDS = { self: 'this node', online: 'online', offline: 'offline', untrusted: 'not proven a member' } as const
 
-const short = (text: string, n: number): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
-
 /**
  * The hive as a picture, drawn here so the page needs no script to show it: this node in the
  * middle, the other members on a circle around it, a line for each live connection of this
@@ -47,11 +45,11 @@ export function hivePicture (members: ConsoleMember[]): string {
   const edges = at.filter((p) => p.m.connected).map((p) => `<line class="edge" x1="${cx}" y1="${cy}" x2="${p.x}" y2="${p.y}"/>`).join('')
   const dot = (m: ConsoleMember, x: number, y: number): string => {
     const load = m.load === undefined ? '' : `, CPU ${m.load.cpu.toFixed(0)}%`
-    const label = `${short(m.name, 100)}: ${STATUS_WORDS[m.status]}${load}${m.connected ? ', connected to this node' : ''}`
+    const label = `${cut(m.name, 100)}: ${STATUS_WORDS[m.status]}${load}${m.connected ? ', connected to this node' : ''}`
     const r = radius(m)
     return `<g data-peer="${esc(m.peerId)}" data-status="${m.status}"><title>${esc(label)}</title>` +
       `<circle class="node n-${m.status}" cx="${x}" cy="${y}" r="${r}"/>` +
-      `<text x="${x}" y="${y + r + 13}" text-anchor="middle">${esc(short(m.name, 18))}</text></g>`
+      `<text x="${x}" y="${y + r + 13}" text-anchor="middle">${esc(cut(m.name, 18))}</text></g>`
   }
   const counts = { online: 0, offline: 0, untrusted: 0 }
   for (const m of members) if (m.status !== 'self') counts[m.status]++
@@ -68,10 +66,10 @@ ${edges}${at.map((p) => dot(p.m, p.x, p.y)).join('')}${self === undefined ? '' :
 export function membersTable (all: ConsoleMember[]): string {
   const members = all.slice(0, LISTED)
   const rows = members.map((m) => {
-    const name = esc(short(m.name, 100))
+    const name = esc(cut(m.name, 100))
     const tools = m.tools.length === 0
       ? '—'
-      : m.tools.slice(0, 20).map((t) => `<code>${esc(short(t, 64))}</code>`).join(', ') + (m.tools.length > 20 ? ` and ${m.tools.length - 20} more` : '')
+      : m.tools.slice(0, 20).map((t) => `<code>${esc(cut(t, 64))}</code>`).join(', ') + (m.tools.length > 20 ? ` and ${m.tools.length - 20} more` : '')
     return tr(` data-peer="${esc(m.peerId)}"`, [
       name, `<code>${esc(m.nodeId ?? '—')}</code>`, [`status st-${m.status}`, STATUS_WORDS[m.status]], m.trust.toFixed(2),
       m.load === undefined ? '—' : `CPU ${m.load.cpu.toFixed(0)}%, memory ${m.load.memory.toFixed(0)}%`,

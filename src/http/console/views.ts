@@ -2,11 +2,10 @@ import { esc } from '../pages/layout.ts'
 import { SCOPES, SCOPE_WORDS } from '../../auth/scopes.ts'
 import type { ClientView, GrantView } from '../../auth/index.ts'
 import type { MinuteCounts } from '../../shared/minute-tally.ts'
-import { codes, table, tr, when } from './layout.ts'
+import { codes, cut, table, tr, when } from './layout.ts'
 
 /** Rows listed at most: apps register themselves, so their number is not the operator's to choose. */
 const LISTED = 500
-const short = (text: string, n: number): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
 const more = (all: number, shown: number, command: string): string =>
   all > shown ? `<p class="muted">${all - shown} more: <code>${esc(command)}</code> lists them all.</p>` : ''
 
@@ -50,7 +49,7 @@ ${dl(settings)}</section></div>`
 export function clientsTable (all: ClientView[], lastUse: Map<string, Date>): string {
   const clients = all.slice(0, LISTED)
   const rows = clients.map((c) => {
-    const name = short(c.name, 100)
+    const name = cut(c.name, 100)
     const at = `/console/agents/${encodeURIComponent(c.client_id)}`
     const rotate = c.registered_by === 'operator' && c.auth_method !== 'private_key_jwt'
       ? `<a href="${at}/rotate">Rotate secret<span class="sr"> of ${esc(name)}</span></a> · `
@@ -88,7 +87,7 @@ export function secretShown (o: { client: ClientView, secret: string, tokenUrl: 
 export function grantsTable (all: GrantView[], lastUse: Map<string, Date>): string {
   const grants = all.slice(0, LISTED)
   const rows = grants.map((g) => {
-    const name = esc(short(g.client_name, 100))
+    const name = esc(cut(g.client_name, 100))
     return tr(` data-grant="${esc(g.grant_id)}"`, [
       name, `<code>${esc(g.client_id)}</code>`, codes(g.scopes), when(g.created_at), when(lastUse.get(g.client_id)),
       `<a href="/console/apps/${encodeURIComponent(g.grant_id)}/revoke">Revoke<span class="sr"> ${name}</span></a>`
@@ -133,8 +132,8 @@ ${kinds.map((k) => `<option${k === f.kind ? ' selected' : ''}>${esc(k)}</option>
 
 export function activityTable (entries: ActivityEntry[]): string {
   const rows = entries.map((e) => tr('', [
-    when(e.at), `<code>${esc(e.action)}</code>`, `<code>${esc(short(e.actor, 200))}</code>`,
-    e.target === undefined ? '—' : `<code>${esc(short(e.target, 200))}</code>`,
+    when(e.at), `<code>${esc(e.action)}</code>`, `<code>${esc(cut(e.actor, 200))}</code>`,
+    e.target === undefined ? '—' : `<code>${esc(cut(e.target, 200))}</code>`,
     [`status st-${e.outcome === 'success' ? 'online' : 'untrusted'}`, esc(e.outcome)],
     `${e.source === undefined ? '' : esc(e.source)}${e.detail === undefined ? '' : ` <span class="muted">${esc(JSON.stringify(e.detail).slice(0, 200))}</span>`}`
   ]))

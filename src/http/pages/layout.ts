@@ -35,17 +35,22 @@ export function esc (text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }
 
-/** A whole page: `body` is trusted HTML built with `esc`. */
-export function page (nodeName: string, title: string, body: string): string {
+/** The start of every page the node serves, up to `<body>`: `title` is text, `style` trusted CSS. */
+export function documentHead (title: string, style: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${esc(title)} · ${esc(nodeName)}</title>
-<style>${STYLE}</style>
-</head>
+<title>${esc(title)}</title>
+<style>${style}</style>
+</head>`
+}
+
+/** A whole page: `body` is trusted HTML built with `esc`. */
+export function page (nodeName: string, title: string, body: string): string {
+  return `${documentHead(`${title} · ${nodeName}`, STYLE)}
 <body>
 <main>
 <header>Edge Hive node <strong>${esc(nodeName)}</strong></header>

@@ -104,3 +104,21 @@ ${form}
 export function deviceSuccessPage (nodeName: string, client: { name: string }): string {
   return messagePage(nodeName, 'Device connected', `${client.name} is connected to this node. You can close this page.`)
 }
+
+function duration (ms: number): string {
+  if (ms < 60_000) {
+    const s = Math.ceil(ms / 1000)
+    return `${s} second${s === 1 ? '' : 's'}`
+  }
+  const m = Math.ceil(ms / 60_000)
+  return `${m} minute${m === 1 ? '' : 's'}`
+}
+
+/** Why a sign-in is refused while locked, in words: the approval pages and the console say the same. */
+export function lockMessage (lock: { scope: 'address' | 'browser' | 'global', retryAfterMs: number }): string {
+  const span = duration(lock.retryAfterMs)
+  if (lock.scope === 'global') {
+    return `Too many wrong passwords from many places: sign-in is locked for ${span} for browsers that have not signed in here before. The operator can lift it with edge-hive operator set-password.`
+  }
+  return `Too many wrong passwords: sign-in ${lock.scope === 'browser' ? 'in this browser' : 'from your address'} is locked for ${span}.`
+}

@@ -1,8 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { PAGE_CSP } from '../pages/layout.ts'
-import { signInPage, consentPage, errorPage, type ClientFacts } from '../pages/views.ts'
+import { signInPage, consentPage, errorPage, lockMessage, type ClientFacts } from '../pages/views.ts'
+import { cookieOf, TRUSTED_BROWSER_COOKIE, trustedBrowserCookies } from '../cookies.ts'
+import { sameSecret } from '../../shared/hash.ts'
 import { addressKey, createLimits } from '../rate-limits.ts'
 
 /** What the pages need from the authorization server and the operator account. */
@@ -36,49 +38,8 @@ export interface InteractionOptions {
   trustedBrowserMs: number
 }
 
-/** The cookie that marks a browser the operator signed in with (see SignInGuard). */
-export const TRUSTED_BROWSER_COOKIE = 'edge_hive_browser'
-
-/**
- * The Set-Cookie values that keep a trusted-browser token: one cookie for the whole node, so a
- * sign-in on the console counts on the approval pages and the other way round. Earlier
- * versions kept it under /interaction; that copy is cleared, or the browser would send the
- * stale one first there.
- */
-export function trustedBrowserCookies (token: string, maxAgeMs: number): string[] {
-  return [
-    `${TRUSTED_BROWSER_COOKIE}=${token}; Path=/; Max-Age=${Math.floor(maxAgeMs / 1000)}; HttpOnly; Secure; SameSite=Strict`,
-    `${TRUSTED_BROWSER_COOKIE}=; Path=/interaction; Max-Age=0; HttpOnly; Secure; SameSite=Strict`
-  ]
-}
-
 const FORM_LIMIT = 16 * 1024
 const UID = '^[A-Za-z0-9_-]{10,64}$'
-
-function cookie (req: FastifyRequest, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
-  }
-  return undefined
-}
-
-function duration (ms: number): string {
-  if (ms < 60_000) {
-    const s = Math.ceil(ms / 1000)
-    return `${s} second${s === 1 ? '' : 's'}`
-  }
-  const m = Math.ceil(ms / 60_000)
-  return `${m} minute${m === 1 ? '' : 's'}`
-}
-
-function lockMessage (lock: { scope: 'address' | 'browser' | 'global', retryAfterMs: number }): string {
-  const span = duration(lock.retryAfterMs)
-  if (lock.scope === 'global') {
-    return `Too many wrong passwords from many places: sign-in is locked for ${span} for browsers that have not signed in here before. The operator can lift it with edge-hive operator set-password.`
-  }
-  return `Too many wrong passwords: sign-in ${lock.scope === 'browser' ? 'in this browser' : 'from your address'} is locked for ${span}.`
-}
 
 /**
  * The sign-in and consent pages of the authorization code and device flows, at
@@ -88,12 +49,7 @@ function lockMessage (lock: { scope: 'address' | 'browser' | 'global', retryAfte
  */
 export async function registerInteractionRoutes (app: FastifyInstance, c: InteractionComponents, opts: InteractionOptions): Promise<void> {
   const csrfFor = (uid: string): string => createHmac('sha256', opts.csrfKey).update(`csrf:${uid}`).digest('base64url')
-  const csrfOk = (uid: string, given: unknown): boolean => {
-    if (typeof given !== 'string') return false
-    const want = Buffer.from(csrfFor(uid))
-    const got = Buffer.from(given)
-    return got.length === want.length && timingSafeEqual(got, want)
-  }
+  const csrfOk = (uid: string, given: unknown): boolean => sameSecret(given, csrfFor(uid))
   const html = (reply: FastifyReply, status: number, body: string): FastifyReply =>
     reply.code(status).header('content-security-policy', PAGE_CSP).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body)
   const raw = (req: FastifyRequest, reply: FastifyReply): [IncomingMessage, ServerResponse] => [req.raw as IncomingMessage, reply.raw as ServerResponse]
@@ -167,7 +123,7 @@ export async function registerInteractionRoutes (app: FastifyInstance, c: Intera
       const client = await facts(d.clientId, d.redirectUri, d.device)
       const again = async (status: number, problem: string): Promise<FastifyReply> => await
       html(reply, status, signInPage(opts.nodeName, { action: `/interaction/${d.uid}/login`, csrf: csrfFor(d.uid), client, problem }))
-      const outcome = await c.signIn(form.get('password') ?? '', { address: addressKey(req.ip), browser: cookie(req, TRUSTED_BROWSER_COOKIE) })
+      const outcome = await c.signIn(form.get('password') ?? '', { address: addressKey(req.ip), browser: cookieOf(req, TRUSTED_BROWSER_COOKIE) })
       if (outcome.ok) {
         // A browser the operator signed in with: someone else's guessing does not lock it out.
         void reply.header('set-cookie', trustedBrowserCookies(outcome.trustedBrowser, opts.trustedBrowserMs))
