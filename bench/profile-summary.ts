@@ -3,6 +3,7 @@
 // internals, or the project's own files), busy time only (idle left out).
 // usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25]
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
@@ -18,9 +19,39 @@ if (file === undefined) { process.stderr.write('usage: node bench/profile-summar
 const top = Number(values.top)
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 
-/** The module a script URL belongs to: an npm package, node's internals, or a project file. */
-export function moduleOf (url: string): string {
+// The node runs one bundled file; esbuild starts each module in it with a `// <path>` comment line,
+// so a frame's line number tells which package or project file it came from.
+const bundles = new Map<string, Array<[number, string]>>()
+function bundleModules (url: string): Array<[number, string]> {
+  let starts = bundles.get(url)
+  if (starts === undefined) {
+    starts = []
+    try {
+      const lines = readFileSync(fileURLToPath(url), 'utf8').split('\n')
+      for (let i = 0; i < lines.length; i++) {
+        const m = /^\/\/ ((?:node_modules|dist|src)\/\S+\.[cm]?js)$/.exec(lines[i]!)
+        if (m !== null) starts.push([i, m[1]!])
+      }
+    } catch { /* the bundle was rebuilt or removed since: leave it as one module */ }
+    bundles.set(url, starts)
+  }
+  return starts
+}
+
+/** The module a frame belongs to: an npm package, node's internals, or a project file. */
+export function moduleOf (url: string, line = 0): string {
   if (url === '') return '(native / V8)'
+  if (url.endsWith('.bundle.js')) {
+    const starts = bundleModules(url)
+    let lo = 0
+    let hi = starts.length - 1
+    let found: string | undefined
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      if (starts[mid]![0] <= line) { found = starts[mid]![1]; lo = mid + 1 } else hi = mid - 1
+    }
+    if (found !== undefined) return moduleOf('/' + found)
+  }
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] === 'internal' ? 'internal/' + (url.slice(5).split('/')[1] ?? '') : url.slice(5)}`
   const nm = url.lastIndexOf('/node_modules/')
   if (nm !== -1) {
@@ -48,7 +79,7 @@ for (const [id, us] of selfUs) {
   const f = byId.get(id)!.callFrame
   if (f.functionName === '(idle)') { idle += us; continue }
   busy += us
-  const mod = moduleOf(f.url)
+  const mod = moduleOf(f.url, f.lineNumber)
   const name = `${f.functionName === '' ? '(anonymous)' : f.functionName}  ${mod}${f.url === '' ? '' : `:${f.lineNumber + 1}`}`
   byFunction.set(name, (byFunction.get(name) ?? 0) + us)
   byModule.set(mod, (byModule.get(mod) ?? 0) + us)
@@ -58,14 +89,20 @@ for (const [id, us] of selfUs) {
 const parent = new Map<number, number>()
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
 const inclusive = new Map<string, number>()
+const inclusiveOwn = new Map<string, number>()
 for (const [id, us] of selfUs) {
   if (byId.get(id)!.callFrame.functionName === '(idle)') continue
   const mods = new Set<string>()
+  const own = new Set<string>()
   for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
     const f = byId.get(at)!.callFrame
-    if (f.functionName !== '(root)') mods.add(moduleOf(f.url))
+    if (f.functionName === '(root)') continue
+    const mod = moduleOf(f.url, f.lineNumber)
+    mods.add(mod)
+    if (mod.startsWith('dist/') || mod.startsWith('src/')) own.add(`${f.functionName === '' ? '(anonymous)' : f.functionName}  ${mod}`)
   }
   for (const m of mods) inclusive.set(m, (inclusive.get(m) ?? 0) + us)
+  for (const f of own) inclusiveOwn.set(f, (inclusiveOwn.get(f) ?? 0) + us)
 }
 
 const pct = (us: number): string => `${(100 * us / busy).toFixed(1).padStart(5)}%`
@@ -77,3 +114,4 @@ process.stdout.write(`${file}\nbusy ${(busy / 1000).toFixed(0)} ms, idle ${(idle
 show('self time by module', byModule)
 show('inclusive time by module (time with the module anywhere on the stack)', inclusive)
 show('self time by function', byFunction)
+show('inclusive time of the project\'s own functions', inclusiveOwn)

@@ -68,21 +68,27 @@ function promptArgs (p: PromptDefinition): PromptDefinition['argsSchema'] {
   return schema
 }
 
-/** Runs a tool; a tool that throws becomes an `isError` result and the node keeps serving. */
+/**
+ * Runs a tool; a tool that throws becomes an `isError` result and the node keeps serving. A
+ * call is not announced with log notifications of its own ("calling", "done"): a 2025 session
+ * that set no log level gets every level, so each call would carry two more messages that say
+ * nothing its result does not. Tools log what is worth saying; a failure is logged.
+ */
 async function runTool (catalog: Catalog, def: ToolDefinition, args: Record<string, unknown>, ctx: ReturnType<typeof contextFor>): Promise<ToolResult> {
-  const log = ctx.logQuietly
-  await log('debug', `calling ${def.name}`)
   try {
     const result = await def.handler(args, ctx)
     catalog.reportCall(def.name, result.isError === true ? 'error' : 'ok')
-    await log('info', `${def.name} ${result.isError === true ? 'returned an error' : 'done'}`)
     return result
   } catch (err) {
     catalog.reportCall(def.name, 'error')
-    await log('error', `${def.name} failed: ${messageOf(err)}`)
+    await ctx.logQuietly('error', `${def.name} failed: ${messageOf(err)}`)
     return { isError: true, content: [{ type: 'text', text: `${def.name} failed: ${messageOf(err)}` }] }
   }
 }
+
+// The JSON Schema of each tool's output schema, worked out once: the SDK converts it on a
+// registered tool's first call, and a per-request server (the 2026 era) has only first calls.
+const outputSchemaJson = new WeakMap<ToolDefinition, RegisteredTool['outputSchemaJson']>()
 
 /**
  * Builds one MCP server for one caller: it shows only the tools the caller's scopes allow
@@ -119,6 +125,10 @@ export function buildMcpServer (info: ServerInfo, catalog: Catalog, caller: Call
       const sdk = params[def.inputSchema === undefined ? 0 : 1] as ServerContext | undefined
       return await runTool(catalog, def, args, contextFor(caller, sdk))
     }) as never)
+    if (def.outputSchema !== undefined) {
+      if (outputSchemaJson.has(def)) tool.outputSchemaJson = outputSchemaJson.get(def)
+      else outputSchemaJson.set(def, tool.outputSchemaJson)
+    }
     registered.set(def.name, tool)
   }
   for (const def of catalog.tools.values()) addTool(def)
