@@ -45,17 +45,22 @@ function rpcError (reply: FastifyReply, status: number, code: number, message: s
   return reply.code(status).type('application/json; charset=utf-8').send({ jsonrpc: '2.0', error: { code, message }, id: null })
 }
 
-/** The web-standard Request the SDK's handlers take, built from fastify's request. */
-function toWebRequest (req: FastifyRequest, reply: FastifyReply, base: string, body: string | undefined): Request {
+/**
+ * The web-standard Request the SDK's handlers take, built from fastify's request. A body that
+ * was parsed here is not copied into it: the SDK takes the parsed one (`parsedBody`) and reads
+ * the Request's only when there is none.
+ */
+function toWebRequest (req: FastifyRequest, reply: FastifyReply, base: string, body: string | undefined, parsed: unknown): Request {
   const abort = new AbortController()
   reply.raw.once('close', () => abort.abort())
-  const headers = new Headers()
-  for (const [k, v] of Object.entries(req.headers)) {
+  const headers: Record<string, string> = {}
+  for (const k in req.headers) {
+    const v = req.headers[k]
     // HTTP/2 pseudo-headers (`:path`) are not headers; content-length is recomputed.
     if (v === undefined || k.startsWith(':') || k === 'content-length' || k === 'host') continue
-    for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one)
+    headers[k] = Array.isArray(v) ? v.join(', ') : v
   }
-  return new Request(`${base}${req.url}`, { method: req.method, headers, body, signal: abort.signal })
+  return new Request(`${base}${req.url}`, { method: req.method, headers, body: parsed === undefined ? body : undefined, signal: abort.signal })
 }
 
 const encoder = new TextEncoder()
@@ -189,7 +194,7 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
           sessionId: req.headers['mcp-session-id'] as string | undefined
         })
         : undefined
-      const response = endWith(span, await c.handle(toWebRequest(req, reply, opts.publicUrl(), text), parsed, authInfo).catch((err: unknown) => { endWithError(span, err); throw err }))
+      const response = endWith(span, await c.handle(toWebRequest(req, reply, opts.publicUrl(), text, parsed), parsed, authInfo).catch((err: unknown) => { endWithError(span, err); throw err }))
       return await reply.send(tiedToToken(response, req.method === 'GET', (onEnd) => c.watchToken(authInfo.token, onEnd)))
     }
     scope.route({
