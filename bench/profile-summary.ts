@@ -1,7 +1,8 @@
 // Where the time goes in a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --only mcp
 // --cpu-prof <dir>`): self time summed per function and per module (npm package, node
-// internals, or the project's own files), busy time only (idle left out).
-// usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25]
+// internals, or the project's own files), busy time only (idle left out). `--until <ms>` looks
+// only at the profile's first milliseconds (a start-up: profile a node and stop it once ready).
+// usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--until <ms>]
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -13,10 +14,11 @@ interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[
 // Piped into `head`: stop quietly when the reader goes.
 process.stdout.on('error', () => process.exit(0))
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' }, until: { type: 'string' } }, allowPositionals: true })
 const file = positionals[0]
-if (file === undefined) { process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25]\n'); process.exit(2) }
+if (file === undefined) { process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--until <ms>]\n'); process.exit(2) }
 const top = Number(values.top)
+const untilUs = values.until === undefined ? Infinity : Number(values.until) * 1000
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 
 // The node runs one bundled file; esbuild starts each module in it with a `// <path>` comment line,
@@ -64,7 +66,10 @@ export function moduleOf (url: string, line = 0): string {
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const selfUs = new Map<number, number>()
+let elapsedUs = 0
 for (let i = 0; i < profile.samples.length; i++) {
+  elapsedUs += profile.timeDeltas[i] ?? 0
+  if (elapsedUs > untilUs) break
   const id = profile.samples[i]!
   // timeDeltas[i] is the time before sample i; attribute the next delta to this sample.
   const dt = profile.timeDeltas[i + 1] ?? 0
