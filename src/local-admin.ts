@@ -48,7 +48,7 @@ export interface OfflineNodeState {
  */
 export async function openOfflineState (config: Config): Promise<OfflineNodeState> {
   if (config.store === 'mem://') {
-    throw new StartupError('ERR_STORE_OPEN', 'the node is not running and its store is mem:// (nothing is kept): start the node, or name its store with --store or EDGE_HIVE_STORE')
+    throw new StartupError('store_open', 'the node is not running and its store is mem:// (nothing is kept): start the node, or name its store with --store or EDGE_HIVE_STORE')
   }
   nodeDataDir(config.dataDir, `${cliName()} serve`)
   const layout = prepareDataDir(config.dataDir)

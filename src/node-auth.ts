@@ -31,7 +31,7 @@ export interface AuthPart {
 export function buildAuthPart (d: AuthPartDeps): AuthPart {
   const url = new URL(d.issuer)
   if (url.pathname !== '/' && url.pathname !== '') {
-    throw new StartupError('ERR_ISSUER', `the OAuth issuer ${d.issuer} has a path; an issuer must be an origin such as https://node.example:8080`)
+    throw new StartupError('issuer', `the OAuth issuer ${d.issuer} has a path; an issuer must be an origin such as https://node.example:8080`)
   }
   const c = d.config
   const log = d.logger.child({ part: 'auth' })

@@ -182,7 +182,7 @@ export function hiveView (d: { catalog: Catalog, load: LoadMeter, part: () => Hi
         return await d.mcp(new Request(d.mcpUrl(), { method: 'POST', headers, body, signal }), JSON.parse(body), authInfo)
       }
       const part = d.part()
-      if (part === undefined) throw new ForwardError(503, 'p2p_starting', 'The hive is not running yet; try again shortly.')
+      if (part === undefined) throw new ForwardError('p2p_starting')
       const caller = {
         clientId: authInfo.clientId,
         scopes: authInfo.scopes.filter((s) => s !== 'mcp:admin'),

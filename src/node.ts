@@ -211,7 +211,7 @@ export class EdgeNode {
   #forward (): Forwarder | undefined {
     if (!this.config.p2pEnabled) return undefined
     return async (nodeId, request, caller, signal) => {
-      if (this.#hivePart === undefined) throw new ForwardError(503, 'p2p_starting', 'The hive is not running yet; try again shortly.')
+      if (this.#hivePart === undefined) throw new ForwardError('p2p_starting')
       return await this.#hivePart.forwarding.forward(nodeId, request, caller, signal)
     }
   }

@@ -58,15 +58,15 @@ export function viewOf (c: ClientRecord): ClientView {
 function checkJwks (jwks: unknown): NewClient['jwks'] {
   const keys = (jwks as { keys?: unknown })?.keys
   if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) {
-    throw new ClientRegistryError(400, 'invalid_client_metadata', 'jwks must be a JSON Web Key Set with 1 to 10 public keys.')
+    throw new ClientRegistryError('invalid_client_metadata', 'jwks must be a JSON Web Key Set with 1 to 10 public keys.')
   }
   for (const k of keys as Array<Record<string, unknown>>) {
     if (typeof k !== 'object' || k === null || typeof k.kty !== 'string') {
-      throw new ClientRegistryError(400, 'invalid_client_metadata', 'Each key in jwks needs a kty.')
+      throw new ClientRegistryError('invalid_client_metadata', 'Each key in jwks needs a kty.')
     }
     // A private part here would mean the operator is about to hand the node a private key.
     if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((f) => f in k)) {
-      throw new ClientRegistryError(400, 'invalid_client_metadata', 'jwks must hold public keys only; this one has a private part.')
+      throw new ClientRegistryError('invalid_client_metadata', 'jwks must hold public keys only; this one has a private part.')
     }
   }
   return { keys: keys as Array<Record<string, unknown>> }
@@ -89,15 +89,15 @@ export class ClientRegistry {
 
   async add (input: NewClient, actor: string): Promise<{ client: ClientView, secret?: string }> {
     const name = String(input.name ?? '').trim()
-    if (!NAME.test(name)) throw new ClientRegistryError(400, 'invalid_client_metadata', 'name must be 1 to 100 characters without control characters.')
+    if (!NAME.test(name)) throw new ClientRegistryError('invalid_client_metadata', 'name must be 1 to 100 characters without control characters.')
     const scopes = [...new Set(input.scopes)]
     const unknown = scopes.filter((s) => !isScope(s))
-    if (unknown.length > 0) throw new ClientRegistryError(400, 'invalid_scope', `Unknown scope ${unknown.join(', ')}; scopes are ${SCOPES.join(', ')}.`)
-    if (scopes.length === 0) throw new ClientRegistryError(400, 'invalid_scope', `A client needs at least one scope of ${SCOPES.join(', ')}.`)
+    if (unknown.length > 0) throw new ClientRegistryError('invalid_scope', `Unknown scope ${unknown.join(', ')}; scopes are ${SCOPES.join(', ')}.`)
+    if (scopes.length === 0) throw new ClientRegistryError('invalid_scope', `A client needs at least one scope of ${SCOPES.join(', ')}.`)
     for (const [field, value] of [['agent_type', input.agentType], ['agent_version', input.agentVersion]] as const) {
-      if (value !== undefined && !AGENT.test(value)) throw new ClientRegistryError(400, 'invalid_client_metadata', `${field} must be 1 to 64 letters, digits or . _ + -.`)
+      if (value !== undefined && !AGENT.test(value)) throw new ClientRegistryError('invalid_client_metadata', `${field} must be 1 to 64 letters, digits or . _ + -.`)
     }
-    if (await this.#c.clients.count() >= MAX_CLIENTS) throw new ClientRegistryError(409, 'too_many_clients', `This node holds ${MAX_CLIENTS} clients already; revoke some first.`)
+    if (await this.#c.clients.count() >= MAX_CLIENTS) throw new ClientRegistryError('too_many_clients', `This node holds ${MAX_CLIENTS} clients already; revoke some first.`)
     const jwks = input.jwks === undefined ? undefined : checkJwks(input.jwks)
     const secret = jwks === undefined ? newClientSecret() : undefined
     const record: ClientRecord = {
@@ -154,12 +154,12 @@ export class ClientRegistry {
     const c = await this.#c.clients.get(clientId)
     if (c === undefined) {
       if (await this.#c.registered?.get(clientId) !== undefined) {
-        throw new ClientRegistryError(409, 'self_registered', `Client ${clientId} registered itself and keeps its own secret; revoke it instead.`)
+        throw new ClientRegistryError('self_registered', `Client ${clientId} registered itself and keeps its own secret; revoke it instead.`)
       }
       throw unknownClient(clientId)
     }
-    if (c.revokedAt !== undefined) throw new ClientRegistryError(409, 'client_revoked', `Client ${clientId} is revoked; add a new one instead.`)
-    if (c.authMethod !== 'client_secret_basic') throw new ClientRegistryError(409, 'no_secret', `Client ${clientId} authenticates with its keys (private_key_jwt) and has no secret.`)
+    if (c.revokedAt !== undefined) throw new ClientRegistryError('client_revoked', `Client ${clientId} is revoked; add a new one instead.`)
+    if (c.authMethod !== 'client_secret_basic') throw new ClientRegistryError('no_secret', `Client ${clientId} authenticates with its keys (private_key_jwt) and has no secret.`)
     const secret = newClientSecret()
     const updated = await this.#c.clients.update(clientId, { secretHash: hashClientSecret(secret), secretRotatedAt: new Date() })
     await this.#c.audit.append({ actor, action: 'client.secret_rotated', target: clientId, outcome: 'success' })
@@ -174,7 +174,7 @@ export class ClientRegistry {
 }
 
 function unknownClient (clientId: string): ClientRegistryError {
-  return new ClientRegistryError(404, 'unknown_client', `No client ${clientId} is registered here.`)
+  return new ClientRegistryError('unknown_client', `No client ${clientId} is registered here.`)
 }
 
 export type { Scope }

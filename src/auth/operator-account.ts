@@ -21,7 +21,7 @@ export type SignInOutcome =
 
 export function checkPassword (password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
-    throw new EdgeError('ERR_PASSWORD', `The password must have ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters.`, { status: 400 })
+    throw new EdgeError('password', `The password must have ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters.`)
   }
 }
 

@@ -29,7 +29,7 @@ export async function loadOrCreateSigningKey (file: string): Promise<SigningKey>
       if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
       return { privateJwk: jwk, publicJwk: publicOf(jwk), kid: jwk.kid }
     } catch (err) {
-      throw new StartupError('ERR_SIGNING_KEY',
+      throw new StartupError('signing_key',
         `token signing key ${file} cannot be read (${messageOf(err)}); restore it, or move it away to make a new one (tokens already issued then stop working)`,
         { cause: err })
     }

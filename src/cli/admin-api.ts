@@ -7,8 +7,11 @@ const TIMEOUT_MS = 15_000
 
 /** An answer of the admin API that is not a success, as the error the CLI reports. */
 export class AdminApiError extends EdgeError {
-  constructor (status: number, code: string, message: string) {
-    super(code, message, { status, expose: true })
+  /** The node's own code for it (its `error`). */
+  readonly answered: string
+  constructor (status: number, answered: string, message: string) {
+    super('node_refused', message, { status })
+    this.answered = answered
   }
 }
 
@@ -19,7 +22,7 @@ export async function callNode<T> (access: LocalAdminAccess, method: string, pat
   }).catch((err: unknown) => {
     // The lock file names a node that does not answer (it is stopping, starting, or hung):
     // an expected condition, said as `status` says it.
-    throw new StartupError('ERR_NODE_UNREACHABLE', `the node at ${access.url} does not answer (${messageOf(err)}); \`${cliName()} status\` says how it is`)
+    throw new StartupError('node_unreachable', `the node at ${access.url} does not answer (${messageOf(err)}); \`${cliName()} status\` says how it is`)
   })
   let body: Record<string, unknown>
   try { body = JSON.parse(res.body) as Record<string, unknown> } catch { throw new AdminApiError(res.status, 'bad_answer', `the node answered ${res.status} with something that is not JSON`) }

@@ -34,7 +34,7 @@ registerLogin(program)
 // answer names the command that does it, instead of commander's nearest spelling (`status`).
 for (const word of ['start', 'run']) {
   program.command(word, { hidden: true }).allowUnknownOption().allowExcessArguments().action(() => {
-    throw new UsageError('ERR_UNKNOWN_COMMAND', `there is no \`${word}\` command; a node runs with \`${cliName()} serve\` (\`${cliName()} --help\` lists the commands)`)
+    throw new UsageError('unknown_command', `there is no \`${word}\` command; a node runs with \`${cliName()} serve\` (\`${cliName()} --help\` lists the commands)`)
   })
 }
 

@@ -7,6 +7,6 @@ import { configFromCommand } from './config-flags.ts'
 export async function runningNode (cmd: Command, what: string): Promise<LocalAdminAccess> {
   const { config } = configFromCommand(cmd)
   const a = await localAdminAccess(config.dataDir)
-  if (a === undefined) throw new StartupError('ERR_NOT_RUNNING', `no running node holds ${config.dataDir}; ${what}`)
+  if (a === undefined) throw new StartupError('not_running', `no running node holds ${config.dataDir}; ${what}`)
   return a
 }

@@ -44,7 +44,7 @@ export function nodeDataDir (root: string, serve = 'edge-hive serve'): DataDirLa
   const layout = dataDirLayout(root)
   if (!existsSync(layout.identityKey)) {
     throw new UsageError(
-      'ERR_NO_NODE',
+      'no_node',
       `${root} holds no node (it has no identity.key): give a node's data dir with --data-dir or EDGE_HIVE_DATA_DIR, or start a node there first with \`${serve} --data-dir ${root}\``
     )
   }
@@ -56,14 +56,14 @@ export function prepareDataDir (root: string): DataDirLayout {
   try {
     mkdirSync(root, { recursive: true, mode: 0o700 })
   } catch (err) {
-    throw new StartupError('ERR_DATA_DIR', `cannot create data directory ${root}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })
+    throw new StartupError('data_dir', `cannot create data directory ${root}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })
   }
   const st = statSync(root)
-  if (!st.isDirectory()) throw new StartupError('ERR_DATA_DIR', `data directory ${root} is not a directory`)
+  if (!st.isDirectory()) throw new StartupError('data_dir', `data directory ${root} is not a directory`)
   try {
     accessSync(root, constants.W_OK | constants.X_OK)
   } catch {
-    throw new StartupError('ERR_DATA_DIR', `data directory ${root} is not writable by this user (uid ${process.getuid?.() ?? '?'})`)
+    throw new StartupError('data_dir', `data directory ${root} is not writable by this user (uid ${process.getuid?.() ?? '?'})`)
   }
   // Keys live here: nobody else should even list the directory.
   if ((st.mode & 0o077) !== 0) chmodSync(root, 0o700)
@@ -130,16 +130,16 @@ export class DataDirLock {
         return new DataDirLock(layout.lock, info)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new StartupError('ERR_DATA_DIR', `cannot create lock file ${layout.lock}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })
+          throw new StartupError('data_dir', `cannot create lock file ${layout.lock}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })
         }
         const holder = readLock(layout)
         if (holder !== undefined && holder.pid !== process.pid) {
-          throw new StartupError('ERR_DATA_DIR_LOCKED', `data directory ${layout.root} is in use by another node (pid ${holder.pid}); stop it first or use another --data-dir`)
+          throw new StartupError('data_dir_locked', `data directory ${layout.root} is in use by another node (pid ${holder.pid}); stop it first or use another --data-dir`)
         }
         rmSync(layout.lock, { force: true }) // stale: its process is gone
       }
     }
-    throw new StartupError('ERR_DATA_DIR_LOCKED', `data directory ${layout.root} is being taken by another process; try again`)
+    throw new StartupError('data_dir_locked', `data directory ${layout.root} is being taken by another process; try again`)
   }
 
   /** Adds what the node learned once listening (URL, fingerprint). */

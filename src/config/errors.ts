@@ -12,7 +12,7 @@ export class ConfigError extends UsageError {
   readonly problems: ConfigProblem[]
 
   constructor (problems: ConfigProblem[]) {
-    super('ERR_CONFIG_INVALID', problems.map((p) => `${p.setting} (${p.source}): ${p.message}`).join('\n'))
+    super('config_invalid', problems.map((p) => `${p.setting} (${p.source}): ${p.message}`).join('\n'))
     this.problems = problems
   }
 }

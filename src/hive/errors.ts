@@ -7,18 +7,15 @@ import { EdgeError } from '../shared/errors.ts'
  */
 export class HiveError extends EdgeError {}
 
-export const notAMember = (): HiveError =>
-  new HiveError('ERR_NOT_A_MEMBER', 'This node is not a member of a hive; run `edge-hive hive init` or `edge-hive hive join <token>` first.', { status: 409 })
+export const notAMember = (): HiveError => new HiveError('not_a_member')
 export const alreadyAMember = (hiveId: string): HiveError =>
-  new HiveError('ERR_ALREADY_A_MEMBER', `This node is already a member of hive ${hiveId}.`, { status: 409 })
+  new HiveError('already_a_member', `This node is already a member of hive ${hiveId}.`)
 export const invalidInvitation = (why: string): HiveError =>
-  new HiveError('ERR_INVALID_INVITATION', `The invitation is refused: ${why}.`, { status: 400 })
+  new HiveError('invalid_invitation', `The invitation is refused: ${why}.`)
 export const invalidRecord = (what: string): HiveError =>
-  new HiveError('ERR_INVALID_RECORD', `${what} is malformed or not signed by the peer it names.`, { status: 400 })
-export const p2pDisabled = (): HiveError =>
-  new HiveError('ERR_P2P_DISABLED', 'This node runs without its libp2p host (--no-p2p).', { status: 409 })
-export const removeSelf = (): HiveError =>
-  new HiveError('ERR_REMOVE_SELF', 'A node cannot remove itself; remove it from another member.', { status: 400 })
+  new HiveError('invalid_record', `${what} is malformed or not signed by the peer it names.`)
+export const p2pDisabled = (): HiveError => new HiveError('p2p_disabled')
+export const removeSelf = (): HiveError => new HiveError('remove_self')
 /** `hive remove` broke the removal rule (membership/removal.ts, `mayRemove`). */
 export const removeNotAllowed = (target: string, why: string): HiveError =>
-  new HiveError('ERR_REMOVE_NOT_ALLOWED', `Cannot remove ${target}: ${why}.`, { status: 403 })
+  new HiveError('remove_not_allowed', `Cannot remove ${target}: ${why}.`)

@@ -54,7 +54,7 @@ export async function sealRecord (kind: RecordKind, doc: unknown, key: PrivateKe
 
 /**
  * Checks an envelope's signature for the given kind and returns the signer and document.
- * Throws ERR_INVALID_RECORD for anything else: wrong kind, bad signature, not JSON, too big.
+ * Throws `invalid_record` for anything else: wrong kind, bad signature, not JSON, too big.
  */
 export async function openRecord (kind: RecordKind, bytes: Uint8Array): Promise<OpenedRecord> {
   if (bytes.length > MAX_RECORD_BYTES) throw invalidRecord(`A ${kind} record`)

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessIdentity, VerifyResult } from '../auth/index.ts'
 import type { Scope } from '../auth/scopes.ts'
+import type { ErrorCode } from '../shared/errors.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,7 +38,7 @@ export function challenge (opts: BearerOptions, params: Record<string, string>):
   return 'Bearer ' + Object.entries(all).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(', ')
 }
 
-export function refuse (reply: FastifyReply, status: number, header: string, error: string, message: string): FastifyReply {
+export function refuse (reply: FastifyReply, status: number, header: string, error: ErrorCode, message: string): FastifyReply {
   return reply.code(status).header('www-authenticate', header).header('cache-control', 'no-store')
     .type('application/json; charset=utf-8').send({ error, message })
 }

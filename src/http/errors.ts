@@ -1,9 +1,9 @@
 import type { FastifyError } from 'fastify'
-import { EdgeError } from '../shared/errors.ts'
+import { EdgeError, type ErrorCode } from '../shared/errors.ts'
 
 /** The JSON body of every error answer: a stable code for programs, a sentence for people. */
 export interface ErrorBody {
-  error: string
+  error: ErrorCode
   message: string
 }
 
@@ -14,15 +14,11 @@ export interface HttpAnswer {
   internal: boolean
 }
 
-/** An error that is meant for the client, with a snake_case code (`unknown_node`). */
-export class HttpError extends EdgeError {
-  constructor (status: number, code: string, message: string) {
-    super(code, message, { status, expose: true })
-  }
-}
+/** An error of the HTTP layer itself (routing, limits, bodies), meant for the client. */
+export class HttpError extends EdgeError {}
 
 // fastify's own client errors, by code, as our codes and sentences.
-const FASTIFY_ERRORS: Record<string, { status: number, error: string, message?: string }> = {
+const FASTIFY_ERRORS: Record<string, { status: number, error: ErrorCode, message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, error: 'payload_too_large', message: 'The request body is larger than this node accepts.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, error: 'unsupported_media_type', message: 'This content type is not accepted here.' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, error: 'invalid_request', message: 'The Content-Length header does not match the body.' },
@@ -35,8 +31,7 @@ const FASTIFY_ERRORS: Record<string, { status: number, error: string, message?: 
 /** Turns anything thrown while answering a request into the answer the client gets. */
 export function toHttpAnswer (err: unknown): HttpAnswer {
   if (err instanceof EdgeError) {
-    // Parts code their errors `ERR_*` (as jose does); the HTTP API's codes are snake_case.
-    if (err.expose) return { status: err.status, body: { error: err.code.startsWith('ERR_') ? err.code.slice(4).toLowerCase() : err.code, message: err.message }, internal: false }
+    if (err.expose) return { status: err.status, body: { error: err.code, message: err.message }, internal: false }
     return { status: 500, body: { error: 'server_error', message: 'The node could not complete the request.' }, internal: true }
   }
   const fe = err as FastifyError & { validation?: unknown }

@@ -92,7 +92,7 @@ export function createLimits (app: FastifyInstance, rules: LimitRule[]): Limits 
         const reset = r.ttlInSeconds > 0 ? r.ttlInSeconds : Math.ceil(rule.windowMs / 1000)
         if (over) {
           void reply.header('ratelimit-limit', r.max).header('ratelimit-remaining', 0).header('ratelimit-reset', reset).header('retry-after', reset)
-          throw new HttpError(429, 'rate_limited', `Too many requests; try again in ${reset} s.`)
+          throw new HttpError('rate_limited', `Too many requests; try again in ${reset} s.`)
         }
         // The headers tell what each request uses up; rules counting some answers only show when they refuse.
         if (!afterwards && (shown === undefined || r.remaining < shown.remaining)) shown = { max: r.max, remaining: r.remaining, reset }

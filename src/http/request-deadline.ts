@@ -93,7 +93,7 @@ export function enforceRequestDeadline (app: FastifyInstance, receiveMs: number)
       if (res.writableFinished) close()
       else res.once('finish', close)
     }
-    const late = new HttpError(408, 'request_timeout', `The request was not received within ${Math.round(receiveMs / 1000)} s.`)
+    const late = new HttpError('request_timeout', `The request was not received within ${Math.round(receiveMs / 1000)} s.`)
     if (!res.headersSent && !reply.sent && p.payload?.started === true) {
       // fastify is reading the body: its body parser fails with this, and the error handler answers.
       p.payload.destroy(late)

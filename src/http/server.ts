@@ -162,7 +162,7 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     // Per caller, so a flood from one client does not use up another's allowance.
     keyGenerator: (req) => req.identity === undefined ? `ip:${addressKey(req.ip)}` : `sub:${req.identity.subject}`,
     enableDraftSpec: true,
-    errorResponseBuilder: (_req, ctx) => Object.assign(new HttpError(429, 'rate_limited', `Too many requests; try again in ${ctx.after}.`), { statusCode: 429 })
+    errorResponseBuilder: (_req, ctx) => Object.assign(new HttpError('rate_limited', `Too many requests; try again in ${ctx.after}.`), { statusCode: 429 })
   })
 
   // Refused tokens, per source address. The API limit above counts per token subject once the
@@ -195,10 +195,10 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     const path = pathOf(req.url)
     const allowed = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).filter((m) => routes.find(m, path) !== null)
     if (allowed.length > 0) {
-      const err = new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${allowed.join(', ')}.`)
+      const err = new HttpError('method_not_allowed', `${req.method} is not allowed here; allowed: ${allowed.join(', ')}.`)
       throw Object.assign(err, { allow: allowed.join(', ') })
     }
-    throw new HttpError(404, 'not_found', `There is nothing at ${path}.`)
+    throw new HttpError('not_found', `There is nothing at ${path}.`)
   })
 
   app.setErrorHandler(async (err, req, reply) => {

@@ -18,7 +18,7 @@ export interface NodeIdentity {
 
 function fromKey (privateKey: PrivateKey, created: boolean, file: string): NodeIdentity {
   if (privateKey.type !== 'Ed25519') {
-    throw new StartupError('ERR_IDENTITY', `identity key ${file} is a ${privateKey.type} key; Edge Hive nodes use Ed25519`)
+    throw new StartupError('identity', `identity key ${file} is a ${privateKey.type} key; Edge Hive nodes use Ed25519`)
   }
   return {
     privateKey,
@@ -40,7 +40,7 @@ export async function loadOrCreateIdentity (file: string): Promise<NodeIdentity>
       if (statSync(file).size > 4096) throw new Error('file too large')
       key = privateKeyFromProtobuf(readFileSync(file))
     } catch (err) {
-      throw new StartupError('ERR_IDENTITY', `identity key ${file} cannot be read (${messageOf(err)}); restore it from a backup, or move it away to make a new identity`, { cause: err })
+      throw new StartupError('identity', `identity key ${file} cannot be read (${messageOf(err)}); restore it from a backup, or move it away to make a new identity`, { cause: err })
     }
     // A key readable by others is no longer only ours; close the file again.
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)

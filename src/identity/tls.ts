@@ -109,20 +109,20 @@ export function loadProvidedCertificate (certFile: string, keyFile: string): Tls
     cert = readFileSync(certFile, 'utf8')
     key = readFileSync(keyFile, 'utf8')
   } catch (err) {
-    throw new StartupError('ERR_TLS', `cannot read TLS certificate or key: ${messageOf(err)}`, { cause: err })
+    throw new StartupError('tls', `cannot read TLS certificate or key: ${messageOf(err)}`, { cause: err })
   }
   let parsed: X509Certificate
   try {
     parsed = new X509Certificate(cert)
     if (!parsed.checkPrivateKey(createPrivateKey(key))) {
-      throw new StartupError('ERR_TLS', `TLS key ${keyFile} does not belong to certificate ${certFile}`)
+      throw new StartupError('tls', `TLS key ${keyFile} does not belong to certificate ${certFile}`)
     }
   } catch (err) {
     if (err instanceof StartupError) throw err
-    throw new StartupError('ERR_TLS', `TLS certificate ${certFile} or key ${keyFile} is not valid PEM: ${messageOf(err)}`, { cause: err })
+    throw new StartupError('tls', `TLS certificate ${certFile} or key ${keyFile} is not valid PEM: ${messageOf(err)}`, { cause: err })
   }
   if (Date.parse(parsed.validTo) < Date.now()) {
-    throw new StartupError('ERR_TLS', `TLS certificate ${certFile} expired on ${parsed.validTo}`)
+    throw new StartupError('tls', `TLS certificate ${certFile} expired on ${parsed.validTo}`)
   }
   return { cert, key, fingerprint: parsed.fingerprint256, selfSigned: false, created: false }
 }

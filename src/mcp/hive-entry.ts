@@ -4,6 +4,7 @@ import { invokeTool, readCatalogResource } from './invoke.ts'
 import { scopesForBody } from './scopes.ts'
 import { FORBIDDEN } from './message-gate.ts'
 import { endWith, endWithError, startMcpSpan, type McpTracer } from './tracing.ts'
+import { ERROR_CODES, errorBody, type ErrorCode } from '../shared/error-codes.ts'
 
 /**
  * A request another member forwarded here (the hive's forward protocol), as the MCP part needs
@@ -59,8 +60,8 @@ function rpcError (status: number, code: number, message: string, headers: Recor
   return Response.json({ jsonrpc: '2.0', error: { code, message, ...(data === undefined ? {} : { data }) }, id: null }, { status, headers })
 }
 
-function restError (status: number, error: string, message: string, headers: Record<string, string> = {}): Response {
-  return Response.json({ error, message }, { status, headers })
+function restError (error: ErrorCode, message?: string, headers: Record<string, string> = {}): Response {
+  return Response.json(errorBody(error, message), { status: ERROR_CODES[error].status, headers })
 }
 
 /**
@@ -90,22 +91,22 @@ export async function serveHiveCall (c: HiveEntryComponents, call: HiveCall, sig
       return Response.json(c.info())
     case 'resource': {
       const no = refusal(call, ['mcp:resources'], node)
-      if (no !== undefined) return restError(403, no.own.length > 0 ? 'insufficient_scope' : 'hive_policy', no.message, no.own.length > 0 ? { 'edge-hive-required-scope': no.own.join(' ') } : {})
+      if (no !== undefined) return restError(no.own.length > 0 ? 'insufficient_scope' : 'hive_policy', no.message, no.own.length > 0 ? { 'edge-hive-required-scope': no.own.join(' ') } : {})
       const contents = await readCatalogResource(c.catalog, call.uri ?? '').catch((err: unknown) => ({ error: String((err as Error).message) }))
-      if (contents === undefined) return restError(404, 'unknown_resource', `There is no resource ${call.uri ?? ''} on member ${node}.`)
-      if ('error' in contents) return restError(400, 'invalid_resource', contents.error)
+      if (contents === undefined) return restError('unknown_resource', `There is no resource ${call.uri ?? ''} on member ${node}.`)
+      if ('error' in contents) return restError('invalid_resource', contents.error)
       return new Response(contents.body, { headers: { 'content-type': contents.mimeType } })
     }
     case 'tool': {
       let input: { name?: unknown, arguments?: unknown }
-      try { input = JSON.parse(text) as typeof input } catch { return restError(400, 'malformed_json', 'The request body is not valid JSON.') }
+      try { input = JSON.parse(text) as typeof input } catch { return restError('malformed_json') }
       const name = typeof input.name === 'string' ? input.name : ''
       const needed = c.catalog.toolScope(name)
       const no = needed === undefined ? undefined : refusal(call, [needed], node)
-      if (no !== undefined) return restError(403, no.own.length > 0 ? 'insufficient_scope' : 'hive_policy', no.message, no.own.length > 0 ? { 'edge-hive-required-scope': no.own.join(' ') } : {})
+      if (no !== undefined) return restError(no.own.length > 0 ? 'insufficient_scope' : 'hive_policy', no.message, no.own.length > 0 ? { 'edge-hive-required-scope': no.own.join(' ') } : {})
       const outcome = await invokeTool(c.catalog, name, input.arguments ?? {}, caller)
       if (outcome.ok) return Response.json(outcome.result)
-      return restError(outcome.code === 'unknown_tool' ? 404 : outcome.code === 'insufficient_scope' ? 403 : 400, outcome.code, outcome.message)
+      return restError(outcome.code, outcome.message)
     }
     case 'mcp': {
       if (c.handle === undefined) return rpcError(404, -32601, `Member ${node} does not serve MCP (it runs with --no-mcp).`)

@@ -25,14 +25,14 @@ export async function loadPlugins (specs: string[], hive: HiveApi): Promise<stri
     try {
       mod = await import(specifierOf(spec)) as typeof mod
     } catch (err) {
-      throw new StartupError('ERR_PLUGIN', `plugin ${spec} could not be loaded: ${messageOf(err).split('\n')[0]}`, { cause: err })
+      throw new StartupError('plugin', `plugin ${spec} could not be loaded: ${messageOf(err).split('\n')[0]}`, { cause: err })
     }
     const register = mod.register ?? mod.default?.register
-    if (typeof register !== 'function') throw new StartupError('ERR_PLUGIN', `plugin ${spec} does not export a register(hive) function`)
+    if (typeof register !== 'function') throw new StartupError('plugin', `plugin ${spec} does not export a register(hive) function`)
     try {
       await register(hive)
     } catch (err) {
-      throw new StartupError('ERR_PLUGIN', `plugin ${spec} failed in register(): ${messageOf(err).split('\n')[0]}`, { cause: err })
+      throw new StartupError('plugin', `plugin ${spec} failed in register(): ${messageOf(err).split('\n')[0]}`, { cause: err })
     }
     loaded.push(spec)
   }

@@ -3,6 +3,6 @@ import { StartupError } from '../shared/errors.ts'
 /** The store could not be opened or migrated. */
 export class StoreOpenError extends StartupError {
   constructor (message: string, options: { cause?: unknown } = {}) {
-    super('ERR_STORE_OPEN', message, options)
+    super('store_open', message, options)
   }
 }

@@ -14,7 +14,7 @@ function problemsOf (fn: () => unknown): ConfigError['problems'] {
     fn()
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`)
-    assert.equal(err.code, 'ERR_CONFIG_INVALID')
+    assert.equal(err.code, 'config_invalid')
     return err.problems
   }
   assert.fail('expected the configuration to be refused')

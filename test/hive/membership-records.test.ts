@@ -23,15 +23,15 @@ describe('signed hive records (libp2p signed envelopes)', () => {
     const m = await member()
     const bytes = await sealRecord('membership', { hello: 'hive' }, m.key)
     assert.deepEqual(await openRecord('membership', bytes), { signer: m.id, doc: { hello: 'hive' } })
-    await assert.rejects(openRecord('capabilities', bytes), { code: 'ERR_INVALID_RECORD' })
+    await assert.rejects(openRecord('capabilities', bytes), { code: 'invalid_record' })
   })
 
   it('refuses a record with one byte changed', async () => {
     const m = await member()
     const bytes = await sealRecord('membership', { hello: 'hive' }, m.key)
     bytes[bytes.length - 70] = bytes[bytes.length - 70]! ^ 1
-    await assert.rejects(openRecord('membership', bytes), { code: 'ERR_INVALID_RECORD' })
-    assert.throws(() => fromText('not base64url!'), { code: 'ERR_INVALID_RECORD' })
+    await assert.rejects(openRecord('membership', bytes), { code: 'invalid_record' })
+    assert.throws(() => fromText('not base64url!'), { code: 'invalid_record' })
   })
 })
 
@@ -72,8 +72,8 @@ describe('invitations and removals', () => {
     const { token, doc } = await createInvitation(a.key, { hive: hiveIdOf(a.id), inviter: a.id, ttlMs: 60_000, addrs: ['/ip4/10.0.0.1/tcp/4001'] })
     assert.ok(token.startsWith(INVITATION_PREFIX))
     assert.deepEqual(await readInvitation(token), doc)
-    await assert.rejects(readInvitation(token.slice(0, -8) + 'AAAAAAAA'), { code: 'ERR_INVALID_INVITATION' })
-    await assert.rejects(readInvitation('hello'), { code: 'ERR_INVALID_INVITATION' })
+    await assert.rejects(readInvitation(token.slice(0, -8) + 'AAAAAAAA'), { code: 'invalid_invitation' })
+    await assert.rejects(readInvitation('hello'), { code: 'invalid_invitation' })
   })
 
   it('a removal verifies only when a member of the hive signed it', async () => {
@@ -121,10 +121,10 @@ describe('capability adverts', () => {
     const doc = { peer_id: a.id, node_id: nodeIdOf(a.id), seq: 5 }
     assert.deepEqual(await openCapabilities(await sealCapabilities(a.key, doc), a.id), doc)
     // Signed by the member it names, but claiming another member's node id (requests are routed by node id).
-    await assert.rejects(openCapabilities(await sealCapabilities(a.key, { ...doc, node_id: nodeIdOf(b.id) }), a.id), { code: 'ERR_PROTOCOL_VIOLATION', message: /node id/ })
-    await assert.rejects(openCapabilities(await sealCapabilities(b.key, doc), a.id), { code: 'ERR_PROTOCOL_VIOLATION' })
-    await assert.rejects(openCapabilities(await sealCapabilities(a.key, doc), b.id), { code: 'ERR_PROTOCOL_VIOLATION' })
-    await assert.rejects(openCapabilities(toText(new Uint8Array([1, 2, 3])), a.id), { code: 'ERR_PROTOCOL_VIOLATION' })
+    await assert.rejects(openCapabilities(await sealCapabilities(a.key, { ...doc, node_id: nodeIdOf(b.id) }), a.id), { code: 'protocol_violation', message: /node id/ })
+    await assert.rejects(openCapabilities(await sealCapabilities(b.key, doc), a.id), { code: 'protocol_violation' })
+    await assert.rejects(openCapabilities(await sealCapabilities(a.key, doc), b.id), { code: 'protocol_violation' })
+    await assert.rejects(openCapabilities(toText(new Uint8Array([1, 2, 3])), a.id), { code: 'protocol_violation' })
   })
 })
 

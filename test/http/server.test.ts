@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHttpServer, HttpError } from '../../src/http/index.ts'
 import { createLogger } from '../../src/shared/logger.ts'
-import { EdgeError } from '../../src/shared/errors.ts'
+import { StartupError } from '../../src/shared/errors.ts'
 
 // The error handling of the real server, with a few routes of the test's own to provoke it
 // (fastify's inject: no sockets needed).
@@ -12,8 +12,8 @@ async function server () {
   })
   http.app.post('/echo', async (req) => req.body)
   http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
-  http.app.get('/internal', async () => { throw new EdgeError('ERR_SECRET_DETAIL', 'do not show this', { status: 500 }) })
-  http.app.get('/teapot', async () => { throw new HttpError(418, 'teapot', 'I am a teapot.') })
+  http.app.get('/internal', async () => { throw new StartupError('store_open', 'do not show this') })
+  http.app.get('/grant', async () => { throw new HttpError('unknown_grant', 'No approval 42 here.') })
   return http
 }
 
@@ -51,13 +51,13 @@ describe('HTTP error answers', async () => {
     const res = await http.app.inject({ method: 'GET', url: '/internal' })
     assert.equal(res.statusCode, 500)
     assert.equal(res.json().error, 'server_error')
-    assert.doesNotMatch(res.body, /ERR_SECRET_DETAIL|do not show/)
+    assert.doesNotMatch(res.body, /store_open|do not show/)
   })
 
-  it('passes on a client error with its code and status', async () => {
-    const res = await http.app.inject({ method: 'GET', url: '/teapot' })
-    assert.equal(res.statusCode, 418)
-    assert.deepEqual(res.json(), { error: 'teapot', message: 'I am a teapot.' })
+  it('passes on a client error with its code and the status the catalogue gives it', async () => {
+    const res = await http.app.inject({ method: 'GET', url: '/grant' })
+    assert.equal(res.statusCode, 404)
+    assert.deepEqual(res.json(), { error: 'unknown_grant', message: 'No approval 42 here.' })
   })
 
   it('tells 405 from 404', async () => {

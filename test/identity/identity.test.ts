@@ -39,7 +39,7 @@ describe('node identity', () => {
   it('refuses a damaged key file with a clear error instead of making a new identity', async () => {
     const file = join(fleet.tempDir(), 'identity.key')
     writeFileSync(file, 'not a key')
-    await assert.rejects(loadOrCreateIdentity(file), (err: unknown) => err instanceof StartupError && err.code === 'ERR_IDENTITY' && /cannot be read/.test(err.message))
+    await assert.rejects(loadOrCreateIdentity(file), (err: unknown) => err instanceof StartupError && err.code === 'identity' && /cannot be read/.test(err.message))
   })
 })
 

@@ -58,9 +58,9 @@ describe('store (embedded SurrealDB, mem://)', () => {
     assert.deepEqual(stored.map((e) => e.actor).sort(), Array.from({ length: 150 }, (_, i) => `batch-${i}`).filter((a) => a !== 'batch-77').sort())
   })
 
-  it('reports a store it cannot open as ERR_STORE_OPEN with the URL but no credentials', async () => {
+  it('reports a store it cannot open as store_open with the URL but no credentials', async () => {
     await assert.rejects(openStore({ url: 'ws://user:pw@127.0.0.1:1', namespace: 'a', database: 'b', connectTimeoutMs: 500 }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'ERR_STORE_OPEN')
+      assert.equal(err.code, 'store_open')
       assert.doesNotMatch(err.message, /pw/)
       return true
     })

@@ -61,7 +61,7 @@ function readJwks (file: string): NewClient['jwks'] {
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'))
   } catch (err) {
-    throw new UsageError('ERR_JWKS_FILE', `cannot read --jwks-file ${file}: ${messageOf(err)}`)
+    throw new UsageError('jwks_file', `cannot read --jwks-file ${file}: ${messageOf(err)}`)
   }
   // A single JWK or a JWK Set.
   const keys = Array.isArray((doc as { keys?: unknown }).keys) ? (doc as { keys: unknown[] }).keys : [doc]

@@ -57,9 +57,9 @@ function readConfig (file: string): Record<string, unknown> {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown
     if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) return doc as Record<string, unknown>
   } catch (err) {
-    throw new UsageError('ERR_APP_CONFIG', `${file} is not valid JSON (${messageOf(err)}); fix or move it, then run this again`)
+    throw new UsageError('app_config', `${file} is not valid JSON (${messageOf(err)}); fix or move it, then run this again`)
   }
-  throw new UsageError('ERR_APP_CONFIG', `${file} does not hold a JSON object; fix or move it, then run this again`)
+  throw new UsageError('app_config', `${file} does not hold a JSON object; fix or move it, then run this again`)
 }
 
 export function registerConnect (program: Command): void {
@@ -72,7 +72,7 @@ export function registerConnect (program: Command): void {
   addSettingFlags(cmd, ['dataDir', 'store'])
   cmd.action(async () => {
     const app = cmd.args[0] as App
-    if (!(APPS as readonly string[]).includes(app)) throw new UsageError('ERR_APP', `${String(app)} is not an app this knows; give one of ${APPS.join(', ')}`)
+    if (!(APPS as readonly string[]).includes(app)) throw new UsageError('app', `${String(app)} is not an app this knows; give one of ${APPS.join(', ')}`)
     const o = cmd.opts<{ client?: string, scopes: string, write?: boolean }>()
     const { config } = configFromCommand(cmd)
     const layout = dataDirLayout(config.dataDir)

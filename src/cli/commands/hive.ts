@@ -38,9 +38,9 @@ export function registerHive (program: Command): void {
   invite.action(async () => {
     const o = invite.opts<{ ttl: string, uses: string, json?: boolean }>()
     const ttlMs = parseDuration(o.ttl)
-    if (ttlMs === undefined || ttlMs < 1000 || ttlMs > 30 * 86_400_000) throw new UsageError('ERR_TTL', `--ttl ${o.ttl} is not a duration from 1s to 30d (like 30m, 1h, 7d)`)
+    if (ttlMs === undefined || ttlMs < 1000 || ttlMs > 30 * 86_400_000) throw new UsageError('ttl', `--ttl ${o.ttl} is not a duration from 1s to 30d (like 30m, 1h, 7d)`)
     const uses = Number(o.uses)
-    if (!Number.isInteger(uses) || uses < 1 || uses > 1000) throw new UsageError('ERR_USES', `--uses ${o.uses} is not a whole number from 1 to 1000`)
+    if (!Number.isInteger(uses) || uses < 1 || uses > 1000) throw new UsageError('uses', `--uses ${o.uses} is not a whole number from 1 to 1000`)
     const r = await callNode<{ token: string, expires_at: string, uses: number }>(await access(invite), 'POST', '/hive/invitations', { ttl_seconds: Math.ceil(ttlMs / 1000), uses })
     if (o.json === true) { write(JSON.stringify(r)); return }
     write(r.token)

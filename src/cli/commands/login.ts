@@ -43,8 +43,8 @@ function saveCredential (node: string, c: Credential): void {
 
 function nodeOrigin (text: string): string {
   let u: URL
-  try { u = new URL(text) } catch { throw new UsageError('ERR_NODE_URL', `${text} is not a URL; give the node's address, like https://192.168.1.20:8080`) }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError('ERR_NODE_URL', `${text} is not an http(s) URL`)
+  try { u = new URL(text) } catch { throw new UsageError('node_url', `${text} is not a URL; give the node's address, like https://192.168.1.20:8080`) }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError('node_url', `${text} is not an http(s) URL`)
   return u.origin
 }
 
@@ -52,7 +52,7 @@ interface Trust { fingerprint?: string | undefined, ca?: string | undefined, caF
 
 function trustFrom (opts: { fingerprint?: string, caFile?: string }): Trust {
   if (opts.caFile !== undefined) {
-    try { return { ca: readFileSync(opts.caFile, 'utf8'), caFile: opts.caFile } } catch (err) { throw new UsageError('ERR_CA_FILE', `cannot read --ca-file ${opts.caFile}: ${messageOf(err)}`) }
+    try { return { ca: readFileSync(opts.caFile, 'utf8'), caFile: opts.caFile } } catch (err) { throw new UsageError('ca_file', `cannot read --ca-file ${opts.caFile}: ${messageOf(err)}`) }
   }
   return { fingerprint: opts.fingerprint?.toUpperCase() }
 }
@@ -64,7 +64,7 @@ async function call (method: string, url: string, trust: Trust, body: { json?: u
   } catch (err) {
     const m = messageOf(err)
     const hint = /self[- ]signed|unable to verify|certificate/i.test(m) ? ' (a node with its own certificate: pass --fingerprint <its tls sha-256> or --ca-file <its cert.pem>)' : ''
-    throw new StartupError('ERR_UNREACHABLE', `cannot reach ${new URL(url).origin}: ${m}${hint}`)
+    throw new StartupError('unreachable', `cannot reach ${new URL(url).origin}: ${m}${hint}`)
   }
   let json: Record<string, unknown> = {}
   try { json = JSON.parse(res.body) as Record<string, unknown> } catch { /* not JSON: reported by the caller */ }
@@ -74,13 +74,13 @@ async function call (method: string, url: string, trust: Trust, body: { json?: u
 /** A token for `node`, refreshed with the stored refresh token when it is about to expire. */
 async function currentToken (node: string): Promise<string> {
   const c = readCredentials()[node]
-  if (c === undefined) throw new StartupError('ERR_NOT_LOGGED_IN', `not logged in to ${node}; run ${cliName()} login ${node}`)
+  if (c === undefined) throw new StartupError('not_logged_in', `not logged in to ${node}; run ${cliName()} login ${node}`)
   if (c.expires_at - Date.now() > 60_000) return c.access_token
-  if (c.refresh_token === undefined) throw new StartupError('ERR_TOKEN_EXPIRED', `the token for ${node} has expired; run ${cliName()} login ${node} again`)
+  if (c.refresh_token === undefined) throw new StartupError('token_expired', `the token for ${node} has expired; run ${cliName()} login ${node} again`)
   const trust: Trust = c.ca_file !== undefined ? trustFrom({ caFile: c.ca_file }) : { fingerprint: c.fingerprint }
   const r = await call('POST', c.token_endpoint, trust, { form: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token, client_id: c.client_id }) })
   if (r.status !== 200 || typeof r.json.access_token !== 'string') {
-    throw new StartupError('ERR_TOKEN_EXPIRED', `the node refused to renew the token (${String(r.json.error ?? r.status)}); run ${cliName()} login ${node} again`)
+    throw new StartupError('token_expired', `the node refused to renew the token (${String(r.json.error ?? r.status)}); run ${cliName()} login ${node} again`)
   }
   saveCredential(node, {
     ...c,
@@ -107,18 +107,18 @@ export function registerLogin (program: Command): void {
     const registrationEndpoint = meta.json.registration_endpoint
     const tokenEndpoint = meta.json.token_endpoint
     if (typeof deviceEndpoint !== 'string' || typeof registrationEndpoint !== 'string' || typeof tokenEndpoint !== 'string') {
-      throw new StartupError('ERR_NO_DEVICE_FLOW', `${node} does not offer the device flow with dynamic registration (is it an Edge Hive node?)`)
+      throw new StartupError('no_device_flow', `${node} does not offer the device flow with dynamic registration (is it an Edge Hive node?)`)
     }
     const reg = await call('POST', registrationEndpoint, trust, {
       json: { client_name: `edge-hive CLI (${hostname()})`, grant_types: [DEVICE_GRANT, 'refresh_token'], response_types: [], token_endpoint_auth_method: 'none' }
     })
     if (reg.status !== 201 || typeof reg.json.client_id !== 'string') {
-      throw new EdgeError('ERR_REGISTRATION', `the node refused to register this CLI: ${String(reg.json.error_description ?? reg.json.error ?? reg.status)}`, { status: 400 })
+      throw new EdgeError('registration', `the node refused to register this CLI: ${String(reg.json.error_description ?? reg.json.error ?? reg.status)}`)
     }
     const clientId = reg.json.client_id
     const start = await call('POST', deviceEndpoint, trust, { form: new URLSearchParams({ client_id: clientId, scope: opts.scope, resource: `${node}/mcp` }) })
     if (start.status !== 200 || typeof start.json.device_code !== 'string') {
-      throw new EdgeError('ERR_DEVICE', `the node refused the sign-in: ${String(start.json.error_description ?? start.json.error ?? start.status)}`, { status: 400 })
+      throw new EdgeError('device', `the node refused the sign-in: ${String(start.json.error_description ?? start.json.error ?? start.status)}`)
     }
     const { device_code: deviceCode, user_code: userCode, verification_uri: uri } = start.json as { device_code: string, user_code: string, verification_uri: string }
     process.stderr.write(`To sign in, open ${uri}\nand enter the code ${userCode}\n(the node's operator signs in there and approves). Waiting...\n`)
@@ -140,11 +140,11 @@ export function registerLogin (program: Command): void {
       const error = String(r.json.error ?? '')
       if (error === 'authorization_pending') continue
       if (error === 'slow_down') { interval += 5000; continue }
-      if (error === 'access_denied') throw new EdgeError('ERR_DENIED', 'the node\'s operator did not approve this sign-in', { status: 403 })
+      if (error === 'access_denied') throw new EdgeError('denied', 'the node\'s operator did not approve this sign-in')
       if (error === 'expired_token') break
-      throw new EdgeError('ERR_DEVICE', `the node refused the sign-in: ${String(r.json.error_description ?? error)}`, { status: 400 })
+      throw new EdgeError('device', `the node refused the sign-in: ${String(r.json.error_description ?? error)}`)
     }
-    throw new EdgeError('ERR_DEVICE_EXPIRED', `the code expired before it was approved; run ${cliName()} login again`, { status: 408 })
+    throw new EdgeError('device_expired', `the code expired before it was approved; run ${cliName()} login again`)
   })
 
   const token = program.command('token')

@@ -29,7 +29,7 @@ async function readPassword (): Promise<string> {
   if (process.stdin.isTTY === true) {
     const first = await askHidden('New operator password (12 characters or more): ')
     const again = await askHidden('Again: ')
-    if (first !== again) throw new UsageError('ERR_PASSWORD_MISMATCH', 'the two passwords differ; nothing was changed')
+    if (first !== again) throw new UsageError('password_mismatch', 'the two passwords differ; nothing was changed')
     return first
   }
   const chunks: Buffer[] = []
@@ -50,7 +50,7 @@ export function registerOperator (program: Command): void {
     nodeDataDir(config.dataDir, `${cliName()} serve`)
     const password = await readPassword()
     const { checkPassword } = await import('../../auth/operator-account.ts')
-    try { checkPassword(password) } catch (err) { throw new UsageError('ERR_PASSWORD', (err as Error).message) }
+    try { checkPassword(password) } catch (err) { throw new UsageError('password', (err as Error).message) }
     const access = await localAdminAccess(config.dataDir)
     if (access !== undefined) {
       await callNode(access, 'POST', '/admin/operator/password', { password })

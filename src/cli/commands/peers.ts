@@ -23,7 +23,7 @@ function target (text: string): { peerId: string, addrs: string[] } {
     return { peerId: text, addrs: [] }
   }
   const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(text)
-  if (m === null) throw new UsageError('ERR_PEER_ADDRESS', `${text} does not end in /p2p/<peer id>`)
+  if (m === null) throw new UsageError('peer_address', `${text} does not end in /p2p/<peer id>`)
   return { peerId: m[1]!, addrs: [text] }
 }
 

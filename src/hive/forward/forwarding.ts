@@ -1,7 +1,7 @@
 import type { Connection, Libp2p, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../../shared/logger.ts'
-import { EdgeError, messageOf } from '../../shared/errors.ts'
+import { EdgeError, messageOf, type ErrorCode } from '../../shared/errors.ts'
 import { JsonFrames, ProtocolViolation } from '../protocols/framing.ts'
 import {
   FORWARD_PROTOCOL, RESPONSE_HEADERS, BodyTooLarge, pickHeaders, readBody, readChunk, readHead, readRequest, requestFrame, dataFrames,
@@ -70,14 +70,12 @@ export interface ServedRequest extends ForwardRequest {
 }
 
 /** A request could not be forwarded: the status and words the caller gets. */
-export class ForwardError extends EdgeError {
-  constructor (status: number, code: string, message: string) {
-    super(code, message, { status, expose: true })
-  }
-}
+export class ForwardError extends EdgeError {}
 
-/** How a member's refusal reads to the caller. */
-const REFUSALS: Record<string, number> = { not_member: 403, forbidden: 403, busy: 429, too_large: 413, token_expired: 401, stopping: 503 }
+/** How a member's refusal reads to the caller; a refusal of another kind is `member_refused`. */
+const REFUSALS: Record<string, ErrorCode> = {
+  not_member: 'member_not_member', forbidden: 'member_forbidden', busy: 'member_busy', too_large: 'member_too_large', token_expired: 'member_token_expired', stopping: 'member_stopping'
+}
 
 /**
  * Forwarding over the hive (`/edge-hive/forward/1.0.0`), both ends: `forward` sends an agent's
@@ -133,17 +131,17 @@ export class HiveForwarding implements Startable {
    */
   async forward (nodeId: string, request: Omit<ForwardRequest, 'caller' | 'viaNode'> & { body?: Uint8Array | undefined }, caller: ForwardedCaller, signal: AbortSignal): Promise<Response> {
     const found = this.#c.members(nodeId)
-    if (found.length === 0) throw new ForwardError(404, 'unknown_node', `No member of this node's hive has the node id ${nodeId}.`)
+    if (found.length === 0) throw new ForwardError('unknown_node', `No member of this node's hive has the node id ${nodeId}.`)
     if (found.length > 1) {
-      throw new ForwardError(409, 'ambiguous_node',
+      throw new ForwardError('ambiguous_node',
         `More than one member of this hive has the node id ${nodeId}; this node will not guess which one you mean. Its operator can remove the one that should not be there.`)
     }
     const member = found[0]!
     const name = member.name === undefined ? nodeId : `${member.name} (${nodeId})`
-    if (member.status !== 'online') throw new ForwardError(503, 'member_offline', `Member ${name} is offline: this node has not heard from it lately.`)
+    if (member.status !== 'online') throw new ForwardError('member_offline', `Member ${name} is offline: this node has not heard from it lately.`)
     const place = this.#out.acquire(caller.clientId, member.peerId)
     if (!place.ok) {
-      throw new ForwardError(429, 'too_many_forwarded', place.reason === 'client'
+      throw new ForwardError('too_many_forwarded', place.reason === 'client'
         ? 'This client has as many requests open through the hive as it may; wait for one to finish.'
         : `Too many requests are open to member ${name}; try again shortly.`)
     }
@@ -161,11 +159,11 @@ export class HiveForwarding implements Startable {
         // Silent until the timeout, or the stream ended early: a member of an earlier version,
         // which does not speak this protocol, ends it at once (the name is negotiated with the request).
         if (Date.now() - asked < this.#o.timeoutMs - 100) {
-          throw new ForwardError(503, 'member_unreachable', `Member ${name} ended the request without an answer (it may run an earlier Edge Hive, without forwarding).`)
+          throw new ForwardError('member_unreachable', `Member ${name} ended the request without an answer (it may run an earlier Edge Hive, without forwarding).`)
         }
-        throw new ForwardError(504, 'member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
+        throw new ForwardError('member_timeout', `Member ${name} did not answer within ${Math.round(this.#o.timeoutMs / 1000)} s.`)
       })
-      if ('refused' in head) throw new ForwardError(REFUSALS[head.refused] ?? 502, `member_${head.refused}`.slice(0, 64), `Member ${name} refused: ${head.message}`)
+      if ('refused' in head) throw new ForwardError(Object.hasOwn(REFUSALS, head.refused) ? REFUSALS[head.refused]! : 'member_refused', `Member ${name} refused: ${head.message}`)
       // Checked before the body is wired up: a header a Response refuses is the member's fault.
       let headers: Headers
       try { headers = new Headers(head.headers) } catch { throw new ProtocolViolation('a forward answer with a malformed header') }
@@ -184,8 +182,8 @@ export class HiveForwarding implements Startable {
       const e = err instanceof ForwardError
         ? err
         : err instanceof ProtocolViolation
-          ? new ForwardError(502, 'member_broke_protocol', `Member ${name} answered with something this node cannot read.`)
-          : new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached now.`)
+          ? new ForwardError('member_broke_protocol', `Member ${name} answered with something this node cannot read.`)
+          : new ForwardError('member_unreachable', `Member ${name} could not be reached now.`)
       this.#c.audit('hive.forward', caller.clientId, nodeId, 'failure', { ...detail, error: e.code })
       throw e
     }
@@ -194,11 +192,11 @@ export class HiveForwarding implements Startable {
   /** A stream of the forward protocol to a member, over a connection on which it proved membership. */
   async #streamTo (peer: string, signal: AbortSignal, name: string): Promise<Stream> {
     const node = this.#c.libp2p()
-    if (node === undefined || this.#stopped) throw new ForwardError(503, 'p2p_disabled', 'This node is not running its libp2p host.')
+    if (node === undefined || this.#stopped) throw new ForwardError('not_ready', 'This node\'s libp2p host is starting or stopping.')
     if (!this.#c.isTrusted(peer)) {
       await this.#c.reach(peer)
       while (!this.#c.isTrusted(peer)) {
-        if (signal.aborted) throw new ForwardError(503, 'member_unreachable', `Member ${name} could not be reached, or did not prove its membership in time.`)
+        if (signal.aborted) throw new ForwardError('member_unreachable', `Member ${name} could not be reached, or did not prove its membership in time.`)
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     }

@@ -3,7 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { HiveRepository } from '../../store/index.ts'
 import type { Logger } from '../../shared/logger.ts'
-import { messageOf } from '../../shared/errors.ts'
+import { EdgeError, messageOf, type ErrorCode } from '../../shared/errors.ts'
 import type { P2PHost } from '../p2p-host.ts'
 import type { HandshakeGuard } from '../handshake-guard.ts'
 import type { AuditWrite } from '../refusal-log.ts'
@@ -106,9 +106,9 @@ export class Membership {
     if (this.#member === undefined) throw notAMember()
     this.#requireP2P()
     if (!Number.isInteger(o.uses) || o.uses < 1 || o.uses > MAX_INVITATION_USES) {
-      throw new HiveError('ERR_INVALID_USES', `uses must be a whole number from 1 to ${MAX_INVITATION_USES}`, { status: 400 })
+      throw new HiveError('invalid_uses', `uses must be a whole number from 1 to ${MAX_INVITATION_USES}`)
     }
-    if (!Number.isInteger(o.ttlMs) || o.ttlMs < 1000 || o.ttlMs > MAX_INVITATION_TTL_MS) throw new HiveError('ERR_INVALID_TTL', 'ttl must be between 1 second and 30 days', { status: 400 })
+    if (!Number.isInteger(o.ttlMs) || o.ttlMs < 1000 || o.ttlMs > MAX_INVITATION_TTL_MS) throw new HiveError('invalid_ttl', 'ttl must be between 1 second and 30 days')
     // Loopback addresses would lead a node on another machine to itself; give them only when there is nothing else.
     const all = this.#c.host.listenAddrs()
     const outside = all.filter((a) => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a))
@@ -170,12 +170,12 @@ export class Membership {
       const stream = await node.dialProtocol(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(JOIN_DIAL_TIMEOUT_MS) })
       answer = await requestJoin(new JsonFrames(stream), token)
     } catch (err) {
-      throw new HiveError('ERR_INVITER_UNREACHABLE', `could not reach the inviting member ${doc.inviter}: ${messageOf(err)}`, { status: 502 })
+      throw new HiveError('inviter_unreachable', `could not reach the inviting member ${doc.inviter}: ${messageOf(err)}`)
     }
-    if (!answer.ok && answer.error === 'rate_limited') throw new HiveError('ERR_INVITER_BUSY', `the inviting member ${doc.inviter} is busy: ${answer.message}`, { status: 503 })
+    if (!answer.ok && answer.error === 'rate_limited') throw new HiveError('inviter_busy', `the inviting member ${doc.inviter} is busy: ${answer.message}`)
     if (!answer.ok) throw invalidInvitation(answer.message)
     const check = await verifyChain(answer.chain, answer.hive, this.#c.peerId, this.#c.removed())
-    if (!check.ok || answer.hive !== doc.hive) throw new HiveError('ERR_INVALID_CREDENTIAL', 'the inviting member answered with a credential that does not verify', { status: 502 })
+    if (!check.ok || answer.hive !== doc.hive) throw new HiveError('invalid_credential', 'the inviting member answered with a credential that does not verify')
     await this.#c.repo.setMembership({ hiveId: answer.hive, chain: answer.chain, joinedAt: new Date() })
     await this.#set(answer.hive, answer.chain)
     this.#c.audit('hive.joined', answer.hive, { inviter: doc.inviter })
@@ -197,26 +197,26 @@ export class Membership {
     } catch { /* join() says why */ }
     let wait = UNREACHABLE_RETRY_MS
     let busyWait = BUSY_RETRY_MS
-    let code: string | undefined
+    let code: ErrorCode | undefined
     while (!stopped() && this.#member === undefined) {
       const tried = Date.now()
       try {
         await this.join(token)
         return
       } catch (err) {
-        code = (err as { code?: string }).code
-        if (code !== 'ERR_INVITER_UNREACHABLE' && code !== 'ERR_INVITER_BUSY') {
+        code = err instanceof EdgeError ? err.code : undefined
+        if (code !== 'inviter_unreachable' && code !== 'inviter_busy') {
           this.#c.logger.error({ code, err: messageOf(err) }, 'the join token (EDGE_HIVE_JOIN_TOKEN) was refused; not retrying')
           return
         }
         this.#c.logger.info(
           { err: messageOf(err) },
-          code === 'ERR_INVITER_BUSY' ? 'the inviting member is busy (too many joins); trying again later' : 'the inviting member is not reachable yet; trying again'
+          code === 'inviter_busy' ? 'the inviting member is busy (too many joins); trying again later' : 'the inviting member is not reachable yet; trying again'
         )
       }
       // A busy inviter gets the whole wait; an unreachable one is tried again as soon as a
       // connection to it opens (but not sooner than a second after the last try).
-      if (code === 'ERR_INVITER_BUSY') {
+      if (code === 'inviter_busy') {
         await this.#pause(busyWait * (0.5 + Math.random()), undefined, tried)
         busyWait = Math.min(2 * busyWait, BUSY_RETRY_MAX_MS)
       } else {

@@ -12,7 +12,7 @@ export const READ_TIMEOUT_MS = 10_000
 /** The peer broke a hive protocol: a frame too big, not JSON, missing fields, too slow. Counted against its trust. */
 export class ProtocolViolation extends EdgeError {
   constructor (message: string) {
-    super('ERR_PROTOCOL_VIOLATION', message, { status: 400 })
+    super('protocol_violation', message)
   }
 }
 

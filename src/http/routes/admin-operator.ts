@@ -43,7 +43,7 @@ export function registerAdminOperatorRoutes (app: FastifyInstance, c: AdminOpera
       response: responses(object('`{ grant_id, revoked: true }`'), 401, 403, 404)
     }
   }, async (req) => {
-    if (!await c.revokeGrant(req.params.grant_id, req.identity?.clientId ?? 'unknown')) throw new HttpError(404, 'unknown_grant', 'No approval with that id is known here.')
+    if (!await c.revokeGrant(req.params.grant_id, req.identity?.clientId ?? 'unknown')) throw new HttpError('unknown_grant', 'No approval with that id is known here.')
     return { grant_id: req.params.grant_id, revoked: true }
   })
 }

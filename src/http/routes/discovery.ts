@@ -34,12 +34,12 @@ export function registerDiscoveryRoutes (app: FastifyInstance, c: DiscoveryCompo
       body: { type: ['object', 'null'], additionalProperties: false, properties: { addrs: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 512 } } } }
     }
   }, async (req) => {
-    if (!c.enabled()) throw new HttpError(409, 'p2p_disabled', 'This node runs without its libp2p host (--no-p2p).')
+    if (!c.enabled()) throw new HttpError('p2p_disabled')
     try {
       const addrs = await c.connect(req.params.peer_id, req.body?.addrs ?? [])
       return { peer_id: req.params.peer_id, connected: true, addresses: addrs }
     } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_PEER_NOT_FOUND') throw new HttpError(404, 'unknown_peer', (err as Error).message)
+      if ((err as { code?: string }).code === 'ERR_PEER_NOT_FOUND') throw new HttpError('unknown_peer', (err as Error).message)
       throw err
     }
   })

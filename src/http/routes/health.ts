@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { object, responses } from '../schemas.ts'
+import { errorBody } from '../../shared/error-codes.ts'
 
 export interface HealthComponents {
   /** True when every part the node needs (store, listener) is up. */
@@ -17,6 +18,6 @@ export function registerHealthRoutes (app: FastifyInstance, components: HealthCo
     schema: { tags: ['health'], summary: 'Readiness: the store answers and the server listens', response: responses(object('`{"status":"ready"}`'), 503) }
   }, async (_req, reply) => {
     if (await components.ready()) return { status: 'ready' }
-    return reply.code(503).send({ error: 'not_ready', message: 'The node is starting or stopping.' })
+    return reply.code(503).send(errorBody('not_ready'))
   })
 }

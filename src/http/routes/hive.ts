@@ -27,7 +27,7 @@ export interface HiveRouteComponents {
 export function registerHiveRoutes (app: FastifyInstance, c: HiveRouteComponents): void {
   const hive = (): NonNullable<ReturnType<HiveRouteComponents['hive']>> => {
     const h = c.hive()
-    if (h === undefined) throw new HttpError(409, 'p2p_disabled', 'This node runs without its libp2p host (--no-p2p), so it has no hive.')
+    if (h === undefined) throw new HttpError('p2p_disabled')
     return h
   }
 

@@ -44,7 +44,7 @@ function elsewhere (nodeId: string | undefined, own: string): nodeId is string {
 export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponents, opts: McpRestOptions): void {
   /** The same route on another member, through the hive: its answer, under its policy, streams back. */
   const viaHive = async (req: FastifyRequest, reply: FastifyReply, member: string, request: HiveRequest): Promise<FastifyReply> => {
-    if (c.forward === undefined) throw new HttpError(404, 'unknown_node', 'No node with that id is known here (this node has no hive: --no-p2p).')
+    if (c.forward === undefined) throw new HttpError('unknown_node', 'No node with that id is known here (this node has no hive: --no-p2p).')
     const response = await c.forward(member, request, hiveCaller(req.identity!), clientGone(reply))
     const out = answerFromMember(reply, response, opts, req.identity!)
     const token = req.headers.authorization!.slice(7)
@@ -71,7 +71,7 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     if (outcome.code === 'insufficient_scope') {
       return refuse(reply, 403, challenge(opts, { realm: 'edge-hive', error: 'insufficient_scope', scope: outcome.scope!, error_description: outcome.message }), 'insufficient_scope', outcome.message)
     }
-    throw new HttpError(outcome.code === 'unknown_tool' ? 404 : 400, outcome.code, outcome.message)
+    throw new HttpError(outcome.code, outcome.message)
   }
   // Most tools need mcp:call; one that needs another scope says so in its 403.
   const toolScope = { challengeScope: ['mcp:call'] as const }
@@ -92,8 +92,8 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     }
   }, async (req, reply) => {
     if (elsewhere(req.params.node_id, opts.nodeId)) return await viaHive(req, reply, req.params.node_id, { target: 'resource', uri: req.params.uri })
-    const contents = await c.read(req.params.uri).catch((err: unknown) => { throw new HttpError(400, 'invalid_resource', String((err as Error).message)) })
-    if (contents === undefined) throw new HttpError(404, 'unknown_resource', `There is no resource ${req.params.uri}.`)
+    const contents = await c.read(req.params.uri).catch((err: unknown) => { throw new HttpError('invalid_resource', String((err as Error).message)) })
+    if (contents === undefined) throw new HttpError('unknown_resource', `There is no resource ${req.params.uri}.`)
     return await reply.type(contents.mimeType).send(contents.body)
   })
 
@@ -110,11 +110,11 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     }
   }, async (req, reply) => {
     if (elsewhere(req.params.node_id, opts.nodeId)) {
-      throw new HttpError(404, 'unknown_node', 'This stream is this node\'s own; a member\'s notifications come through its MCP endpoint here, /mcp/node/{node_id}/mcp.')
+      throw new HttpError('unknown_node', 'This stream is this node\'s own; a member\'s notifications come through its MCP endpoint here, /mcp/node/{node_id}/mcp.')
     }
     const identity = req.identity!
     const place = streams.acquire({ clientId: identity.clientId, scopes: identity.scopes })
-    if (!place.ok) throw new HttpError(place.reason === 'full' ? 503 : 429, 'too_many_streams', quotaMessage(place.reason, 'streams'))
+    if (!place.ok) throw new HttpError('too_many_streams', quotaMessage(place.reason, 'streams'), { status: place.reason === 'full' ? 503 : 429 })
     const last = Number(req.headers['last-event-id'] ?? 0)
     reply.hijack()
     const res = reply.raw

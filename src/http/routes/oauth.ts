@@ -101,7 +101,7 @@ function readBody (payload: NodeJS.ReadableStream, limit: number): Promise<Buffe
       size += chunk.length
       if (size > limit) {
         payload.removeListener('data', onData)
-        reject(new HttpError(413, 'payload_too_large', 'The request body is larger than this endpoint accepts.'))
+        reject(new HttpError('payload_too_large', 'The request body is larger than this endpoint accepts.'))
         return
       }
       chunks.push(chunk)
@@ -231,11 +231,11 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     // {"grant_type","client_id","client_secret","scope"}; answered by the same token endpoint.
     const jsonToken = async (req: FastifyRequest<{ Params: { node_id?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
       if (req.params.node_id !== undefined && req.params.node_id !== opts.nodeId) {
-        throw new HttpError(404, 'unknown_node', 'No node with that id is known here.')
+        throw new HttpError('unknown_node', 'No node with that id is known here.')
       }
       const body = bodyOf(req)
-      if (body?.kind === 'other') throw new HttpError(415, 'unsupported_media_type', 'Send a form (application/x-www-form-urlencoded) or a JSON object.')
-      if (body?.kind === 'malformed') throw new HttpError(400, 'malformed_json', 'The request body is not valid JSON.')
+      if (body?.kind === 'other') throw new HttpError('unsupported_media_type', 'Send a form (application/x-www-form-urlencoded) or a JSON object.')
+      if (body?.kind === 'malformed') throw new HttpError('malformed_json', 'The request body is not valid JSON.')
       if (body === undefined || body.kind === 'not-an-object') {
         return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'The body must be a JSON object or a form.' })
       }
