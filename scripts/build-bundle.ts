@@ -1,7 +1,7 @@
 // Bundles the compiled CLI into one file (dist/cli/program.bundle.js), which loads several
 // times faster than the hundreds of modules it is made of. Run by `npm run build` after tsc.
 import { build } from 'esbuild'
-import { parse } from 'acorn'
+import { parse, type Node } from 'acorn'
 import { chmodSync, writeFileSync } from 'node:fs'
 
 const result = await build({
@@ -15,44 +15,86 @@ const result = await build({
   // SurrealDB's client compares objects with those of its engine, so both stay one copy outside;
   // the QUIC transport is a native module.
   external: ['@surrealdb/node', 'surrealdb', '@chainsafe/libp2p-quic'],
-  // Bundling renames classes whose names clash (a second `ValidationError` becomes
-  // `ValidationError2`), and libraries read `constructor.name` (commander and oidc-provider
-  // name their errors so): names are kept.
+  // Bundling renames classes and functions whose names clash (a second `ValidationError`
+  // becomes `ValidationError2`), and libraries read `constructor.name` (commander and
+  // oidc-provider name their errors so): names are kept.
   keepNames: true,
   logLevel: 'warning',
   // Packages bundled from CommonJS call require().
   banner: { js: 'import{createRequire as __edgeHiveRequire}from"node:module";const require=__edgeHiveRequire(import.meta.url);' }
 })
-
-// Keeping names wraps every function in a helper that defines its `name` each time the function
-// is made, also the closures made on every request (6% of the CPU of an MCP call). The helper
-// now does so only where it changes something that code may read: a function that already has
-// its name (most: esbuild renames only on a clash) is left alone, and so is an arrow or async
-// function, which cannot be constructed (its name shows only in stack traces).
-const HELPER = /^var __name = \((\w+), (\w+)\) => __defProp\(\1, "name", \{ value: \2, configurable: true \}\);$/m
 const out = result.outputFiles[0]!
-const text = out.text
-const m = HELPER.exec(text)
-if (m === null) throw new Error('build-bundle: esbuild\'s __name helper has changed; update the pattern in scripts/build-bundle.ts')
-const [, target, value] = m
-const keepName = `${target}.name === ${value} || ${target}.prototype === undefined ? ${target} : __defProp(${target}, "name", { value: ${value}, configurable: true })`
-const patched = text.replace(HELPER, `var __name = (${target}, ${value}) => ${keepName};`)
-
-// V8 keeps a script's source for as long as it runs, in one byte a character only if every
-// character is Latin-1. esbuild writes strings and regular expressions in ASCII, but keeps
-// comments as they are, and a few dashes and symbols in the dependencies' comments made the
-// node hold its 10 MB bundle as 20 MB (a lone node's memory 188 -> 179 MiB without them).
-// Those characters become ASCII; one anywhere but in a comment stops the build.
-const comments: Array<[number, number]> = []
-parse(patched, { ecmaVersion: 'latest', sourceType: 'module', onComment: (_block, _text, start, end) => { comments.push([start, end]) } })
-let ascii = ''
-let from = 0
-for (const [start, end] of comments) {
-  ascii += patched.slice(from, start) + patched.slice(start, end).normalize('NFKD').replace(/\p{M}/gu, '').replace(/[\u0080-\uffff]/g, (ch) => /\p{Pd}/u.test(ch) ? '-' : '?')
-  from = end
-}
-ascii += patched.slice(from)
-const stray = /[\u0080-\uffff]/.exec(ascii)
-if (stray !== null) throw new Error(`build-bundle: a character outside ASCII (${JSON.stringify(stray[0])}) outside a comment, at ${ascii.slice(Math.max(0, stray.index - 60), stray.index + 20)}`)
-writeFileSync(out.path, ascii)
+writeFileSync(out.path, asciiComments(unwrapNames(out.text)))
 chmodSync('dist/cli/main.js', 0o755)
+
+type AnyNode = Node & Record<string, unknown>
+
+/** Every node of a parsed program, with its parent. */
+function * walk (node: AnyNode, parent?: AnyNode): Generator<[AnyNode, AnyNode | undefined]> {
+  yield [node, parent]
+  for (const key in node) {
+    const v = node[key]
+    for (const child of Array.isArray(v) ? v : [v]) {
+      if (child !== null && typeof child === 'object' && typeof (child as AnyNode).type === 'string') yield * walk(child as AnyNode, node)
+    }
+  }
+}
+
+/**
+ * Keeping names wraps functions in `__name(fn, "name")`, which defines `name` each time the
+ * function is made: also the closures made on every request (6% of the CPU of an MCP call).
+ * Where JavaScript gives the function that very name itself, the wrapper goes: a declared
+ * function named as the wrapper says (`function next() {}` then `__name(next, "next")`), and an
+ * anonymous function bound to a variable, a property or an assignment of that name
+ * (`const f = __name(() => {}, "f")`). A function esbuild renamed keeps its wrapper.
+ */
+function unwrapNames (text: string): string {
+  const edits: Array<[number, number, string]> = []
+  const isName = (n: unknown, name: string): boolean => (n as AnyNode | undefined)?.type === 'Identifier' && (n as { name: string }).name === name
+  const anonymous = (n: AnyNode): boolean => n.type === 'ArrowFunctionExpression' || (n.type === 'FunctionExpression' && n.id === null)
+  for (const [node, parent] of walk(parse(text, { ecmaVersion: 'latest', sourceType: 'module' }) as unknown as AnyNode)) {
+    const args = node.arguments as AnyNode[] | undefined
+    if (node.type !== 'CallExpression' || !isName(node.callee, '__name') || args?.length !== 2 || args[1]!.type !== 'Literal') continue
+    const [fn, literal] = args as [AnyNode, AnyNode & { value: unknown }]
+    const name = String(literal.value)
+    if (parent?.type === 'ExpressionStatement' && isName(fn, name)) {
+      edits.push([parent.start, parent.end, ';'])
+    } else if (anonymous(fn) && (
+      (parent?.type === 'VariableDeclarator' && parent.init === node && isName(parent.id, name)) ||
+      (parent?.type === 'Property' && parent.value === node && !(parent.computed as boolean) && (isName(parent.key, name) || (parent.key as { value?: unknown }).value === name)) ||
+      (parent?.type === 'AssignmentExpression' && parent.right === node && isName(parent.left, name)))) {
+      // Only the wrapper's own text goes, so wrappers inside the function are undone too.
+      edits.push([node.start, fn.start, ''], [fn.end, node.end, ''])
+    }
+  }
+  const pieces: string[] = []
+  let from = 0
+  for (const [start, end, replacement] of edits.sort((a, b) => a[0] - b[0])) {
+    pieces.push(text.slice(from, start), replacement)
+    from = end
+  }
+  pieces.push(text.slice(from))
+  return pieces.join('')
+}
+
+/**
+ * V8 keeps a script's source for as long as it runs, in one byte a character only if every
+ * character is Latin-1. esbuild writes strings and regular expressions in ASCII, but keeps
+ * comments as they are, and a few dashes and symbols in the dependencies' comments made the
+ * node hold its 10 MB bundle as 20 MB (a lone node's memory 188 -> 179 MiB without them).
+ * Those characters become ASCII; one anywhere but in a comment stops the build.
+ */
+function asciiComments (text: string): string {
+  const comments: Array<[number, number]> = []
+  parse(text, { ecmaVersion: 'latest', sourceType: 'module', onComment: (_block, _text, start, end) => { comments.push([start, end]) } })
+  let ascii = ''
+  let from = 0
+  for (const [start, end] of comments) {
+    ascii += text.slice(from, start) + text.slice(start, end).normalize('NFKD').replace(/\p{M}/gu, '').replace(/[\u0080-\uffff]/g, (ch) => /\p{Pd}/u.test(ch) ? '-' : '?')
+    from = end
+  }
+  ascii += text.slice(from)
+  const stray = /[\u0080-\uffff]/.exec(ascii)
+  if (stray !== null) throw new Error(`build-bundle: a character outside ASCII (${JSON.stringify(stray[0])}) outside a comment, at ${ascii.slice(Math.max(0, stray.index - 60), stray.index + 20)}`)
+  return ascii
+}
