@@ -1,7 +1,9 @@
 // 6. Start-up: time from spawning `edge-hive serve` to /readyz answering 200, on a first start
 // (empty data dir: keys, certificate, operator client and database are made) and on a restart
 // of the same node (same data dir, same port). The default store (embedded SurrealKV in the
-// data dir) so that a restart reopens it. Then, on the restarted node of the last run: its
+// data dir) so that a restart reopens it, and the default transports (TCP and QUIC, on
+// loopback); then the same restarts of a node that listens on TCP only, which does not load
+// QUIC. Then, on the restarted node of the last run: its
 // resident memory after a few idle seconds (a lone node, no peers, nothing asked), and the wall
 // time of CLI commands a person runs beside it (`--version`; `status` and `clients list`, which
 // ask the running node over HTTPS), each the median of a few runs, the compile cache warm.
@@ -22,6 +24,9 @@ export interface StartupData {
   rss_bytes: number
   /** Wall time of each CLI command, median of CLI_RUNS, from spawn to exit. */
   cli_ms: Record<string, number>
+  /** A node that listens on TCP only (QUIC not loaded): median restart, and its idle VmRSS. */
+  tcp_only_restart_ms: number
+  tcp_only_rss_bytes: number
 }
 
 const IDLE_MS = 5000
@@ -67,12 +72,17 @@ export const startup: Benchmark = {
   title: 'start-up to /readyz 200',
   async run (ctx) {
     const cleanup = new Cleanup()
-    const data: StartupData = { first_ms: 0, restart_ms: 0, first_runs_ms: [], restart_runs_ms: [], first_ready_line_ms: [], restart_ready_line_ms: [], rss_bytes: 0, cli_ms: {} }
+    const data: StartupData = {
+      first_ms: 0, restart_ms: 0, first_runs_ms: [], restart_runs_ms: [], first_ready_line_ms: [], restart_ready_line_ms: [], rss_bytes: 0, cli_ms: {}, tcp_only_restart_ms: 0, tcp_only_rss_bytes: 0
+    }
+    const options = async (listen: string[]): Promise<{ o: StartOptions, port: number }> => {
+      const port = await freePort()
+      return { port, o: { dataDir: cleanup.tempDir(), args: ['--host', '127.0.0.1', '--port', String(port), ...listen.flatMap((a) => ['--p2p-listen', a]), '--metrics-port', '0'] } }
+    }
     try {
       for (let i = 0; i < ctx.startups; i++) {
-        const dataDir = cleanup.tempDir()
-        const port = await freePort()
-        const o: StartOptions = { dataDir, args: ['--host', '127.0.0.1', '--port', String(port), '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--metrics-port', '0'] }
+        const { o, port } = await options(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1'])
+        const dataDir = o.dataDir
         const first = await timeToReady(o, port, cleanup)
         await first.node.stop()
         const again = await timeToReady(o, port, cleanup)
@@ -89,6 +99,20 @@ export const startup: Benchmark = {
         data.restart_ready_line_ms.push(again.line)
         ctx.log(`  run ${i + 1}: first start ${first.readyz.toFixed(0)} ms, restart ${again.readyz.toFixed(0)} ms (ready line ${first.line.toFixed(0)} / ${again.line.toFixed(0)} ms)`)
       }
+      const tcpRuns: number[] = []
+      for (let i = 0; i < ctx.startups; i++) {
+        const { o, port } = await options(['/ip4/127.0.0.1/tcp/0'])
+        await (await timeToReady(o, port, cleanup)).node.stop()
+        const again = await timeToReady(o, port, cleanup)
+        tcpRuns.push(again.readyz)
+        if (i === ctx.startups - 1) {
+          await sleep(IDLE_MS)
+          data.tcp_only_rss_bytes = rssBytes(again.node.pid)
+        }
+        await again.node.stop()
+      }
+      data.tcp_only_restart_ms = median(tcpRuns)
+      ctx.log(`  TCP only: restart ${data.tcp_only_restart_ms.toFixed(0)} ms, idle RSS ${fmt.mib(data.tcp_only_rss_bytes)}`)
       const of = ctx.startups > 1 ? `median of ${ctx.startups}` : '1 run'
       data.first_ms = median(data.first_runs_ms)
       data.restart_ms = median(data.restart_runs_ms)
@@ -96,6 +120,8 @@ export const startup: Benchmark = {
         { section: 6, benchmark: `start-up to /readyz 200, first start (${of})`, result: fmt.s(data.first_ms) },
         { section: 6, benchmark: `start-up to /readyz 200, restart (${of})`, result: fmt.s(data.restart_ms), ratio: `restart/first ${fmt.ratio(data.restart_ms, data.first_ms)}` },
         { section: 6, benchmark: `resident memory of a lone node, idle ${fmt.s(IDLE_MS)} after its restart`, result: fmt.mib(data.rss_bytes) },
+        { section: 6, benchmark: `start-up to /readyz 200, restart, listening on TCP only (${of})`, result: fmt.s(data.tcp_only_restart_ms) },
+        { section: 6, benchmark: 'resident memory of a lone node listening on TCP only', result: fmt.mib(data.tcp_only_rss_bytes) },
         ...Object.entries(COMMANDS).map(([key, args]): Row => ({
           section: 6,
           benchmark: `CLI \`edge-hive ${args.join(' ')}\`${key === 'version' ? '' : ' (node running)'} (median of ${CLI_RUNS})`,
