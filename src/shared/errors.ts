@@ -9,7 +9,8 @@ export type { ErrorCode } from './error-codes.ts'
  * whether `message` may be shown to a remote client (`expose`): errors that are not exposed
  * become a generic `server_error` at the HTTP edge and their details stay in the log (as
  * oidc-provider's `expose`). The message defaults to the catalogue's, for codes that have one.
- * `status` may differ from the catalogue's only where the catalogue says so (`too_many_streams`).
+ * `status` may differ from the catalogue's where its meaning says so (`too_many_streams`), and
+ * for the CLI's report of another node's answer (`node_refused`).
  */
 export class EdgeError extends Error {
   readonly code: ErrorCode

@@ -1,4 +1,5 @@
 import { JsonFrames, ProtocolViolation } from '../protocols/framing.ts'
+import { printable } from '../../shared/text.ts'
 
 /**
  * `/edge-hive/forward/1.0.0`: a member (A) hands an agent's request to another member (B), which
@@ -160,7 +161,7 @@ export class BodyTooLarge extends Error {
 /** Reads the answer's head: the status and headers, or the member's refusal. */
 export async function readHead (f: JsonFrames, timeoutMs: number): Promise<ForwardHead | { refused: string, message: string }> {
   const m = await f.read(timeoutMs)
-  if (typeof m.refused === 'string') return { refused: m.refused.slice(0, 64), message: typeof m.message === 'string' ? m.message.slice(0, 500) : m.refused }
+  if (typeof m.refused === 'string') return { refused: m.refused.slice(0, 64), message: printable(typeof m.message === 'string' ? m.message : m.refused, 500) }
   if (typeof m.status !== 'number' || !Number.isInteger(m.status) || m.status < 100 || m.status > 599) throw new ProtocolViolation('a forward answer without a status')
   const headers = m.headers !== null && typeof m.headers === 'object' ? pickHeaders(m.headers as Record<string, unknown>, RESPONSE_HEADERS) : {}
   return { status: m.status, headers }

@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { HiveRepository } from '../../store/index.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { EdgeError, messageOf, type ErrorCode } from '../../shared/errors.ts'
+import { printable } from '../../shared/text.ts'
 import type { P2PHost } from '../p2p-host.ts'
 import type { HandshakeGuard } from '../handshake-guard.ts'
 import type { AuditWrite } from '../refusal-log.ts'
@@ -170,7 +171,7 @@ export class Membership {
       const stream = await node.dialProtocol(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(JOIN_DIAL_TIMEOUT_MS) })
       answer = await requestJoin(new JsonFrames(stream), token)
     } catch (err) {
-      throw new HiveError('inviter_unreachable', `could not reach the inviting member ${doc.inviter}: ${messageOf(err)}`)
+      throw new HiveError('inviter_unreachable', `could not reach the inviting member ${doc.inviter}: ${printable(messageOf(err).split('\n')[0]!, 200)}`)
     }
     if (!answer.ok && answer.error === 'rate_limited') throw new HiveError('inviter_busy', `the inviting member ${doc.inviter} is busy: ${answer.message}`)
     if (!answer.ok) throw invalidInvitation(answer.message)

@@ -1,4 +1,5 @@
 import { JsonFrames, ProtocolViolation } from './framing.ts'
+import { printable } from '../../shared/text.ts'
 
 /**
  * `/edge-hive/join/1.0.0`: a new node presents an invitation to the member that signed it.
@@ -18,7 +19,7 @@ export async function requestJoin (f: JsonFrames, token: string): Promise<JoinAn
   const m = await f.read()
   await f.close()
   if (typeof m.hive === 'string' && Array.isArray(m.chain) && m.chain.every((c) => typeof c === 'string')) return { ok: true, hive: m.hive, chain: m.chain as string[] }
-  if (typeof m.error === 'string') return { ok: false, error: m.error, message: typeof m.message === 'string' ? m.message.slice(0, 500) : m.error }
+  if (typeof m.error === 'string') return { ok: false, error: m.error.slice(0, 64), message: printable(typeof m.message === 'string' ? m.message : m.error, 500) }
   throw new ProtocolViolation('a malformed join answer')
 }
 

@@ -5,6 +5,7 @@ import { MCP_CHALLENGE_SCOPES, type Scope } from '../../auth/scopes.ts'
 import { answerFromMember, clientGone, hiveCaller, type Forwarder } from '../forwarder.ts'
 import { nodeIdParam } from '../schemas.ts'
 import { endWith, endWithError, startMcpSpan, under, withTraceparent, type McpTracer } from '../../mcp/index.ts'
+import { EdgeError } from '../../shared/errors.ts'
 
 /** Request headers of the MCP transport that a member needs to answer; the rest stay here. */
 const FORWARDED_HEADERS = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name']
@@ -139,8 +140,9 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
     } catch (err) {
       endWithError(hop, err)
       endWithError(span, err)
-      const e = err as { status?: number, message?: string }
-      return rpcError(reply, e.status ?? 502, -32000, e.message ?? 'The member could not be reached.')
+      // Only errors meant for the caller say what happened; anything else stays in the span.
+      const shown = err instanceof EdgeError && err.expose
+      return rpcError(reply, shown ? err.status : 502, -32000, shown ? err.message : 'The member could not be reached.')
     }
     const token = req.headers.authorization!.slice(7)
     const out = answerFromMember(reply, response, opts, req.identity!)
