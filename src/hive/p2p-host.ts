@@ -18,7 +18,7 @@ import { addressKey } from './limits.ts'
 import { LanDiscovery } from './lan-discovery.ts'
 import { MAX_HOP_STREAMS, MAX_STOP_STREAMS, PROOF_WAIT_MS, RESERVATION_TTL_MS, RelayGate, isRelayed, memberRelayFilter } from './relay.ts'
 import { gossipOptions } from './gossip/options.ts'
-import { loadQuic } from './quic.ts'
+import { loadQuic, NO_QUIC } from './quic.ts'
 import type { Logger } from '../shared/logger.ts'
 import { listenError, messageOf } from '../shared/errors.ts'
 
@@ -101,6 +101,7 @@ export class P2PHost {
   /** Peers the operator named: bootstrap peers, and `peers connect` targets (the last MAX_CHOSEN). */
   readonly #bootstrapPeers = new Set<string>()
   readonly #chosen = new Set<string>()
+  #quic = false // loaded only by a node that listens on QUIC
   readonly #relayGate: RelayGate
 
   constructor (components: P2PHostComponents, options: P2PHostOptions) {
@@ -140,10 +141,10 @@ export class P2PHost {
    */
   async start (hooks: { beforeStart?: () => Promise<void> } = {}): Promise<void> {
     const log = this.#c.logger
-    // QUIC is loaded only for a node that listens on it: its native module costs about 25 MiB
-    // of memory and 0.15 s of start-up. Without it the node dials members at their TCP
-    // addresses, which every node listens on.
+    // QUIC is loaded only for a node that listens on it (its native module: about 25 MiB and 0.15 s
+    // of start-up); without it, the node dials members at their TCP addresses, which all have.
     const quicTransport = this.#options.listen.some((a) => a.includes('/quic-v1')) ? await loadQuic(log) : undefined
+    this.#quic = quicTransport !== undefined
     const direct = quicTransport === undefined ? this.#options.listen.filter((a) => !a.includes('/quic-v1')) : this.#options.listen
     // `/p2p-circuit` asks the relay transport for one reservation on a relay it finds among the
     // peers it is connected to (only proven members: see memberRelayFilter).
@@ -348,7 +349,8 @@ export class P2PHost {
         await node.dial(found.multiaddrs, { signal })
       }
     } catch (err) {
-      throw new PeerNotFound(`could not reach ${peerId}: ${messageOf(err)}`)
+      const quicOnly = !this.#quic && addrs.length > 0 && addrs.every((a) => a.includes('/quic-v1'))
+      throw new PeerNotFound(`could not reach ${peerId}: ${quicOnly ? NO_QUIC : messageOf(err)}`)
     }
     return node.getConnections(id).map((c) => c.remoteAddr.toString())
   }

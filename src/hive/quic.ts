@@ -2,6 +2,10 @@ import type { quic } from '@chainsafe/libp2p-quic'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 
+/** Why a node cannot dial a QUIC address. */
+export const NO_QUIC = 'this node does not listen on QUIC, so it cannot dial QUIC addresses: give the peer\'s TCP address, ' +
+  'or add a QUIC listen address (--p2p-listen /ip4/0.0.0.0/udp/4001/quic-v1)'
+
 /**
  * QUIC comes from a native module (@chainsafe/libp2p-quic); where it does not load (another
  * platform or libc), the host runs on TCP alone and says so, rather than failing to start.

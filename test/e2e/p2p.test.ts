@@ -81,6 +81,15 @@ describe('p2p settings', () => {
     assert.ok((JSON.parse(c.stdout) as { addresses: string[] }).addresses.some((x) => x.includes('/quic-v1')), c.stdout)
   })
 
+  it('a node that listens on TCP only does not load QUIC, and says so when asked to dial a QUIC address', async () => {
+    const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-target'] })
+    const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))!
+    const tcp = await fleet.start({ args: ['--name', 'p2p-tcp-only', '--p2p-listen', '/ip4/127.0.0.1/tcp/0'] })
+    const c = await runCli(['peers', 'connect', addr, '--data-dir', tcp.dataDir])
+    assert.equal(c.code, 1, c.stdout)
+    assert.match(c.stderr, /does not listen on QUIC, so it cannot dial QUIC addresses/)
+  })
+
   it('refuses a listen address that is neither TCP nor QUIC, and a bootstrap address without a peer id, with exit 2', async () => {
     const listen = await runCli(['serve', '--p2p-listen', '/ip4/127.0.0.1/udp/4001'])
     assert.equal(listen.code, 2)
