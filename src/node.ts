@@ -1,9 +1,6 @@
-import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Config } from './config/index.ts'
-import { prepareDataDir, DataDirLock, type DataDirLayout } from './config/index.ts'
-import { loadOrCreateIdentity, loadOrCreateSelfSigned, loadProvidedCertificate, type NodeIdentity, type TlsMaterial } from './identity/index.ts'
-import { openStore, AuditFeed, type Store } from './store/index.ts'
+import { openCore, type NodeCore } from './node-core.ts'
 import { ForwardError, type DnsSdAdvertiser } from './hive/index.ts'
 import { startHivePart, peerViews, advertiseOnLan, type HivePart } from './node-hive.ts'
 import { createMcpPart, MCP_PATH, type McpPart } from './node-mcp.ts'
@@ -14,16 +11,14 @@ import { buildHttpPart } from './node-http.ts'
 import { buildAuthPart } from './node-auth.ts'
 import { nodeInfo, nodeSummary, loopbackFor, type NodeState, type NodeSummary } from './node-summary.ts'
 export type { NodeSummary } from './node-summary.ts'
-import {
-  AccessTokenVerifier, AuthorizationServer, RevocationList, TokenWatcher, SCOPES, loadOrCreateSigningKey, OperatorAccount,
-  RefusalAudit, operatorAdministration, type ClientRegistry, type Grants, type SigningKey
-} from './auth/index.ts'
+import { TokenWatcher, SCOPES } from './auth/index.ts'
+import type { AuthPart } from './node-auth.ts'
 import type { NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
 import { listenError } from './shared/errors.ts'
-import { NodeMetrics, instrumentRepositories } from './shared/metrics.ts'
+import { NodeMetrics } from './shared/metrics.ts'
 import { cliName } from './shared/cli-name.ts'
 
 /** How often expired revocations and OAuth records are swept out. */
@@ -37,28 +32,18 @@ export class EdgeNode {
   readonly config: Config
   readonly #logger: Logger
   readonly #load = new LoadMeter()
-  #layout?: DataDirLayout
-  #lock?: DataDirLock
-  #identity?: NodeIdentity
-  #tls?: TlsMaterial | undefined
-  #store?: Store
+  /** The parts the others stand on (data dir, identity, TLS, store, keys, accounts): open once started. */
+  #core?: NodeCore
   #http?: HttpServer
-  #signingKey?: SigningKey
-  #revocations?: RevocationList
-  #registry?: ClientRegistry
-  #grants?: Grants
   readonly #revokedClients = new Set<string>()
-  #verifier?: AccessTokenVerifier
-  #authAudit?: RefusalAudit
-  /** Ends open streams and sessions when their token does (built with the verifier). */
-  readonly #tokens = new TokenWatcher(async (token) => await this.#verifier!.verify(token))
-  #authServer?: AuthorizationServer
-  #operator?: OperatorAccount
+  /** The token verifier and authorization server: built once the server listens (the URLs need the port). */
+  #auth?: AuthPart
+  /** Ends open streams and sessions when their token does. */
+  readonly #tokens = new TokenWatcher(async (token) => await this.#auth!.verifier.verify(token))
   /** Keys for cookies and CSRF tokens of the browser pages: new at each start (a restart ends sign-ins in progress). */
   readonly #cookieKeys = [randomBytes(32).toString('base64url')]
   readonly #csrfKey = randomBytes(32)
   #pruneTimer?: NodeJS.Timeout
-  #audit?: AuditFeed
   #mcpPart?: McpPart
   #tracing?: Tracing
   readonly #notifications = new NotificationStream()
@@ -94,52 +79,31 @@ export class EdgeNode {
     const c = this.config
     const log = this.#logger.child({ part: 'node' })
     try {
-      this.#layout = prepareDataDir(c.dataDir)
-      this.#lock = DataDirLock.acquire(this.#layout)
-      this.#identity = await loadOrCreateIdentity(this.#layout.identityKey)
-      if (this.#identity.created) log.info({ nodeId: this.#identity.nodeId }, 'created a new node identity')
-
-      if (!c.insecureHttp) this.#tls = await this.#loadTls(this.#identity.nodeId, log)
-
-      this.#store = instrumentRepositories(await openStore({
-        url: c.store, namespace: c.storeNamespace, database: c.storeDatabase, username: c.storeUsername, password: c.storePassword
-      }), ['audit', 'clients', 'oauthPayloads', 'revocations', 'hive', 'peers', 'operator'], this.#metrics)
-      log.debug({ schemaVersion: this.#store.schemaVersion }, 'store open')
-
-      this.#audit = new AuditFeed(this.#store.audit)
-      this.#signingKey = await loadOrCreateSigningKey(this.#layout.signingKey)
-      this.#revocations = new RevocationList(this.#store.revocations)
-      await this.#revocations.load()
-      this.#revocations.onRevoked(() => { void this.#tokens.recheck() })
-      const admin = operatorAdministration({ clients: this.#store.clients, oauthPayloads: this.#store.oauthPayloads, revocations: this.#revocations, audit: this.#audit }, {
-        accessTokenTtlSeconds: Math.round(c.accessTokenTtl / 1000),
-        registeredClientTtlSeconds: Math.round(c.registeredClientTtl / 1000),
+      const core = this.#core = await openCore(c, log, this.#metrics, {
+        onRevoked: () => { void this.#tokens.recheck() },
         onClientRevoked: (id) => {
           this.#revokedClients.add(id)
           void this.#tokens.recheck()
         }
       })
-      this.#registry = admin.registry
-      this.#grants = admin.grants
-      this.#operator = new OperatorAccount(this.#store.operator, { lockMs: c.signInLockout, maxLockMs: Math.max(c.signInLockout, 3_600_000), globalFailures: c.signInGlobalFailures })
-      this.#tracing = await startTracing(c.otelEndpoint, { nodeId: this.#identity.nodeId, name: c.nodeName, version: VERSION })
-      await this.#buildMcp()
-      for (const id of await this.#registry.revokedIds()) this.#revokedClients.add(id)
+      this.#tracing = await startTracing(c.otelEndpoint, { nodeId: core.identity.nodeId, name: c.nodeName, version: VERSION })
+      this.#mcpPart = await this.#buildMcp(core)
+      for (const id of await core.registry.revokedIds()) this.#revokedClients.add(id)
 
-      this.#http = await this.#buildHttp()
+      this.#http = await this.#buildHttp(core)
       const port = await this.#http.listen(c.host, c.port).catch((err: unknown) => { throw listenError(err, 'the HTTPS server', `${c.host}:${c.port}`, '--port', String(c.port + 1)) })
       if (c.port === 0) {
         // Defaults were derived from port 0 before the OS chose one; an explicit URL has no ':0'.
         this.#publicUrl = c.publicUrl.replace(/:0$/, `:${port}`)
         this.#issuer = c.oauth2Issuer.replace(/:0$/, `:${port}`)
       }
-      this.#buildAuth()
+      this.#auth = this.#buildAuth(core)
       this.#listening = true
       this.#startedAt = Date.now()
       this.#pruneTimer = setInterval(() => { void this.#prune() }, PRUNE_INTERVAL_MS).unref()
 
       // The hive starts once the HTTPS URL is known: its advert names the node's endpoints.
-      if (c.p2pEnabled) await this.#startHive(log)
+      if (c.p2pEnabled) await this.#startHive(core, log)
 
       if (c.metricsEnabled) {
         this.#metricsServer = new MetricsServer(async () => await this.#metrics.render(), this.#logger.child({ part: 'metrics' }))
@@ -149,19 +113,19 @@ export class EdgeNode {
         this.#metricsUrl = `http://${loopbackFor(c.metricsHost)}:${metricsPort}/metrics`
       }
 
-      if (c.discovery) this.#dnsSd = advertiseOnLan(this.#identity, port, c.mcpEnabled, this.#logger.child({ part: 'hive' }))
+      if (c.discovery) this.#dnsSd = advertiseOnLan(core.identity, port, c.mcpEnabled, this.#logger.child({ part: 'hive' }))
 
       const summary = this.#summary(port)
-      summary.firstClient = await this.#bootstrapOperatorClient()
-      if (!await this.#operator!.isSet()) {
+      summary.firstClient = await this.#bootstrapOperatorClient(core)
+      if (!await core.operator.isSet()) {
         log.info(`no operator password yet: the console (/console) cannot be opened, and people's apps (MCP clients that sign in with a browser, ${cliName()} login) ` +
           `cannot be approved, until you run: ${cliName()} operator set-password`)
       }
-      this.#lock.update({
+      core.lock.update({
         localUrl: summary.localUrl, issuer: this.#issuer, resource: this.#resource(),
         ...(summary.fingerprint === undefined ? {} : { fingerprint: summary.fingerprint })
       })
-      await this.#audit.append({ actor: 'node', action: 'node.started', target: this.#identity.nodeId, outcome: 'success', detail: { version: VERSION, url: summary.baseUrl } })
+      await core.audit.append({ actor: 'node', action: 'node.started', target: core.identity.nodeId, outcome: 'success', detail: { version: VERSION, url: summary.baseUrl } })
       if (c.insecureHttp) {
         log.warn('serving PLAIN HTTP (--insecure-http): tokens and secrets cross the network in clear unless a TLS-terminating proxy is in front')
       }
@@ -172,13 +136,13 @@ export class EdgeNode {
     }
   }
 
-  async #startHive (log: Logger): Promise<void> {
+  async #startHive (core: NodeCore, log: Logger): Promise<void> {
     const mcp = this.#mcpPart?.mcp
     this.#hivePart = await startHivePart({
       config: this.config,
-      identity: this.#identity!,
-      store: this.#store!,
-      audit: this.#audit!,
+      identity: core.identity,
+      store: core.store,
+      audit: core.audit,
       notifications: this.#notifications,
       catalog: this.#mcpPart!.catalog,
       load: this.#load,
@@ -216,15 +180,6 @@ export class EdgeNode {
     }
   }
 
-  async #loadTls (nodeId: string, log: Logger): Promise<TlsMaterial> {
-    const c = this.config
-    if (c.tlsCert !== undefined && c.tlsKey !== undefined) return loadProvidedCertificate(c.tlsCert, c.tlsKey)
-    const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), nodeId, ...(/^[\d.:]+$/.test(c.host) ? [] : [c.host])])]
-    const tls = await loadOrCreateSelfSigned(this.#layout!.tlsCert, this.#layout!.tlsKey, names)
-    if (tls.created) log.info({ fingerprint: tls.fingerprint, reason: tls.renewedBecause ?? 'first start' }, 'made a self-signed TLS certificate')
-    return tls
-  }
-
   #resource (): string {
     return `${this.#publicUrl}${MCP_PATH}`
   }
@@ -234,26 +189,26 @@ export class EdgeNode {
     return `${this.#publicUrl}/.well-known/oauth-protected-resource${MCP_PATH}`
   }
 
-  async #buildHttp (): Promise<HttpServer> {
+  async #buildHttp (core: NodeCore): Promise<HttpServer> {
     return await buildHttpPart({
       config: this.config,
       logger: this.#logger,
       metrics: this.#metrics,
-      nodeId: this.#identity!.nodeId,
-      peerId: this.#identity!.peerId.toString(),
-      tls: this.#tls,
+      nodeId: core.identity.nodeId,
+      peerId: core.identity.peerId.toString(),
+      tls: core.tls,
       csrfKey: this.#csrfKey,
-      registry: this.#registry!,
-      operator: this.#operator!,
-      audit: this.#audit!,
+      registry: core.registry,
+      operator: core.operator,
+      audit: core.audit,
       mcpPart: this.#mcpPart!,
       notifications: this.#notifications,
       forward: this.#forward(),
       tracer: this.#tracer(),
       // The auth parts are built once the server listens (the URLs need the port): requests
       // cannot arrive before, so the routes reach them through the node.
-      verify: async (token) => await this.#verifier!.verify(token),
-      authServer: () => this.#authServer!,
+      verify: async (token) => await this.#auth!.verifier.verify(token),
+      authServer: () => this.#auth!.authServer,
       hivePart: () => this.#hivePart,
       ready: async () => await this.#ready(),
       info: () => this.info(),
@@ -265,11 +220,11 @@ export class EdgeNode {
     })
   }
 
-  async #buildMcp (): Promise<void> {
-    this.#mcpPart = await createMcpPart({
+  async #buildMcp (core: NodeCore): Promise<McpPart> {
+    return await createMcpPart({
       config: this.config,
-      nodeId: this.#identity!.nodeId,
-      audit: this.#audit!,
+      nodeId: core.identity.nodeId,
+      audit: core.audit,
       metrics: this.#metrics,
       notifications: this.#notifications,
       load: this.#load,
@@ -280,55 +235,54 @@ export class EdgeNode {
       peers: () => peerViews(this.#hivePart?.hive),
       hivePart: () => this.#hivePart,
       provisionClient: async (input, actor) => {
-        const { client, secret } = await this.#registry!.add(input, actor)
+        const { client, secret } = await core.registry.add(input, actor)
         return { clientId: client.client_id, secret }
       },
       watchToken: (token, onEnd) => this.#watchToken(token, onEnd)
     })
   }
 
-  #buildAuth (): void {
-    const auth = buildAuthPart({
+  #buildAuth (core: NodeCore): AuthPart {
+    return buildAuthPart({
       config: this.config,
       logger: this.#logger,
-      nodeId: this.#identity!.nodeId,
+      nodeId: core.identity.nodeId,
       issuer: this.#issuer,
       resource: this.#resource(),
-      store: this.#store!,
-      audit: this.#audit!,
-      revocations: this.#revocations!,
-      grants: this.#grants!,
-      signingKey: this.#signingKey!,
+      store: core.store,
+      audit: core.audit,
+      revocations: core.revocations,
+      grants: core.grants,
+      signingKey: core.signingKey,
       cookieKeys: this.#cookieKeys,
       isClientRevoked: (id) => this.#revokedClients.has(id)
     })
-    this.#verifier = auth.verifier
-    this.#authServer = auth.authServer
-    this.#authAudit = auth.refusals
   }
 
   /** On the very first start, one operator client with every scope, so the quick start needs no extra step. */
-  async #bootstrapOperatorClient (): Promise<NodeSummary['firstClient']> {
-    if (await this.#store!.clients.count() > 0) return undefined
-    const { client, secret } = await this.#registry!.add({ name: 'operator', scopes: [...SCOPES] }, 'node')
+  async #bootstrapOperatorClient (core: NodeCore): Promise<NodeSummary['firstClient']> {
+    if (await core.store.clients.count() > 0) return undefined
+    const { client, secret } = await core.registry.add({ name: 'operator', scopes: [...SCOPES] }, 'node')
     return { clientId: client.client_id, clientSecret: secret! }
   }
 
   async #prune (): Promise<void> {
+    const core = this.#core
+    if (core === undefined) return
     const now = new Date()
-    this.#revocations?.prune(now.getTime())
+    core.revocations.prune(now.getTime())
     try {
-      await this.#store?.revocations.purgeExpired(now)
-      await this.#store?.oauthPayloads.purgeExpired(now)
+      await core.store.revocations.purgeExpired(now)
+      await core.store.oauthPayloads.purgeExpired(now)
       // Retention keeps the audit log from filling the store, whoever writes to it.
-      await this.#store?.audit.purge({ before: new Date(now.getTime() - this.config.auditRetention), keep: this.config.auditMaxEntries })
+      await core.store.audit.purge({ before: new Date(now.getTime() - this.config.auditRetention), keep: this.config.auditMaxEntries })
     } catch (err) {
       this.#logger.child({ part: 'node' }).warn({ err }, 'could not sweep expired OAuth records')
     }
   }
 
   async #ready (): Promise<boolean> {
-    return this.#listening && this.#stopping === undefined && this.#store !== undefined && await this.#store.ping()
+    return this.#listening && this.#stopping === undefined && this.#core !== undefined && await this.#core.store.ping()
   }
 
   /** Every HTTP route the node serves (method and URL pattern); empty before start. */
@@ -349,12 +303,13 @@ export class EdgeNode {
   #state (): NodeState {
     return {
       config: this.config,
-      identity: this.#identity!,
+      // Read only while started: the parts that ask for the node's info exist only then.
+      identity: this.#core!.identity,
       startedAt: this.#startedAt,
       load: this.#load.read(),
       publicUrl: this.#publicUrl,
       issuer: this.#issuer,
-      tls: this.#tls,
+      tls: this.#core!.tls,
       metricsUrl: this.#metricsUrl,
       catalog: this.#mcpPart?.catalog,
       p2p: this.#hivePart?.p2p
@@ -386,14 +341,15 @@ export class EdgeNode {
     this.#metrics.stop()
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hivePart?.stop()
-    await this.#authAudit?.stop().catch((err: unknown) => log.warn({ err }, 'could not write the last refusal summaries'))
-    if (this.#store !== undefined) {
-      if (this.#identity !== undefined && this.#http !== undefined) {
-        await (this.#audit ?? this.#store.audit).append({ actor: 'node', action: 'node.stopped', target: this.#identity.nodeId, outcome: 'success' })
+    await this.#auth?.refusals.stop().catch((err: unknown) => log.warn({ err }, 'could not write the last refusal summaries'))
+    const core = this.#core
+    if (core !== undefined) {
+      if (this.#http !== undefined) {
+        await core.audit.append({ actor: 'node', action: 'node.stopped', target: core.identity.nodeId, outcome: 'success' })
           .catch((err: unknown) => log.error({ err }, 'could not record the stop'))
       }
-      await this.#store.close()
+      await core.store.close()
+      core.lock.release()
     }
-    this.#lock?.release()
   }
 }
