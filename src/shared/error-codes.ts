@@ -75,7 +75,7 @@ export const ERROR_CODES = {
   too_many_forwarded: client(429, 'The caller, or the member, has as many requests open through the hive as it may.'),
   member_offline: client(503, 'The member has not been heard from lately.'),
   member_unreachable: client(503, 'The member could not be reached now, or ended the request without an answer.'),
-  member_timeout: client(504, 'The member did not answer in time (`forwardTimeout`).'),
+  member_timeout: client(504, 'The member did not answer in time (`hiveForwardTimeout`).'),
   member_broke_protocol: client(502, 'The member answered with something this node cannot read.'),
   member_refused: client(502, 'The member refused the request for a reason this node does not know.'),
   member_not_member: client(403, 'The member does not take this node for a member of its hive.'),
