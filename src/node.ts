@@ -17,7 +17,7 @@ import type { NodeInfo } from './shared/node-info.ts'
 import { LoadMeter } from './shared/load.ts'
 import { VERSION } from './shared/version.ts'
 import type { Logger } from './shared/logger.ts'
-import { listenError } from './shared/errors.ts'
+import { listenError, StartupError } from './shared/errors.ts'
 import { NodeMetrics } from './shared/metrics.ts'
 import { cliName } from './shared/cli-name.ts'
 
@@ -34,6 +34,8 @@ export class EdgeNode {
   readonly #load = new LoadMeter()
   /** The parts the others stand on (data dir, identity, TLS, store, keys, accounts): open once started. */
   #core?: NodeCore
+  /** The core while it opens: a stop in that time waits for it, then closes it. */
+  #opening?: Promise<NodeCore>
   #http?: HttpServer
   readonly #revokedClients = new Set<string>()
   /** The token verifier and authorization server: built once the server listens (the URLs need the port). */
@@ -79,13 +81,15 @@ export class EdgeNode {
     const c = this.config
     const log = this.#logger.child({ part: 'node' })
     try {
-      const core = this.#core = await openCore(c, log, this.#metrics, {
+      this.#opening = openCore(c, log, this.#metrics, {
         onRevoked: () => { void this.#tokens.recheck() },
         onClientRevoked: (id) => {
           this.#revokedClients.add(id)
           void this.#tokens.recheck()
         }
       })
+      const core = this.#core = await this.#opening
+      if (this.#stopping !== undefined) throw new StartupError('not_ready', 'the node was stopped while it was starting')
       this.#tracing = await startTracing(c.otelEndpoint, { nodeId: core.identity.nodeId, name: c.nodeName, version: VERSION })
       this.#mcpPart = await this.#buildMcp(core)
       for (const id of await core.registry.revokedIds()) this.#revokedClients.add(id)
@@ -342,14 +346,17 @@ export class EdgeNode {
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hivePart?.stop()
     await this.#auth?.refusals.stop().catch((err: unknown) => log.warn({ err }, 'could not write the last refusal summaries'))
-    const core = this.#core
+    const core = this.#core ?? await this.#opening?.catch(() => undefined)
     if (core !== undefined) {
-      if (this.#http !== undefined) {
-        await core.audit.append({ actor: 'node', action: 'node.stopped', target: core.identity.nodeId, outcome: 'success' })
-          .catch((err: unknown) => log.error({ err }, 'could not record the stop'))
+      try {
+        if (this.#http !== undefined) {
+          await core.audit.append({ actor: 'node', action: 'node.stopped', target: core.identity.nodeId, outcome: 'success' })
+            .catch((err: unknown) => log.error({ err }, 'could not record the stop'))
+        }
+        await core.store.close()
+      } finally {
+        core.lock.release()
       }
-      await core.store.close()
-      core.lock.release()
     }
   }
 }
