@@ -18,7 +18,7 @@ import { addressKey } from './limits.ts'
 import { LanDiscovery } from './lan-discovery.ts'
 import { MAX_HOP_STREAMS, MAX_STOP_STREAMS, PROOF_WAIT_MS, RESERVATION_TTL_MS, RelayGate, isRelayed, memberRelayFilter } from './relay.ts'
 import { gossipOptions } from './gossip/options.ts'
-import { loadQuic, NO_QUIC } from './quic.ts'
+import { isQuicAddress, loadQuic, noQuic, type QuicState } from './quic.ts'
 import type { Logger } from '../shared/logger.ts'
 import { listenError, messageOf } from '../shared/errors.ts'
 
@@ -101,7 +101,7 @@ export class P2PHost {
   /** Peers the operator named: bootstrap peers, and `peers connect` targets (the last MAX_CHOSEN). */
   readonly #bootstrapPeers = new Set<string>()
   readonly #chosen = new Set<string>()
-  #quic = false // loaded only by a node that listens on QUIC
+  #quic: QuicState = 'off'
   readonly #relayGate: RelayGate
 
   constructor (components: P2PHostComponents, options: P2PHostOptions) {
@@ -121,9 +121,7 @@ export class P2PHost {
     }, { maxReservations: options.relay.maxReservations })
   }
 
-  #relayServer (): CircuitRelayService | undefined {
-    return this.#node?.services.relay
-  }
+  #relayServer (): CircuitRelayService | undefined { return this.#node?.services.relay }
 
   /** Whether the operator named this peer (`--bootstrap`, `peers connect`): the hive may show it its credential first. */
   isChosen (peerId: string): boolean {
@@ -141,11 +139,12 @@ export class P2PHost {
    */
   async start (hooks: { beforeStart?: () => Promise<void> } = {}): Promise<void> {
     const log = this.#c.logger
-    // QUIC is loaded only for a node that listens on it (its native module: about 25 MiB and 0.15 s
-    // of start-up); without it, the node dials members at their TCP addresses, which all have.
-    const quicTransport = this.#options.listen.some((a) => a.includes('/quic-v1')) ? await loadQuic(log) : undefined
-    this.#quic = quicTransport !== undefined
-    const direct = quicTransport === undefined ? this.#options.listen.filter((a) => !a.includes('/quic-v1')) : this.#options.listen
+    // QUIC is loaded only for a node that listens on it or bootstraps from a QUIC address (its
+    // native module: about 25 MiB and 0.15 s of start-up); without it, peers are dialled over TCP.
+    const wantsQuic = [...this.#options.listen, ...this.#options.bootstrap].some(isQuicAddress)
+    const quicTransport = wantsQuic ? await loadQuic(log) : undefined
+    this.#quic = quicTransport !== undefined ? 'loaded' : wantsQuic ? 'unavailable' : 'off'
+    const direct = quicTransport === undefined ? this.#options.listen.filter((a) => !isQuicAddress(a)) : this.#options.listen
     // `/p2p-circuit` asks the relay transport for one reservation on a relay it finds among the
     // peers it is connected to (only proven members: see memberRelayFilter).
     const listen = this.#options.reachability === 'private' ? [...direct, '/p2p-circuit'] : direct
@@ -349,8 +348,9 @@ export class P2PHost {
         await node.dial(found.multiaddrs, { signal })
       }
     } catch (err) {
-      const quicOnly = !this.#quic && addrs.length > 0 && addrs.every((a) => a.includes('/quic-v1'))
-      throw new PeerNotFound(`could not reach ${peerId}: ${quicOnly ? NO_QUIC : messageOf(err)}`)
+      const skipped = this.#quic !== 'loaded' && addrs.some(isQuicAddress)
+      const why = skipped && addrs.every(isQuicAddress) ? noQuic(this.#quic) : `${messageOf(err)}${skipped ? ` (${noQuic(this.#quic)})` : ''}`
+      throw new PeerNotFound(`could not reach ${peerId}: ${why}`)
     }
     return node.getConnections(id).map((c) => c.remoteAddr.toString())
   }

@@ -81,6 +81,14 @@ describe('p2p settings', () => {
     assert.ok((JSON.parse(c.stdout) as { addresses: string[] }).addresses.some((x) => x.includes('/quic-v1')), c.stdout)
   })
 
+  it('a node that listens on TCP only loads QUIC for a QUIC bootstrap address, and reaches it', async () => {
+    const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-boot'] })
+    const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))!
+    const tcp = await fleet.start({ args: ['--name', 'p2p-tcp-boot', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', addr] })
+    const seen = await eventually(async () => await callTool<PeerList>(q, 'list_peers'), (l) => l.peers.some((p) => p.peer_id === tcp.ready.peer_id))
+    assert.ok(seen.peers.some((p) => p.peer_id === tcp.ready.peer_id))
+  })
+
   it('a node that listens on TCP only does not load QUIC, and says so when asked to dial a QUIC address', async () => {
     const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-target'] })
     const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))!
