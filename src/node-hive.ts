@@ -8,6 +8,7 @@ import type { AuthInfo } from '@modelcontextprotocol/server'
 import type { Logger } from './shared/logger.ts'
 import type { LoadMeter } from './shared/load.ts'
 import { sha256 } from './shared/hash.ts'
+import { printable } from './shared/text.ts'
 
 /** What the hive part needs from the rest of the node. */
 export interface HivePartDeps {
@@ -86,7 +87,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     nodeId,
     members: (id) => h.directory.membersByNodeId(id).filter((m) => h.isMember(m.peerId)).map((m) => {
       const name = (m.capabilities as { name?: unknown } | undefined)?.name
-      return { peerId: m.peerId, status: m.status, name: typeof name === 'string' ? name : undefined }
+      return { peerId: m.peerId, status: m.status, name: typeof name === 'string' ? printable(name, 64) : undefined }
     }),
     isTrusted: (p) => h.directory.isTrusted(p) && h.isMember(p),
     isMember: (p) => h.isMember(p),

@@ -4,6 +4,7 @@
  * and it is cut to `max` characters.
  */
 export function printable (text: string, max: number): string {
-  const clean = text.replace(/[\p{Cc}\p{Cf}]/gu, ' ')
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
+  // Line and paragraph separators end lines too; a lone surrogate is not text.
+  const clean = [...text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, ' ')]
+  return clean.length > max ? `${clean.slice(0, max - 1).join('')}…` : clean.join('')
 }

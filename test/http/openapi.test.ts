@@ -14,7 +14,6 @@ interface OpenApi { openapi: string, info: { title: string, version: string }, s
 const toOpenApiPath = (url: string): string => url.replace(/:([A-Za-z_]+)/g, '{$1}')
 
 // The routes that are not in the document, each for a reason: the document itself, and the
-// authorization server's catch-all mount (its endpoints are listed one by one instead).
 // authorization server's catch-all mount (its endpoints are listed one by one instead), and the
 // sign-in and consent pages, which are HTML for people, not API.
 const UNDOCUMENTED = new Set(['/openapi.json', '/oauth/*', '/interaction/:uid', '/interaction/:uid/login', '/interaction/:uid/consent'])

@@ -26,5 +26,7 @@ describe('error catalogue', () => {
   it('makes text another party chose printable: no control or format characters, cut to length', () => {
     assert.equal(printable('busy\u001b[2J\r\nnow\u202e', 100), 'busy [2J  now ')
     assert.equal(printable('x'.repeat(600), 500).length, 500)
+    assert.equal(printable('a\u2028b\u2029c\ud800', 10), 'a b c ')
+    assert.equal(printable('😀'.repeat(5), 3), '😀😀…')
   })
 })

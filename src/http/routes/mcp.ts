@@ -42,8 +42,9 @@ export interface McpRouteOptions extends BearerOptions {
   description: string
 }
 
-function rpcError (reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ jsonrpc: '2.0', error: { code, message }, id: null })
+/** A JSON-RPC error as the whole answer; `data.error` carries the node's error code, where there is one (docs/errors.md). */
+function rpcError (reply: FastifyReply, status: number, code: number, message: string, data?: { error: string }): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send({ jsonrpc: '2.0', error: { code, message, ...(data === undefined ? {} : { data }) }, id: null })
 }
 
 /**
@@ -142,7 +143,8 @@ export async function registerMcpRoute (app: FastifyInstance, c: McpRouteCompone
       endWithError(span, err)
       // Only errors meant for the caller say what happened; anything else stays in the span.
       const shown = err instanceof EdgeError && err.expose
-      return rpcError(reply, shown ? err.status : 502, -32000, shown ? err.message : 'The member could not be reached.')
+      if (shown) return rpcError(reply, err.status, -32000, err.message, { error: err.code })
+      return rpcError(reply, 502, -32000, 'The member could not be reached.')
     }
     const token = req.headers.authorization!.slice(7)
     const out = answerFromMember(reply, response, opts, req.identity!)
