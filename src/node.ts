@@ -34,8 +34,6 @@ export class EdgeNode {
   readonly #load = new LoadMeter()
   /** The parts the others stand on (data dir, identity, TLS, store, keys, accounts): open once started. */
   #core?: NodeCore
-  /** The core while it opens: a stop in that time waits for it, then closes it. */
-  #opening?: Promise<NodeCore>
   #http?: HttpServer
   readonly #revokedClients = new Set<string>()
   /** The token verifier and authorization server: built once the server listens (the URLs need the port). */
@@ -59,7 +57,11 @@ export class EdgeNode {
   #publicUrl: string
   #issuer: string
   #listening = false
+  /** A start under way: a stop waits for it to end (it fails once it sees the stop), then closes what it built. */
+  #starting?: Promise<NodeSummary>
+  #stopRequested = false
   #stopping?: Promise<void>
+  #closing?: Promise<void>
 
   constructor (config: Config, logger: Logger) {
     this.config = config
@@ -77,19 +79,29 @@ export class EdgeNode {
   }
 
   /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
-  async start (): Promise<NodeSummary> {
+  start (): Promise<NodeSummary> {
+    if (this.#stopRequested) return Promise.reject(new StartupError('not_ready', 'the node was stopped; make a new one to start again'))
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  /** A stop asked for during the start ends it here, before more is built. */
+  #stillStarting (): void {
+    if (this.#stopRequested) throw new StartupError('not_ready', 'the node was stopped while it was starting')
+  }
+
+  async #start (): Promise<NodeSummary> {
     const c = this.config
     const log = this.#logger.child({ part: 'node' })
     try {
-      this.#opening = openCore(c, log, this.#metrics, {
+      const core = this.#core = await openCore(c, log, this.#metrics, {
         onRevoked: () => { void this.#tokens.recheck() },
         onClientRevoked: (id) => {
           this.#revokedClients.add(id)
           void this.#tokens.recheck()
         }
       })
-      const core = this.#core = await this.#opening
-      if (this.#stopping !== undefined) throw new StartupError('not_ready', 'the node was stopped while it was starting')
+      this.#stillStarting()
       this.#tracing = await startTracing(c.otelEndpoint, { nodeId: core.identity.nodeId, name: c.nodeName, version: VERSION })
       this.#mcpPart = await this.#buildMcp(core)
       for (const id of await core.registry.revokedIds()) this.#revokedClients.add(id)
@@ -101,6 +113,7 @@ export class EdgeNode {
         this.#publicUrl = c.publicUrl.replace(/:0$/, `:${port}`)
         this.#issuer = c.oauth2Issuer.replace(/:0$/, `:${port}`)
       }
+      this.#stillStarting()
       this.#auth = this.#buildAuth(core)
       this.#listening = true
       this.#startedAt = Date.now()
@@ -133,9 +146,10 @@ export class EdgeNode {
       if (c.insecureHttp) {
         log.warn('serving PLAIN HTTP (--insecure-http): tokens and secrets cross the network in clear unless a TLS-terminating proxy is in front')
       }
+      this.#stillStarting()
       return summary
     } catch (err) {
-      await this.stop()
+      await this.#close()
       throw err
     }
   }
@@ -286,7 +300,7 @@ export class EdgeNode {
   }
 
   async #ready (): Promise<boolean> {
-    return this.#listening && this.#stopping === undefined && this.#core !== undefined && await this.#core.store.ping()
+    return this.#listening && !this.#stopRequested && this.#core !== undefined && await this.#core.store.ping()
   }
 
   /** Every HTTP route the node serves (method and URL pattern); empty before start. */
@@ -325,8 +339,17 @@ export class EdgeNode {
    * `shutdownTimeout`), record the stop, close the store, release the data dir. Idempotent.
    */
   stop (): Promise<void> {
-    this.#stopping ??= this.#stop()
+    this.#stopRequested = true
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => undefined)
+      await this.#close()
+    })()
     return this.#stopping
+  }
+
+  #close (): Promise<void> {
+    this.#closing ??= this.#stop()
+    return this.#closing
   }
 
   async #stop (): Promise<void> {
@@ -346,7 +369,7 @@ export class EdgeNode {
     await this.#dnsSd?.stop().catch((err: unknown) => log.warn({ err }, 'dns-sd goodbye failed'))
     await this.#hivePart?.stop()
     await this.#auth?.refusals.stop().catch((err: unknown) => log.warn({ err }, 'could not write the last refusal summaries'))
-    const core = this.#core ?? await this.#opening?.catch(() => undefined)
+    const core = this.#core
     if (core !== undefined) {
       try {
         if (this.#http !== undefined) {

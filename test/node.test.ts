@@ -19,6 +19,7 @@ describe('the node\'s start and stop', () => {
     const starting = first.start()
     await first.stop()
     await assert.rejects(starting)
+    await assert.rejects(first.start(), /stopped/, 'a stopped node does not start again')
     const second = new EdgeNode(config, quiet())
     try {
       const summary = await second.start()

@@ -91,6 +91,8 @@ export function registerServe (program: Command): void {
     try {
       summary = await node.start()
     } catch (err) {
+      // Stopped by a signal while starting: the signal's handler exits once all is closed.
+      if (stopping) return
       process.exit(reportFatal(err))
     }
     // A person at a terminal gets the banner; a log collector gets the same facts as one line.
