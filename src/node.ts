@@ -59,7 +59,6 @@ export class EdgeNode {
   #listening = false
   /** A start under way: a stop waits for it to end (it fails once it sees the stop), then closes what it built. */
   #starting?: Promise<NodeSummary>
-  #stopRequested = false
   #stopping?: Promise<void>
   #closing?: Promise<void>
 
@@ -80,14 +79,14 @@ export class EdgeNode {
 
   /** Starts every part. On failure, what was started is stopped again and the error rethrown. */
   start (): Promise<NodeSummary> {
-    if (this.#stopRequested) return Promise.reject(new StartupError('not_ready', 'the node was stopped; make a new one to start again'))
+    if (this.#stopping !== undefined) return Promise.reject(new StartupError('not_ready', 'the node was stopped; make a new one to start again'))
     this.#starting ??= this.#start()
     return this.#starting
   }
 
   /** A stop asked for during the start ends it here, before more is built. */
   #stillStarting (): void {
-    if (this.#stopRequested) throw new StartupError('not_ready', 'the node was stopped while it was starting')
+    if (this.#stopping !== undefined) throw new StartupError('not_ready', 'the node was stopped while it was starting')
   }
 
   async #start (): Promise<NodeSummary> {
@@ -300,7 +299,7 @@ export class EdgeNode {
   }
 
   async #ready (): Promise<boolean> {
-    return this.#listening && !this.#stopRequested && this.#core !== undefined && await this.#core.store.ping()
+    return this.#listening && this.#stopping === undefined && this.#core !== undefined && await this.#core.store.ping()
   }
 
   /** Every HTTP route the node serves (method and URL pattern); empty before start. */
@@ -339,7 +338,6 @@ export class EdgeNode {
    * `shutdownTimeout`), record the stop, close the store, release the data dir. Idempotent.
    */
   stop (): Promise<void> {
-    this.#stopRequested = true
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => undefined)
       await this.#close()

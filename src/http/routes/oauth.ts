@@ -235,7 +235,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
       }
       const body = bodyOf(req)
       if (body?.kind === 'other') throw new HttpError('unsupported_media_type', 'Send a form (application/x-www-form-urlencoded) or a JSON object.')
-      if (body?.kind === 'malformed') throw new HttpError('malformed_json', 'The request body is not valid JSON.')
+      if (body?.kind === 'malformed') throw new HttpError('malformed_json')
       if (body === undefined || body.kind === 'not-an-object') {
         return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'The body must be a JSON object or a form.' })
       }
