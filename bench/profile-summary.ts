@@ -1,8 +1,9 @@
 // Where the time goes in a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --only mcp
 // --cpu-prof <dir>`): self time summed per function and per module (npm package, node
 // internals, or the project's own files), busy time only (idle left out). `--until <ms>` looks
-// only at the profile's first milliseconds (a start-up: profile a node and stop it once ready).
-// usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--until <ms>]
+// only at the profile's first milliseconds (a start-up: profile a node and stop it once ready);
+// `--from <ms>` skips its first ones (a hive at rest: the window after formation).
+// usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--from <ms>] [--until <ms>]
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -14,10 +15,11 @@ interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[
 // Piped into `head`: stop quietly when the reader goes.
 process.stdout.on('error', () => process.exit(0))
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' }, until: { type: 'string' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' }, until: { type: 'string' }, from: { type: 'string' } }, allowPositionals: true })
 const file = positionals[0]
-if (file === undefined) { process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--until <ms>]\n'); process.exit(2) }
+if (file === undefined) { process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--from <ms>] [--until <ms>]\n'); process.exit(2) }
 const top = Number(values.top)
+const fromUs = values.from === undefined ? 0 : Number(values.from) * 1000
 const untilUs = values.until === undefined ? Infinity : Number(values.until) * 1000
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 
@@ -67,12 +69,16 @@ export function moduleOf (url: string, line = 0): string {
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const selfUs = new Map<number, number>()
 let elapsedUs = 0
+const maxDeltaUs = 2 * ([...profile.timeDeltas].sort((a, b) => a - b)[Math.floor(profile.timeDeltas.length / 2)] ?? 1000)
 for (let i = 0; i < profile.samples.length; i++) {
   elapsedUs += profile.timeDeltas[i] ?? 0
   if (elapsedUs > untilUs) break
+  if (elapsedUs < fromUs) continue
   const id = profile.samples[i]!
-  // timeDeltas[i] is the time before sample i; attribute the next delta to this sample.
-  const dt = profile.timeDeltas[i + 1] ?? 0
+  // timeDeltas[i] is the time before sample i; attribute the next delta to this sample, but no
+  // more than two sampling intervals: on a busy machine the sampler is sometimes not scheduled
+  // for tens of milliseconds, and that gap is not time spent in the function it sampled last.
+  const dt = Math.min(profile.timeDeltas[i + 1] ?? 0, maxDeltaUs)
   selfUs.set(id, (selfUs.get(id) ?? 0) + dt)
 }
 
