@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { cleanEnv as sharedCleanEnv, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
+import { cleanEnv as sharedCleanEnv, diesWithParent, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** The built CLI (`npm run build`), as the package's `bin` names it. */
@@ -100,7 +100,8 @@ export class BenchNode {
   /** Spawns the node; does not wait (see `whenReady`). */
   static spawn (o: StartOptions): { node: BenchNode, whenReady: Promise<BenchNode> } {
     const argv = [process.execPath, ...(o.nodeFlags ?? []), CLI, 'serve', '--data-dir', o.dataDir, ...o.args]
-    const { cmd, args } = o.wrap?.(argv) ?? { cmd: argv[0]!, args: argv.slice(1) }
+    const wrapped = o.wrap?.(argv)
+    const { cmd, args } = diesWithParent(wrapped === undefined ? argv : [wrapped.cmd, ...wrapped.args])
     const spawnedAt = performance.now()
     const child = spawn(cmd, args, { env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     const node = new BenchNode(child, o.dataDir, spawnedAt)

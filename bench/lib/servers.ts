@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cleanEnv, execFileP, type Cleanup } from './node.ts'
+import { diesWithParent } from '../../scripts/lib/node-process.ts'
 
 export interface ChildServer {
   child: ChildProcess
@@ -23,7 +24,8 @@ export async function selfSignedCert (dir: string): Promise<{ cert: string, key:
 /** Starts `bench/servers/<name>.ts` with Node 22 and waits for its {"port":N} line. */
 export async function startServer (name: string, args: string[], cleanup: Cleanup, nodeFlags: string[] = []): Promise<ChildServer> {
   const file = fileURLToPath(new URL(`../servers/${name}.ts`, import.meta.url))
-  const child = spawn(process.execPath, [...nodeFlags, file, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const { cmd, args: argv } = diesWithParent([process.execPath, ...nodeFlags, file, ...args])
+  const child = spawn(cmd, argv, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -1,5 +1,6 @@
 // What the tests, the benchmarks and `npm run hive` share about running the CLI's nodes: one
 // copy of the environment they give a node and of reading its "node ready" line.
+import { existsSync } from 'node:fs'
 
 /** What a started node's `node ready` log line says (stdout, JSON, one line; see src/cli/commands/serve.ts). */
 export interface ReadyLine {
@@ -53,4 +54,20 @@ export function lines (onLine: (line: string) => void): (chunk: Buffer | string)
       onLine(line)
     }
   }
+}
+
+const SETPRIV = '/usr/bin/setpriv'
+const HAS_SETPRIV = process.platform === 'linux' && existsSync(SETPRIV)
+
+/**
+ * `argv` made to die with the process that starts it, for nodes and tools a test or a benchmark
+ * runs: on Linux, util-linux's setpriv asks the kernel to send the child SIGKILL when its parent
+ * exits (PR_SET_PDEATHSIG, kept across the exec of the node and of `ip netns exec`). A test's
+ * `after` hooks stop what it started, but they do not run when the test runner kills the test
+ * file's process (a file over its time limit, a runner stopped with Ctrl-C), and the nodes then
+ * ran on after the run. Not for `npm run hive`, whose nodes are meant to outlive the command.
+ * Without setpriv, argv as it is: the hooks are then the only clean-up.
+ */
+export function diesWithParent (argv: string[]): { cmd: string, args: string[] } {
+  return HAS_SETPRIV ? { cmd: SETPRIV, args: ['--pdeathsig', 'KILL', '--', ...argv] } : { cmd: argv[0]!, args: argv.slice(1) }
 }

@@ -6,7 +6,7 @@ import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { SETTINGS, CONFIG_FILE_ENV, loadConfig, type SettingKey } from '../../src/config/index.ts'
-import { CLI, Fleet, cleanEnv, runCli, tempDir, removeDir, type ReadyLine } from '../helpers/cli.ts'
+import { CLI, Fleet, cleanEnv, diesWithParent, runCli, tempDir, removeDir, type ReadyLine } from '../helpers/cli.ts'
 import { lines, readyLineOf } from '../../scripts/lib/node-process.ts'
 import { eventually } from '../helpers/eventually.ts'
 
@@ -233,7 +233,8 @@ class FormHive {
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 
   constructor (args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [FORM_HIVE, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = diesWithParent([process.execPath, FORM_HIVE, ...args])
+    this.child = spawn(argv.cmd, argv.args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.child.stdout!.on('data', (d: Buffer) => { this.out += d.toString() })
     this.child.stderr!.on('data', (d: Buffer) => { this.err += d.toString() })
     this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })))
@@ -775,7 +776,8 @@ describe('the runtime stage rehearsed here: /app with production dependencies on
     const env = cleanEnv({ ...runtimeEnv(), PATH: process.env.PATH ?? '', HOME: data, EDGE_HIVE_DATA_DIR: join(data, '.edge-hive'), EDGE_HIVE_HOST: '127.0.0.1' })
     // The image's CMD without --discovery (no multicast here) and with free loopback ports.
     const args = ['serve', '--port', '0', '--metrics-port', '0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1']
-    const child = spawn(process.execPath, [join(app, 'docker', 'bin', 'edge-hive'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = diesWithParent([process.execPath, join(app, 'docker', 'bin', 'edge-hive'), ...args])
+    const child = spawn(argv.cmd, argv.args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     node = child
     let out = ''
     let err = ''

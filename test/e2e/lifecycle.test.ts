@@ -11,6 +11,16 @@ import { request1 } from '../helpers/https.ts'
 
 const exec = promisify(execFile)
 const READ_AUDIT = fileURLToPath(new URL('../fixtures/read-audit.ts', import.meta.url))
+const NODE_THEN_WAIT = fileURLToPath(new URL('../fixtures/node-then-wait.ts', import.meta.url))
+
+/** Whether a process is gone: no such pid, or a zombie waiting for its new parent to reap it. */
+function gone (pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z')
+  } catch {
+    return true
+  }
+}
 
 async function readAudit (storeUrl: string): Promise<Array<{ action: string, actor: string }>> {
   const { stdout } = await exec(process.execPath, [READ_AUDIT, storeUrl])
@@ -44,6 +54,37 @@ describe('node lifecycle', () => {
     assert.doesNotMatch(second.stderr, /\n\s+at /, 'no stack trace')
     // The first node is unharmed.
     assert.equal((await request1(`${first.url}/readyz`)).status, 200)
+  })
+
+  const linuxOnly = { skip: process.platform !== 'linux' ? 'the kernel\'s parent-death signal is Linux only' : false }
+  it('a node a test started is killed with the test\'s process, even when its clean-up never runs', linuxOnly, async () => {
+    // As the runner kills a test file over its time limit: SIGKILL, so no `after` hook runs.
+    const testFile = spawn(process.execPath, [NODE_THEN_WAIT], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let nodePid: number | undefined
+    let dataDir: string | undefined
+    try {
+      let out = ''
+      let err = ''
+      testFile.stderr.on('data', (d: Buffer) => { err += d.toString() })
+      nodePid = await new Promise<number>((resolve, reject) => {
+        testFile.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          const m = /"node_pid":(\d+),"data_dir":("[^"]+")/.exec(out)
+          if (m !== null) { dataDir = JSON.parse(m[2]!) as string; resolve(Number(m[1])) }
+        })
+        testFile.on('close', (code) => { reject(new Error(`the test process exited (${code}) before its node was ready: ${err.slice(-2000)}`)) })
+      })
+      assert.equal(gone(nodePid), false, 'the node runs')
+      testFile.kill('SIGKILL')
+      // The kernel signals the node as the test process exits; how soon it is reaped depends on the machine.
+      const deadline = Date.now() + 30_000
+      while (!gone(nodePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(gone(nodePid), true, `the node (pid ${nodePid}) outlived the test process that started it`)
+    } finally {
+      testFile.kill('SIGKILL')
+      if (nodePid !== undefined && !gone(nodePid)) process.kill(nodePid, 'SIGKILL')
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   it('takes over a lock left by a process that is gone', async () => {

@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanEnv, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
+import { cleanEnv, diesWithParent, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 /** The built CLI, as `npm ci` leaves it and as the package's `bin` names it. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
-export { cleanEnv, type ReadyLine } from '../../scripts/lib/node-process.ts'
+export { cleanEnv, diesWithParent, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 export function tempDir (prefix = 'edge-hive-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
@@ -39,7 +39,8 @@ export interface RunResult {
 /** Runs the CLI to completion. */
 export function runCli (args: string[], options: { env?: Record<string, string>, timeoutMs?: number, cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
+    const { cmd, args: argv } = diesWithParent([process.execPath, CLI, ...args])
+    const child = spawn(cmd, argv, { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -53,7 +54,8 @@ export function runCli (args: string[], options: { env?: Record<string, string>,
 /** Runs `edge-hive operator set-password` as the operator does: the password on standard input, never on the command line. */
 export function runSetPassword (dataDir: string, password: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'operator', 'set-password', '--data-dir', dataDir], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+    const { cmd, args } = diesWithParent([process.execPath, CLI, 'operator', 'set-password', '--data-dir', dataDir])
+    const child = spawn(cmd, args, { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -100,7 +102,8 @@ export class NodeProcess {
     const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
     // `wrap` runs the node elsewhere, e.g. inside a test network namespace.
     const argv = [process.execPath, CLI, ...args]
-    const { cmd, args: cmdArgs } = options.wrap?.(argv) ?? { cmd: argv[0]!, args: argv.slice(1) }
+    const wrapped = options.wrap?.(argv)
+    const { cmd, args: cmdArgs } = diesWithParent(wrapped === undefined ? argv : [wrapped.cmd, ...wrapped.args])
     const child = spawn(cmd, cmdArgs, { env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     const node = new NodeProcess(child, dataDir)
     await new Promise<void>((resolve, reject) => {

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { CLI, Fleet, cleanEnv, diesWithParent, type NodeProcess } from '../helpers/cli.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
@@ -283,7 +283,8 @@ describe('one door: an agent reaches every member\'s tools through any node', ()
   })
 
   it('a removed member is unreachable at once, and the hive view tells a listening client its tools went while the other names stay the same', async () => {
-    const child = spawn(process.execPath, [CLIENT_VIEW, `${a.url}/mcp/hive`, opToken, 'legacy', b.ready.node_id, 'watch'],
+    const argv = diesWithParent([process.execPath, CLIENT_VIEW, `${a.url}/mcp/hive`, opToken, 'legacy', b.ready.node_id, 'watch'])
+    const child = spawn(argv.cmd, argv.args,
       { env: cleanEnv({ NODE_EXTRA_CA_CERTS: join(a.dataDir, 'tls', 'cert.pem') }), stdio: ['ignore', 'pipe', 'pipe'] })
     try {
       let stdout = ''

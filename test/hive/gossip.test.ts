@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
+import { CLI, Fleet, cleanEnv, diesWithParent, type NodeProcess } from '../helpers/cli.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { TestNetwork, netnsUnavailable, type TestHost } from './netns.ts'
 
@@ -28,7 +28,8 @@ class Gossiper {
   stderr = ''
 
   constructor (cmd: string, args: string[]) {
-    this.child = spawn(cmd, args, { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+    const argv = diesWithParent([cmd, ...args])
+    this.child = spawn(argv.cmd, argv.args, { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
     this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString() })
     createInterface({ input: this.child.stdout! }).on('line', (l) => { const w = this.#waiting.shift(); if (w !== undefined) w(l); else this.#lines.push(l) })
   }
