@@ -31,6 +31,16 @@ const HTTPS_PORT = 8443
 /** --peer-offline-after as the nodes run it (the default; the bench sets no flag for it). */
 const OFFLINE_AFTER_DEFAULT_MS = Number(SETTINGS.find((x) => x.key === 'peerOfflineAfter')?.default?.({}))
 const P2P_PORT = 4001
+/**
+ * BENCH_HIVE_TRANSPORT=tcp|quic|both: what the nodes listen on (tcp by default); members bootstrap
+ * through QUIC with quic, else TCP. Connections at rest are counted from TCP sockets: 0 with quic.
+ */
+const TRANSPORT = process.env.BENCH_HIVE_TRANSPORT ?? 'tcp'
+const TCP_LISTEN = `/ip4/0.0.0.0/tcp/${P2P_PORT}`
+const QUIC_LISTEN = `/ip4/0.0.0.0/udp/${P2P_PORT}/quic-v1`
+const LISTENS: Record<string, string[]> = { tcp: [TCP_LISTEN], quic: [QUIC_LISTEN], both: [TCP_LISTEN, QUIC_LISTEN] }
+const LISTEN = LISTENS[TRANSPORT] ?? []
+if (LISTEN.length === 0) throw new Error(`BENCH_HIVE_TRANSPORT must be tcp, quic or both, not ${TRANSPORT}`)
 
 /** How long each phase may take, by mode. */
 const limits = (quick: boolean): { restMs: number, sampleMs: number, offlineMs: number, restartMs: number, removalMs: number } => ({
@@ -64,7 +74,7 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
       const prof = PROF_DIR !== undefined && i === PROF_NODE && first
       const s = BenchNode.spawn({
         dataDir: dirs[i]!,
-        args: ['--name', `bench-${i + 1}`, '--host', hosts[i]!.ip, '--port', String(HTTPS_PORT), '--p2p-listen', `/ip4/0.0.0.0/tcp/${P2P_PORT}`, '--discovery', ...(i === 0 ? [] : bootstrap)],
+        args: ['--name', `bench-${i + 1}`, '--host', hosts[i]!.ip, '--port', String(HTTPS_PORT), ...LISTEN.flatMap((a) => ['--p2p-listen', a]), '--discovery', ...(i === 0 ? [] : bootstrap)],
         env: cleanEnv({ ...o.env, ...(LOG_DIR === undefined ? {} : { LOG_LEVEL: 'debug' }) }),
         wrap: (argv) => net.command(hosts[i]!, argv),
         // A first start waits its turn for the CPU with all the others; a restart comes alone.
@@ -83,7 +93,7 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
     const founder = await spawnNode(0).whenReady
     await founderCli(['hive', 'init'])
     const { token } = JSON.parse(await founderCli(['hive', 'invite', '--json', '--uses', String(Math.max(1, n - 1)), '--ttl', '10m'])) as { token: string }
-    bootstrap.push('--bootstrap', `/ip4/${hosts[0]!.ip}/tcp/${P2P_PORT}/p2p/${founder.ready.peer_id}`)
+    bootstrap.push('--bootstrap', `/ip4/${hosts[0]!.ip}/${TRANSPORT === 'quic' ? 'udp' : 'tcp'}/${P2P_PORT}${TRANSPORT === 'quic' ? '/quic-v1' : ''}/p2p/${founder.ready.peer_id}`)
     const monitor = new Monitor(net, net.hosts[n]!)
     cleanup.add(() => monitor.stop())
     const setupMs = Date.now() - t0Setup
