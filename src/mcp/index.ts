@@ -1,5 +1,5 @@
 export {
-  Catalog, type HiveApi, type Caller, type ToolDefinition, type ToolContext, type ToolResult,
+  Catalog, DEFAULT_TOOL_SCOPE, type HiveApi, type Caller, type ToolDefinition, type ToolContext, type ToolResult,
   type ResourceDefinition, type ResourceTemplateDefinition, type PromptDefinition
 } from './catalog.ts'
 export { McpEndpoint, EndpointQuotas, SERVED_PROTOCOL_VERSIONS, catalogSource, type McpEndpointOptions, type WatchToken, type TokenEnd, type ServerSource } from './endpoint.ts'

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { CallerQuota, EVENT_SCOPES, quotaMessage, type InvokeOutcome, type NotificationStream, type Caller, type StreamEvent } from '../../mcp/index.ts'
+import { CallerQuota, DEFAULT_TOOL_SCOPE, EVENT_SCOPES, quotaMessage, type InvokeOutcome, type NotificationStream, type Caller, type StreamEvent } from '../../mcp/index.ts'
 import { challenge, refuse, type BearerOptions } from '../bearer.ts'
 import { HttpError } from '../errors.ts'
 import { nodeIdParam, object, responses } from '../schemas.ts'
@@ -73,8 +73,8 @@ export function registerMcpRestRoutes (app: FastifyInstance, c: McpRestComponent
     }
     throw new HttpError(outcome.code, outcome.message)
   }
-  // Most tools need mcp:call; one that needs another scope says so in its 403.
-  const toolScope = { challengeScope: ['mcp:call'] as const }
+  // Most tools need the default tool scope; one that needs another says so in its 403.
+  const toolScope = { challengeScope: [DEFAULT_TOOL_SCOPE] }
   app.post('/mcp/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool' } }, callTool)
   app.post('/mcp/node/:node_id/tools/call', { config: toolScope, schema: { ...call, summary: 'Call a tool, by node id', params: nodeIdParam } }, callTool)
 
