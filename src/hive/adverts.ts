@@ -360,7 +360,7 @@ export class Adverts {
     const key = offerOf(doc)
     if (key === this.#dht.key && Date.now() - this.#dht.at < DHT_REFRESH_MS) return
     this.#dht = { key, at: Date.now() }
-    const dht = (this.#c.host.libp2p?.services as { dht?: { put: (k: Uint8Array, v: Uint8Array, o: { signal: AbortSignal }) => AsyncIterable<unknown> } } | undefined)?.dht
+    const dht = this.#c.host.libp2p?.services.dht
     if (dht === undefined) return
     try {
       for await (const _ of dht.put(capabilityKey(this.#c.peerId), new Uint8Array(Buffer.from(record, 'base64url')), { signal: AbortSignal.timeout(DHT_PUT_TIMEOUT_MS) })) { /* progress events */ }

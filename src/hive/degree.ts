@@ -17,7 +17,7 @@ const PROOF_GRACE_MS = 5_000
 const SETTLE_MS = 10_000
 
 export interface DegreeComponents {
-  libp2p (): Libp2p | undefined
+  libp2p (): Libp2p<{ ping: Ping }> | undefined
   logger: Logger
   /** Peers proven members on their current connection. */
   trusted (): string[]
@@ -172,7 +172,7 @@ export class DegreeKeeper {
   async ping (timeoutMs: number): Promise<void> {
     const node = this.#c.libp2p()
     if (node === undefined) return
-    const ping = (node.services as unknown as { ping: Ping }).ping
+    const ping = node.services.ping
     const trusted = this.#c.directory.trustedPeers()
     for (const p of this.#missed.keys()) if (!trusted.includes(p)) this.#missed.delete(p)
     await Promise.all(trusted.map(async (p) => {

@@ -2,12 +2,12 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import type { KadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { circuitRelayServer, circuitRelayTransport, RELAY_V2_HOP_CODEC, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
-import type { Identify } from '@libp2p/identify'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -53,9 +53,11 @@ export interface P2PHostComponents {
 }
 
 /** The libp2p services the hive uses by name (the relay server only where it runs). */
-interface HostServices extends Record<string, unknown> {
+export interface HostServices extends Record<string, unknown> {
   pubsub: GossipSub
   identify: Identify
+  ping: Ping
+  dht: KadDHT
   relay?: CircuitRelayService
 }
 
@@ -354,7 +356,7 @@ export class P2PHost {
   }
 
   /** The running libp2p node, for the hive's own protocols; undefined before start and after stop. */
-  get libp2p (): Libp2p<{ pubsub: GossipSub }> | undefined {
+  get libp2p (): Libp2p<HostServices> | undefined {
     return this.#node
   }
 
