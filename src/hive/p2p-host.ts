@@ -171,13 +171,15 @@ export class P2PHost {
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
       // libp2p pings every connection every 10 s by default to find dead ones; in a hive that is
-      // most of the traffic at rest (each ping a new stream: a dozen frames). Off: members'
-      // connections are pinged by the hive (several pings in a row unanswered close one: see
-      // DegreeKeeper.ping), and members are judged by heartbeats. The monitor's pings of other
-      // connections only measured their round trip, which nothing uses; its closing of
-      // connections whose ping failed made the hive suspect live members on a busy machine
-      // (measured, 30 nodes: two of every five connections closed while the hive formed).
-      connectionMonitor: { enabled: false },
+      // most of the traffic at rest (each ping a new stream: a dozen frames). Members are pinged
+      // by the hive (and heard from by gossip); once a minute is enough for the rest. A ping that
+      // fails does not close the connection: on a busy machine it is mostly a slow answer, or a
+      // ping refused because Kademlia or the hive was pinging on it too (one ping stream per
+      // connection), and each such close made the hive suspect a live member (measured, 30
+      // nodes: two of every five connections closed while the hive formed). Members' connections
+      // are watched by the hive instead (several pings in a row unanswered close one: see
+      // DegreeKeeper.ping), and members are judged by heartbeats.
+      connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false },
       // maxConnections is for everyone together: one address must not take every slot.
       // A relayed connection came through a member relay that checked its source (RelayGate): it is
       // not counted against the relay's own address.
