@@ -170,15 +170,13 @@ export class P2PHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
-      // libp2p pings every connection every 10 s by default to find dead ones; in a hive that is
-      // most of the traffic at rest (each ping a new stream: a dozen frames). Members are pinged
-      // by the hive (and heard from by gossip); once a minute is enough for the rest. A ping that
-      // fails does not close the connection: on a busy machine it is mostly a slow answer, or a
-      // ping refused because Kademlia or the hive was pinging on it too (one ping stream per
-      // connection), and each such close made the hive suspect a live member (measured, 30
-      // nodes: two of every five connections closed while the hive formed). Members' connections
-      // are watched by the hive instead (several pings in a row unanswered close one: see
-      // DegreeKeeper.ping), and members are judged by heartbeats.
+      // libp2p pings every connection every 10 s by default; in a hive that was most of the
+      // traffic at rest (each ping a new stream: a dozen frames). Once a minute is kept, because
+      // libp2p's TCP transport closes a connection silent for 2 minutes, and a member connection
+      // may be silent that long (the hive's own pings go once per --peer-offline-after, up to
+      // 10 min). A failed ping closes nothing: on a busy machine it is mostly a slow or refused
+      // answer, and each such close made the hive suspect a live member (30 nodes: two of every
+      // five connections closed while forming). Members: see DegreeKeeper.ping and heartbeats.
       connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false },
       // maxConnections is for everyone together: one address must not take every slot.
       // A relayed connection came through a member relay that checked its source (RelayGate): it is
