@@ -170,14 +170,14 @@ export class P2PHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: this.#options.maxConnections },
-      // libp2p pings every connection every 10 s by default; in a hive that was most of the
-      // traffic at rest (each ping a new stream: a dozen frames). Once a minute is kept, because
-      // libp2p's TCP transport closes a connection silent for 2 minutes, and a member connection
-      // may be silent that long (the hive's own pings go once per --peer-offline-after, up to
-      // 10 min). A failed ping closes nothing: on a busy machine it is mostly a slow or refused
-      // answer, and each such close made the hive suspect a live member (30 nodes: two of every
-      // five connections closed while forming). Members: see DegreeKeeper.ping and heartbeats.
-      connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false },
+      // Off. libp2p's connection monitor pings every connection (every 10 s by default, a new
+      // stream each: a dozen frames), and in a hive that was most of the traffic at rest. Its
+      // pings only measure round trips, which nothing uses; connections are kept alive by Yamux's
+      // keep-alive (every 30 s) and QUIC's (every 5 s); members' connections are watched by the
+      // hive (several pings in a row unanswered close one: DegreeKeeper.ping), and members are
+      // judged by heartbeats. Its closing of connections whose ping failed made the hive suspect
+      // live members on a busy machine (30 nodes: two of every five connections closed while forming).
+      connectionMonitor: { enabled: false },
       // maxConnections is for everyone together: one address must not take every slot.
       // A relayed connection came through a member relay that checked its source (RelayGate): it is
       // not counted against the relay's own address.
