@@ -117,7 +117,7 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
     const formed = await monitor.watch({ expect: 'online', nodes: all.map((_, i) => target(h, i)), interval_ms: h.intervalMs, timeout_ms: Math.max(1000, formTimeoutMs - (Date.now() - t0)) }, ctx.log)
     const cpu = members.flatMap((m) => { try { return [cpuMs(m.pid)] } catch { return [] } })
     const out: HiveSizeData = {
-      nodes: n, setup_ms: setupMs, members_ready_ms: membersReadyMs, formed_ms: formed.ok ? formed.at - t0 : null, form_timeout_ms: formTimeoutMs, poll_interval_ms: h.intervalMs,
+      nodes: n, transport: TRANSPORT, setup_ms: setupMs, members_ready_ms: membersReadyMs, formed_ms: formed.ok ? formed.at - t0 : null, form_timeout_ms: formTimeoutMs, poll_interval_ms: h.intervalMs,
       members_cpu_ms_at_formed: cpu.length === 0 ? null : { mean: cpu.reduce((a, b) => a + b, 0) / cpu.length, max: Math.max(...cpu) },
       at_rest: null, offline_ms: null, restart_ready_ms: null, restart_online_ms: null, removal_ms: null, removal_command_ms: null,
       timeouts_ms: { offline: lim.offlineMs, restart_online: lim.restartMs, removal: lim.removalMs }
@@ -189,7 +189,7 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
 function logAtRest (n: number, r: AtRest, ctx: BenchContext): void {
   const io = (s: AtRest['packets_per_s'], f: (x: number) => string): string => `in ${f(s.in.mean)} (max ${f(s.in.max)}), out ${f(s.out.mean)} (max ${f(s.out.max)})`
   ctx.log(`  ${n} nodes at rest (${r.nodes} measured over ${fmt.s(r.window_ms)}): CPU ${r.cpu_pct.mean.toFixed(2)}% (max ${r.cpu_pct.max.toFixed(2)}%) of a core, RSS ${fmt.mib(r.rss_bytes.mean)}, ` +
-    `p2p connections ${r.connections.mean.toFixed(1)} (max ${r.connections.max}), packets/s ${io(r.packets_per_s, fmt.rate)}, bytes/s ${io(r.bytes_per_s, fmt.bytes)}`)
+    `p2p connections ${TRANSPORT === 'quic' ? 'n/a (QUIC)' : `${r.connections.mean.toFixed(1)} (max ${r.connections.max})`}, packets/s ${io(r.packets_per_s, fmt.rate)}, bytes/s ${io(r.bytes_per_s, fmt.bytes)}`)
 }
 
 /** What the hive adds to the run's time budget (bench/run.ts BUDGET_S): the window at rest and the restart and removal of each size. */

@@ -75,10 +75,13 @@ for (let i = 0; i < profile.samples.length; i++) {
   if (elapsedUs > untilUs) break
   if (elapsedUs < fromUs) continue
   const id = profile.samples[i]!
-  // timeDeltas[i] is the time before sample i; attribute the next delta to this sample, but no
-  // more than two sampling intervals: on a busy machine the sampler is sometimes not scheduled
-  // for tens of milliseconds, and that gap is not time spent in the function it sampled last.
-  const dt = Math.min(profile.timeDeltas[i + 1] ?? 0, maxDeltaUs)
+  // timeDeltas[i] is the time before sample i; attribute the next delta to this sample, but a
+  // busy one no more than two sampling intervals: on a busy machine the sampler is sometimes not
+  // scheduled for tens of milliseconds, and that gap is mostly not time spent in the function it
+  // sampled last (mostly: the thread may have run for part of it; the totals then agree with
+  // the CPU time the system counts, where uncapped they were several times it).
+  const next = Math.max(0, profile.timeDeltas[i + 1] ?? 0)
+  const dt = byId.get(id)!.callFrame.functionName === '(idle)' ? next : Math.min(next, maxDeltaUs)
   selfUs.set(id, (selfUs.get(id) ?? 0) + dt)
 }
 

@@ -15,10 +15,12 @@ function atRestRows (s: HiveSizeData, r: AtRest): Row[] {
   return [
     row('resident memory per node at rest', { result: fmt.mib(r.rss_bytes.mean), ratio: `min ${fmt.mib(r.rss_bytes.min)}, max ${fmt.mib(r.rss_bytes.max)}` }),
     row('CPU per node at rest', { result: pct(r.cpu_pct.mean), ratio: `max ${pct(r.cpu_pct.max)} of a core, ${window}` }),
-    row('p2p connections per node at rest', {
-      result: r.connections.mean.toFixed(1),
-      ratio: `max ${r.connections.max}; one per other node would be ${s.nodes - 1}; in ${r.connections.inbound_mean.toFixed(1)}, out ${r.connections.outbound_mean.toFixed(1)}`
-    }),
+    row('p2p connections per node at rest', s.transport === 'quic'
+      ? { result: 'n/a', ratio: 'counted from TCP sockets; these nodes connected over QUIC' }
+      : {
+          result: r.connections.mean.toFixed(1),
+          ratio: `max ${r.connections.max}; one per other node would be ${s.nodes - 1}; in ${r.connections.inbound_mean.toFixed(1)}, out ${r.connections.outbound_mean.toFixed(1)}`
+        }),
     row('packets/s per node at rest', inOut(r.packets_per_s, fmt.rate, '')),
     row('bytes/s per node at rest', inOut(r.bytes_per_s, fmt.bytes, ''))
   ]

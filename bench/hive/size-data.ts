@@ -4,6 +4,8 @@ import type { AtRest } from './at-rest.ts'
 
 export interface HiveSizeData {
   nodes: number
+  /** What the nodes listened on and connected over (BENCH_HIVE_TRANSPORT): tcp, quic or both. */
+  transport: string
   /** Founder start, hive init and invitation, before the clock starts. */
   setup_ms: number
   /** From spawning the members until each had logged `node ready` (slowest member). */

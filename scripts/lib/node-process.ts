@@ -57,7 +57,8 @@ export function lines (onLine: (line: string) => void): (chunk: Buffer | string)
 }
 
 const SETPRIV = '/usr/bin/setpriv'
-const HAS_SETPRIV = process.platform === 'linux' && existsSync(SETPRIV)
+/** Whether diesWithParent can ask for the parent-death signal here (Linux, with util-linux's setpriv). */
+export const HAS_PARENT_DEATH_SIGNAL = process.platform === 'linux' && existsSync(SETPRIV)
 
 /**
  * `argv` made to die with the process that starts it, for nodes and tools a test or a benchmark
@@ -69,5 +70,5 @@ const HAS_SETPRIV = process.platform === 'linux' && existsSync(SETPRIV)
  * Without setpriv, argv as it is: the hooks are then the only clean-up.
  */
 export function diesWithParent (argv: string[]): { cmd: string, args: string[] } {
-  return HAS_SETPRIV ? { cmd: SETPRIV, args: ['--pdeathsig', 'KILL', '--', ...argv] } : { cmd: argv[0]!, args: argv.slice(1) }
+  return HAS_PARENT_DEATH_SIGNAL ? { cmd: SETPRIV, args: ['--pdeathsig', 'KILL', '--', ...argv] } : { cmd: argv[0]!, args: argv.slice(1) }
 }

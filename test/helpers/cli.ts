@@ -8,7 +8,7 @@ import { cleanEnv, diesWithParent, lines, readyLineOf, type ReadyLine } from '..
 /** The built CLI, as `npm ci` leaves it and as the package's `bin` names it. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
-export { cleanEnv, diesWithParent, type ReadyLine } from '../../scripts/lib/node-process.ts'
+export { cleanEnv, diesWithParent, HAS_PARENT_DEATH_SIGNAL, type ReadyLine } from '../../scripts/lib/node-process.ts'
 
 export function tempDir (prefix = 'edge-hive-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
