@@ -13,7 +13,7 @@ export interface ErrorSpec {
   readonly audience: 'client' | 'operator'
   /** What it means and what to do: the reference's words. */
   readonly means: string
-  /** The message, when it is always the same. */
+  /** The message, when it is always the same; without one, `means` is the message. */
   readonly message?: string
 }
 
@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   unsupported_media_type: client(415, 'The body\'s content type is not one the route takes.'),
   rate_limited: client(429, 'The caller is over a rate limit; try again after the seconds in `Retry-After`.'),
   server_error: client(500, 'Something failed on the node; the details are in its log.', 'The node could not complete the request.'),
-  not_ready: client(503, 'The node is starting or stopping.', 'The node is starting or stopping.'),
+  not_ready: client(503, 'The node is starting or stopping.'),
   // Clients and approvals (admin API)
   invalid_client_metadata: client(400, 'A client\'s name, agent fields or keys are not acceptable (RFC 7591).'),
   invalid_scope: client(400, 'A scope is unknown, or a client was given none.'),
@@ -66,11 +66,11 @@ export const ERROR_CODES = {
   inviter_unreachable: client(502, 'Joining: the member that made the invitation could not be reached.'),
   inviter_busy: client(503, 'Joining: the member that made the invitation is over its rate limit; try again later.'),
   invalid_credential: client(502, 'Joining: the inviting member answered with a credential that does not verify.'),
-  remove_self: client(400, 'A node cannot remove itself; remove it from another member.', 'A node cannot remove itself; remove it from another member.'),
+  remove_self: client(400, 'A node cannot remove itself; remove it from another member.'),
   remove_not_allowed: client(403, 'The removal rule does not let this node remove that member.'),
   unknown_peer: client(404, 'No peer with this id is known to the node.'),
   // Calling members through this node
-  unknown_node: client(404, 'No member of the hive has this node id.'),
+  unknown_node: client(404, 'No member of the hive has this node id.', 'No node with that id is known here.'),
   ambiguous_node: client(409, 'More than one member claims this node id; call it by its peer id.'),
   too_many_forwarded: client(429, 'The caller, or the member, has as many requests open through the hive as it may.'),
   member_offline: client(503, 'The member has not been heard from lately.'),

@@ -36,7 +36,7 @@ export function registerNodeInfoRoutes (app: FastifyInstance, components: NodeIn
     if (req.params.node_id === components.nodeId) return components.nodeInfo()
     // Another member's document comes from that member, and only to a caller with a token: who
     // is in a hive is not for anyone who asks.
-    if (components.forward === undefined) throw new HttpError('unknown_node', 'No node with that id is known here.')
+    if (components.forward === undefined) throw new HttpError('unknown_node')
     const identity = await bearerIdentity(req, components.verify)
     if (identity === undefined) {
       return refuse(reply, 401, challenge(opts, { realm: 'edge-hive' }), 'unauthorized', 'Another member\'s info document needs an access token of this node: Authorization: Bearer <token>.')

@@ -231,7 +231,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     // {"grant_type","client_id","client_secret","scope"}; answered by the same token endpoint.
     const jsonToken = async (req: FastifyRequest<{ Params: { node_id?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
       if (req.params.node_id !== undefined && req.params.node_id !== opts.nodeId) {
-        throw new HttpError('unknown_node', 'No node with that id is known here.')
+        throw new HttpError('unknown_node')
       }
       const body = bodyOf(req)
       if (body?.kind === 'other') throw new HttpError('unsupported_media_type', 'Send a form (application/x-www-form-urlencoded) or a JSON object.')
