@@ -93,7 +93,8 @@ async function measureHive (n: number, ctx: BenchContext): Promise<HiveSizeData>
     const founder = await spawnNode(0).whenReady
     await founderCli(['hive', 'init'])
     const { token } = JSON.parse(await founderCli(['hive', 'invite', '--json', '--uses', String(Math.max(1, n - 1)), '--ttl', '10m'])) as { token: string }
-    bootstrap.push('--bootstrap', `/ip4/${hosts[0]!.ip}/${TRANSPORT === 'quic' ? 'udp' : 'tcp'}/${P2P_PORT}${TRANSPORT === 'quic' ? '/quic-v1' : ''}/p2p/${founder.ready.peer_id}`)
+    // The founder's first listen address: QUIC with quic, else TCP.
+    bootstrap.push('--bootstrap', `${LISTEN[0]!.replace('0.0.0.0', hosts[0]!.ip)}/p2p/${founder.ready.peer_id}`)
     const monitor = new Monitor(net, net.hosts[n]!)
     cleanup.add(() => monitor.stop())
     const setupMs = Date.now() - t0Setup
