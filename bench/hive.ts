@@ -33,7 +33,7 @@ const OFFLINE_AFTER_DEFAULT_MS = Number(SETTINGS.find((x) => x.key === 'peerOffl
 const P2P_PORT = 4001
 /**
  * BENCH_HIVE_TRANSPORT=tcp|quic|both: what the nodes listen on (tcp by default); members bootstrap
- * through QUIC with quic, else TCP. Connections at rest are counted from TCP sockets: 0 with quic.
+ * through QUIC with quic, else TCP. Connections at rest are counted from TCP sockets: not with quic.
  */
 const TRANSPORT = process.env.BENCH_HIVE_TRANSPORT ?? 'tcp'
 const TCP_LISTEN = `/ip4/0.0.0.0/tcp/${P2P_PORT}`
