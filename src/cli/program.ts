@@ -38,12 +38,30 @@ for (const word of ['start', 'run']) {
   })
 }
 
+// An approval's id (made by the OAuth library, from A-Z a-z 0-9 _ -) starts with a dash one time in
+// 64, and then reads as an option. Commander is right to refuse it (a typo must not become an id),
+// so the answer shows the line that works: the id after `--`, as git and most tools take it.
+function hintIdAfterDashes (message: string): void {
+  const flag = /unknown option '(-[^-][^']+)'/.exec(message)?.[1]
+  if (flag === undefined) return
+  const args = process.argv.slice(2)
+  const at = args.indexOf(flag)
+  if (at < 0 || args.includes('--')) return
+  const line = [cliName(), ...[...args.slice(0, at), ...args.slice(at + 1), '--', flag].map(shellWord)].join(' ')
+  process.stderr.write(`if ${flag} is an id, not an option, put it after --:\n  ${line}\n`)
+}
+
+function shellWord (word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`
+}
+
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
   if (err instanceof CommanderError) {
     // Help and version are not failures; anything else commander refuses is a usage error.
     process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT_OK : EXIT_USAGE
+    if (err.code === 'commander.unknownOption') hintIdAfterDashes(err.message)
   } else {
     process.exitCode = reportFatal(err)
   }

@@ -198,7 +198,7 @@ describe('attack: OAuth grants, clients and tokens', () => {
       const introspect = async (): Promise<Record<string, unknown>> => (await t.form('/oauth/introspect', { client_id: out.client_id, token: out.access_token })).json()
       assert.equal((await introspect()).active, true)
       const [grantId] = await t.grantIds(out.client_id)
-      const revoke = await runCli(['grants', 'revoke', grantId!, '--data-dir', t.node.dataDir])
+      const revoke = await runCli(['grants', 'revoke', '--data-dir', t.node.dataDir, '--', grantId!])
       assert.equal(revoke.code, 0, revoke.stderr)
       assert.deepEqual(await introspect(), { active: false })
     })

@@ -222,6 +222,19 @@ describe('CLI basics', () => {
     assert.match(r.stderr, /unknown option '--no-such-flag'/)
   })
 
+  it('answers an id that starts with a dash (one approval in 64) with the line that takes it, the id after --', async () => {
+    const typo = join(fleet.tempDir(), 'typo')
+    const id = '-UteqOqJUxb_MUsC0kSMzaSV7BaezEvA--6ETILulCy'
+    const r = await runCli(['grants', 'revoke', id, '--data-dir', typo])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, new RegExp(`unknown option '${id}'`))
+    const line = /put it after --:\n {2}edge-hive (.+)\n/.exec(r.stderr)?.[1]
+    assert.equal(line, `grants revoke --data-dir ${typo} -- ${id}`, r.stderr)
+    const taken = await runCli(line.split(' '))
+    assert.match(taken.stderr, /holds no node/, 'the id was taken as the argument; what stops it now is the missing node')
+    assert.doesNotMatch(taken.stderr, /unknown option/)
+  })
+
   it('answers `start` and `run` with the command that runs a node, named as the person runs it (issue 16)', async () => {
     const r = await runCli(['start'])
     assert.equal(r.code, 2)

@@ -139,6 +139,7 @@ describe('OAuth for people\'s apps (openid-client, with the browser scripted ove
   })
 
   it('edge-hive grants list shows the approvals; revoking one stops its access token at once', async () => {
+    // The id goes after --: one in 64 starts with a dash (lifecycle.test.ts has the answer to that).
     // No offline_access: the code flow's refresh-reuse check would revoke the grant itself.
     const out = await app(node, 'code', { approve: ['mcp:read', 'mcp:call'] })
     const list = await runCli(['grants', 'list', '--json', '--data-dir', node.dataDir])
@@ -149,10 +150,10 @@ describe('OAuth for people\'s apps (openid-client, with the browser scripted ove
     assert.equal(mine.client_name, 'Test App')
     assert.deepEqual([...mine.scopes].sort(), ['mcp:call', 'mcp:read'])
     assert.equal(await callTool(out.access_token), 200)
-    const revoke = await runCli(['grants', 'revoke', mine.grant_id, '--data-dir', node.dataDir])
+    const revoke = await runCli(['grants', 'revoke', '--data-dir', node.dataDir, '--', mine.grant_id])
     assert.equal(revoke.code, 0, revoke.stderr)
     assert.equal(await callTool(out.access_token), 401, 'the access token stopped working')
-    const again = await runCli(['grants', 'revoke', mine.grant_id, '--data-dir', node.dataDir])
+    const again = await runCli(['grants', 'revoke', '--data-dir', node.dataDir, '--', mine.grant_id])
     assert.equal(again.code, 1)
     assert.match(again.stderr, /No approval with that id/)
   })
