@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
 import { NetnsNetwork, TEST_PREFIX, netnsUnavailable as unavailable, sweepStaleTestNamespaces, type NetHost } from '../../scripts/lib/netns.ts'
 
 /**
@@ -21,4 +22,16 @@ export const TestNetwork = {
 /** Why namespace tests cannot run here, or undefined when they can. */
 export function netnsUnavailable (): string | undefined {
   return unavailable(TEST_PREFIX)
+}
+
+/** Why a NAT cannot be put in front of a test host here (it is an nftables masquerade), or undefined when it can. */
+export function natUnavailable (): string | undefined {
+  const why = netnsUnavailable()
+  if (why !== undefined) return why
+  try {
+    execFileSync('nft', ['--version'], { stdio: 'ignore' })
+    return undefined
+  } catch {
+    return 'nftables\' nft is not installed (Debian: apt-get install nftables; CI installs it)'
+  }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI, Fleet, cleanEnv, type NodeProcess } from '../helpers/cli.ts'
 import { eventually } from '../helpers/eventually.ts'
-import { TestNetwork, netnsUnavailable, type TestHost } from './netns.ts'
+import { TestNetwork, natUnavailable, type TestHost } from './netns.ts'
 
 const exec = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
@@ -19,7 +19,7 @@ const MEMBER_CALL = fixture('hive-member-call.ts')
 interface Peer { peer_id: string, status: string, member: boolean, capabilities?: { capabilities?: { mcp?: unknown, p2p?: { listen_addrs?: string[] } } } }
 interface AuditRow { action: string, target?: string, detail?: Record<string, unknown> }
 
-const unavailable = netnsUnavailable()
+const unavailable = natUnavailable()
 
 // A hive of four: A (the founder), B and C on a bridge, each reachable by the others; D behind a
 // NAT router (host 4, an nftables masquerade) that lets D out but nothing in, and whose egress
