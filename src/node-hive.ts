@@ -1,7 +1,7 @@
 import type { Config } from './config/index.ts'
 import type { NodeIdentity } from './identity/index.ts'
 import type { AuditFeed, Store } from './store/index.ts'
-import { P2PHost, Hive, HiveForwarding, ForwardError, DnsSdAdvertiser, type ServedRequest } from './hive/index.ts'
+import { P2PHost, Hive, forwardingService, type HiveForwarding, ForwardError, DnsSdAdvertiser, type ServedRequest } from './hive/index.ts'
 import { serveHiveCall, HiveView, type Catalog, type HiveMember, type McpTracer, type PeerView, type NotificationStream } from './mcp/index.ts'
 import { VERSION } from './shared/version.ts'
 import type { AuthInfo } from '@modelcontextprotocol/server'
@@ -39,9 +39,10 @@ export interface HivePart {
 }
 
 /**
- * Builds and starts the hive part: protocol handlers are installed before the host listens (a
- * peer's first stream must not find them missing), then the hive begins (joins its gossip, dials
- * members, joins with the start token). Peer events become notifications and audit entries.
+ * Builds and starts the hive part: the hive's protocols and forwarding start as libp2p services,
+ * so their handlers are in place before the host listens (a peer's first stream must not find
+ * them missing); then the hive begins (joins its gossip, dials members, joins with the start
+ * token). Peer events become notifications and audit entries.
  */
 export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
   const c = d.config
@@ -80,10 +81,10 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     advert: () => d.info() as Record<string, unknown>,
     load: () => ({ ...d.load.read() }),
     audit: (action, target, detail) => { audit(action, 'node', target, 'success', detail) },
+    // Asked by the degree keeping, which runs once the host started (and forwarding with it).
     inUse: (p): boolean => forwarding.busyWith(p)
   }, { offlineAfterMs: c.peerOfflineAfter, degree: c.hiveDegree, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
-  const forwarding: HiveForwarding = new HiveForwarding({
-    libp2p: () => p2p.libp2p,
+  const forward = forwardingService({
     nodeId,
     members: (id) => h.directory.membersByNodeId(id).filter((m) => h.isMember(m.peerId)).map((m) => {
       const name = (m.capabilities as { name?: unknown } | undefined)?.name
@@ -98,7 +99,9 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     logger: log
   }, { timeoutMs: c.hiveForwardTimeout, perClient: c.hiveForwardPerClient, perMember: c.hiveForwardPerMember, maxBodyBytes: c.bodyLimit, scopes: c.hiveScopes })
 
-  await p2p.start({ beforeStart: async () => { await h.start(); await forwarding.start() } })
+  await h.load()
+  // The hive's protocols are libp2p services: their handlers are in place before libp2p listens.
+  const { forward: forwarding } = await p2p.start({ hive: h.service(), forward })
   h.begin()
   // One listener for every session of a hive caller (there may be thousands): each is told when
   // the member it came through is removed, or all of them (`*`) when this node is.

@@ -1,7 +1,7 @@
 import type { Connection, PrivateKey } from '@libp2p/interface'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
-import type { P2PHost } from './p2p-host.ts'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerDirectory } from './peer-directory.ts'
 import type { JsonFrames } from './protocols/framing.ts'
 import { ProtocolViolation } from './protocols/framing.ts'
@@ -34,7 +34,8 @@ const WANT_GATHER_MS = 200
 const WANT_AGAIN_MS = 5_000
 
 export interface AdvertComponents {
-  host: P2PHost
+  /** libp2p's DHT (undefined before the host starts). */
+  dht (): KadDHT | undefined
   privateKey: PrivateKey
   peerId: string
   nodeId: string
@@ -360,7 +361,7 @@ export class Adverts {
     const key = offerOf(doc)
     if (key === this.#dht.key && Date.now() - this.#dht.at < DHT_REFRESH_MS) return
     this.#dht = { key, at: Date.now() }
-    const dht = this.#c.host.libp2p?.services.dht
+    const dht = this.#c.dht()
     if (dht === undefined) return
     try {
       for await (const _ of dht.put(capabilityKey(this.#c.peerId), new Uint8Array(Buffer.from(record, 'base64url')), { signal: AbortSignal.timeout(DHT_PUT_TIMEOUT_MS) })) { /* progress events */ }

@@ -4,6 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
 import type { P2PHost } from './p2p-host.ts'
+import { DIAL_PRIORITY, type HiveNet } from './hive-service.ts'
 import type { PeerDirectory } from './peer-directory.ts'
 import type { HandshakeGuard } from './handshake-guard.ts'
 import type { Member } from './membership/membership.ts'
@@ -21,7 +22,9 @@ const CHALLENGE_RETRY_MAX_MS = 300_000
 const MAX_VOUCHED = 1024
 
 export interface ChallengeComponents {
-  host: P2PHost
+  host: Pick<P2PHost, 'isChosen'>
+  /** libp2p's connections (undefined before the host starts). */
+  net (): HiveNet | undefined
   privateKey: PrivateKey
   peerId: string
   directory: PeerDirectory
@@ -101,7 +104,7 @@ export class Challenges {
    * it is never shown our credential.
    */
   async challengeUnproven (): Promise<void> {
-    const node = this.#c.host.libp2p
+    const node = this.#c.net()
     if (node === undefined || this.#c.membership() === undefined) return
     const now = Date.now()
     const due = new Map<string, Connection>()
@@ -124,7 +127,7 @@ export class Challenges {
    * so the connection starts carrying the hive's gossip.
    */
   async prove (peer: string): Promise<void> {
-    const node = this.#c.host.libp2p
+    const node = this.#c.net()
     if (node === undefined || this.#c.directory.isTrusted(peer) || this.#c.removals.removed.has(peer)) return
     const conn = node.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open')
     if (conn !== undefined) await this.authenticate(conn)
@@ -136,12 +139,12 @@ export class Challenges {
    * which libp2p's peer store has only once it has been connected to that member.
    */
   async reach (peer: string): Promise<void> {
-    const node = this.#c.host.libp2p
+    const node = this.#c.net()
     if (node === undefined) return
     const id = peerIdFromString(peer)
     if (node.getConnections(id).length === 0) {
       const addrs = this.#c.directory.addressesOf(peer).filter((a) => a.endsWith(`/p2p/${peer}`)).map((a) => multiaddr(a))
-      await node.dial(addrs.length > 0 ? addrs : id, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) })
+      await node.openConnection(addrs.length > 0 ? addrs : id, { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS), priority: DIAL_PRIORITY })
     }
     await this.prove(peer)
   }
@@ -209,7 +212,7 @@ export class Challenges {
 
   /** Runs the challenge again with every peer this node may challenge (after its membership changed). */
   reauthenticateAll (): void {
-    const node = this.#c.host.libp2p
+    const node = this.#c.net()
     if (node === undefined) return
     const seen = new Set<string>()
     for (const conn of node.getConnections()) {

@@ -1,4 +1,4 @@
-import type { Connection, Libp2p } from '@libp2p/interface'
+import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../shared/logger.ts'
@@ -7,6 +7,7 @@ import type { Ping } from '@libp2p/ping'
 import type { PeerDirectory } from './peer-directory.ts'
 import type { MemberHint } from './protocols/members.ts'
 import { isRelayed } from './relay.ts'
+import { DIAL_PRIORITY, type HiveNet } from './hive-service.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
 /** Pings in a row a connected member may leave unanswered before its connection is closed. */
@@ -17,7 +18,9 @@ const PROOF_GRACE_MS = 5_000
 const SETTLE_MS = 10_000
 
 export interface DegreeComponents {
-  libp2p (): Libp2p<{ ping: Ping }> | undefined
+  /** libp2p's connections, and its ping service (undefined before the host starts). */
+  net (): HiveNet | undefined
+  ping (): Ping | undefined
   logger: Logger
   /** Peers proven members on their current connection. */
   trusted (): string[]
@@ -73,7 +76,7 @@ export class DegreeKeeper {
    * and dials what it finds, only then.
    */
   wants (): boolean {
-    const connected = new Set([...(this.#c.libp2p()?.getConnections().map((c) => c.remotePeer.toString()) ?? []), ...this.#dialing]).size
+    const connected = new Set([...(this.#c.net()?.getConnections().map((c) => c.remotePeer.toString()) ?? []), ...this.#dialing]).size
     return this.#counted() < this.degree && connected < this.degree
   }
 
@@ -90,11 +93,11 @@ export class DegreeKeeper {
   }
 
   /** Dials a member, counted in #dialing meanwhile; `failed` is logged at debug level. */
-  async #dial (node: Libp2p, peer: string, addrs: string[], failed: string): Promise<void> {
+  async #dial (node: HiveNet, peer: string, addrs: string[], failed: string): Promise<void> {
     if (this.#dialing.has(peer)) return
     this.#dialing.add(peer)
     try {
-      await node.dial(addrs.map((a) => multiaddr(a)), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      await node.openConnection(addrs.map((a) => multiaddr(a)), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS), priority: DIAL_PRIORITY })
       // Connected: still counted while the member proves itself (a challenge, a round trip).
       setTimeout(() => this.#dialing.delete(peer), PROOF_GRACE_MS).unref()
     } catch (err) {
@@ -104,9 +107,9 @@ export class DegreeKeeper {
   }
 
   async keep (): Promise<void> {
-    const node = this.#c.libp2p()
+    const node = this.#c.net()
     if (node === undefined) return
-    await dedupe(node)
+    await dedupe(node, this.#c.self)
     const trusted = this.#c.trusted()
     if (trusted.length < this.degree) {
       const candidates = shuffle(this.#c.unconnected().filter((p) => !this.#dialing.has(p.peerId) && p.addresses.some((a) => a.endsWith(`/p2p/${p.peerId}`))))
@@ -122,7 +125,7 @@ export class DegreeKeeper {
       const extra = trusted.length - Math.ceil(1.5 * this.degree)
       for (const peer of spare.slice(0, extra)) {
         await this.#c.bye(peer)
-        await node.hangUp(peerIdFromString(peer)).catch(() => undefined)
+        await node.closeConnections(peerIdFromString(peer)).catch(() => undefined)
       }
       if (extra > 0) this.#c.logger.debug({ closed: Math.min(extra, spare.length), connected: trusted.length }, 'closed member connections beyond the degree')
     }
@@ -143,7 +146,7 @@ export class DegreeKeeper {
    * random order, as many of the others as this node is short of its degree.
    */
   async follow (hints: MemberHint[]): Promise<void> {
-    const node = this.#c.libp2p()
+    const node = this.#c.net()
     if (node === undefined) return
     const usable = hints.filter((h) => h.peer_id !== this.#c.self && !this.#c.removed(h.peer_id))
     for (const h of usable) this.#c.vouch(h.peer_id)
@@ -170,9 +173,9 @@ export class DegreeKeeper {
    * (and the member, if alive, answers and is dialled again).
    */
   async ping (timeoutMs: number): Promise<void> {
-    const node = this.#c.libp2p()
-    if (node === undefined) return
-    const ping = node.services.ping
+    const node = this.#c.net()
+    const ping = this.#c.ping()
+    if (node === undefined || ping === undefined) return
     const trusted = this.#c.directory.trustedPeers()
     for (const p of this.#missed.keys()) if (!trusted.includes(p)) this.#missed.delete(p)
     await Promise.all(trusted.map(async (p) => {
@@ -189,7 +192,7 @@ export class DegreeKeeper {
         if (missed < MISSED_PINGS) return
         this.#missed.delete(p)
         this.#c.logger.info({ peer_id: p, missed }, 'a member did not answer pings; closing its connection')
-        await node.hangUp(peerIdFromString(p)).catch(() => undefined)
+        await node.closeConnections(peerIdFromString(p)).catch(() => undefined)
       }
     }))
   }
@@ -200,8 +203,7 @@ export class DegreeKeeper {
  * were short of their degree) end up with two connections, and every keep-alive and ping twice.
  * Both sides keep the same one, the one dialled by the lower peer id, and close the other.
  */
-async function dedupe (node: Libp2p): Promise<void> {
-  const self = node.peerId.toString()
+async function dedupe (node: HiveNet, self: string): Promise<void> {
   const byPeer = new Map<string, Connection[]>()
   for (const c of node.getConnections()) {
     const list = byPeer.get(c.remotePeer.toString()) ?? []

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, StreamHandlerOptions } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../shared/logger.ts'
 import { messageOf } from '../shared/errors.ts'
@@ -20,6 +20,8 @@ import { HiveGossip } from './gossip/hive-gossip.ts'
 import { DegreeKeeper } from './degree.ts'
 import { Challenges } from './challenges.ts'
 import { Goodbyes } from './goodbyes.ts'
+import { connectionEvents } from './connection-events.ts'
+import { HiveService, type HiveLibp2p, type ServedProtocol } from './hive-service.ts'
 import { isRelayed } from './relay.ts'
 
 /** Inbound streams per connection for each hive protocol: a peer cannot make the node juggle more. */
@@ -53,6 +55,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
   readonly #challenges: Challenges
   readonly #byes: Goodbyes
   readonly #timers: NodeJS.Timeout[] = []
+  /** What libp2p gave the hive's service when it made it (see service()): connections, events, ping, the DHT, gossipsub. */
+  #lib?: HiveLibp2p
   #stopped = false
   /** Joining with the start token (EDGE_HIVE_JOIN_TOKEN), not a member yet. */
   #joining = false
@@ -65,7 +69,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     this.directory = new PeerDirectory({ repo: c.peers, logger: c.logger }, { offlineAfterMs: o.offlineAfterMs })
     this.directory.on('peer', (e) => this.emit('peer', e))
     this.#byes = new Goodbyes({
-      connected: (p) => (c.host.libp2p?.getConnections(peerIdFromString(p)).length ?? 0) > 0,
+      connected: (p) => this.#connections(p).length > 0,
       suspect: (p) => { void this.#gossip.suspect(p) },
       stopped: () => this.#stopped
     })
@@ -82,7 +86,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       misbehaved
     })
     this.#gossip = new HiveGossip({
-      pubsub: () => c.host.libp2p?.services.pubsub,
+      pubsub: () => this.#lib?.pubsub,
       peerId: c.peerId,
       privateKey: c.privateKey,
       logger: c.logger,
@@ -96,7 +100,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       refute: () => { void this.#adverts.speakUp() }
     })
     this.#adverts = new Adverts({
-      host: c.host,
+      dht: () => this.#lib?.dht,
       privateKey: c.privateKey,
       peerId: c.peerId,
       nodeId: c.nodeId,
@@ -113,7 +117,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
       send: async (peer, protocol, write) => { await this.#send(peer, protocol, write) }
     }, { maxAgeMs: o.offlineAfterMs + MAX_CLOCK_SKEW_MS })
     this.#degree = new DegreeKeeper({
-      libp2p: () => c.host.libp2p,
+      net: () => this.#lib?.connectionManager,
+      ping: () => this.#lib?.ping,
       logger: c.logger,
       trusted: () => this.directory.trustedPeers(),
       unconnected: () => this.directory.unreachableMembers().filter((p) => !this.#removals.removed.has(p.peerId)),
@@ -135,6 +140,7 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     }, o.degree)
     this.#challenges = new Challenges({
       host: c.host,
+      net: () => this.#lib?.connectionManager,
       privateKey: c.privateKey,
       peerId: c.peerId,
       directory: this.directory,
@@ -146,6 +152,8 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     })
     this.#membership = new Membership({
       host: c.host,
+      net: () => this.#lib?.connectionManager,
+      events: () => this.#lib?.events,
       privateKey: c.privateKey,
       peerId: c.peerId,
       repo: c.hive,
@@ -196,58 +204,53 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     return this.#membership.current === undefined || this.#degree.missing() > 0
   }
 
-  /** Loads the membership and the peer table and installs the protocol handlers; call before the host starts. */
-  async start (): Promise<void> {
+  /** Loads the membership, the removals and the peer table; call before the host starts. */
+  async load (): Promise<void> {
     await this.#membership.load()
     await this.#removals.load()
     await this.directory.load()
-    const node = this.#c.host.libp2p
-    if (node === undefined) return
+  }
+
+  /**
+   * The hive's protocols as a libp2p service, for the host to start with libp2p's own: its
+   * handlers are in place before the node listens, and go when it stops.
+   */
+  service (): (components: HiveLibp2p) => HiveService {
     // runOnLimitedConnection: a member behind NAT is reached through a member relay, and proves
     // itself, sends its advert and hears of the others on that connection (member relays set no
     // limit, so it is not limited, but a relay's limit must not cut a member off the hive).
     const opts = { maxInboundStreams: MAX_INBOUND_STREAMS, runOnLimitedConnection: true }
-    await node.handle(AUTH_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#challenges.answer(f, conn) }), opts)
-    for (const legacy of LEGACY_AUTH_PROTOCOLS) await node.handle(legacy, (s, conn) => this.#serve(s, conn, async (f) => { await refuseAuth(f, UPGRADE_REFUSAL) }), opts)
-    await node.handle(JOIN_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#membership.admit(f, conn) }), { maxInboundStreams: MAX_INBOUND_STREAMS })
-    await node.handle(CAPS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#adverts.receive(f, conn) }, true), opts)
-    await node.handle(MEMBERS_PROTOCOL, (s, conn) => this.#serve(s, conn, async (f) => { await this.#receiveMembers(f, conn) }, true), opts)
+    // Each stream framed and bounded (serveFrames); `membersOnly`: for proven members only.
+    const misbehaved = (p: string, why: string): void => { this.directory.misbehaved(p, why) }
+    const trusted = (p: string): boolean => this.directory.isTrusted(p)
+    const serve = (protocol: string, run: (f: JsonFrames, conn: Connection) => Promise<void>, membersOnly = false, options: StreamHandlerOptions = opts): ServedProtocol =>
+      ({ protocol, options, handler: (s, conn) => { serveFrames(s, conn, async (f) => { await run(f, conn) }, { log: this.#log, misbehaved, ...(membersOnly ? { trusted } : {}) }) } })
+    const protocols = [
+      serve(AUTH_PROTOCOL, async (f, conn) => { await this.#challenges.answer(f, conn) }),
+      ...LEGACY_AUTH_PROTOCOLS.map((legacy) => serve(legacy, async (f) => { await refuseAuth(f, UPGRADE_REFUSAL) })),
+      serve(JOIN_PROTOCOL, async (f, conn) => { await this.#membership.admit(f, conn) }, false, { maxInboundStreams: MAX_INBOUND_STREAMS }),
+      serve(CAPS_PROTOCOL, async (f, conn) => { await this.#adverts.receive(f, conn) }, true),
+      serve(MEMBERS_PROTOCOL, async (f, conn) => { await this.#receiveMembers(f, conn) }, true)
+    ]
+    const events = connectionEvents({ directory: this.directory, challenges: this.#challenges, byes: this.#byes, logger: this.#log, connections: (p) => this.#connections(p) })
+    return (components) => {
+      this.#lib = components
+      return new HiveService(components, { name: '@edge-hive/hive', dependencies: ['@libp2p/ping', '@libp2p/kad-dht', '@libp2p/pubsub'], protocols, ...events })
+    }
+  }
 
-    node.addEventListener('connection:open', (evt) => {
-      const conn = evt.detail
-      const peer = conn.remotePeer.toString()
-      this.directory.connected(peer, [conn.remoteAddr.toString()])
-      if (isRelayed(conn.remoteAddr)) this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'connected through a member relay')
-      else if (node.getConnections(conn.remotePeer).some((c) => c !== conn && isRelayed(c.remoteAddr))) {
-        this.#log.info({ peer_id: peer, address: conn.remoteAddr.toString(), direction: conn.direction }, 'a direct connection to a peer reached through a relay (DCUtR)')
-      }
-      // The dialling side starts the challenge (and shows its credential first): only towards a
-      // peer it has reason to take for a member. Others must challenge us, and prove first.
-      if (conn.direction === 'outbound' && this.#challenges.mayChallenge(peer)) void this.#challenges.authenticate(conn)
-    })
-    node.addEventListener('connection:close', (evt) => {
-      const peer = evt.detail.remotePeer
-      if (node.getConnections(peer).length > 0) return
-      const id = peer.toString()
-      const wasTrusted = this.directory.isTrusted(id)
-      this.directory.disconnected(id)
-      if (wasTrusted) this.#byes.closed(id)
-    })
-    node.addEventListener('peer:identify', (evt) => {
-      const id = evt.detail.peerId.toString()
-      const addrs = evt.detail.listenAddrs.map((a) => `${a.toString()}/p2p/${id}`)
-      this.directory.addresses(id, addrs)
-      if (this.#challenges.mayChallenge(id) && !evt.detail.protocols.includes(AUTH_PROTOCOL) && evt.detail.protocols.some((p) => LEGACY_AUTH_PROTOCOLS.includes(p))) {
-        this.#log.warn({ peer_id: id }, 'a member runs an older Edge Hive whose hive protocols this version does not speak; upgrade it')
-      }
-    })
-    node.services.pubsub.addEventListener('gossipsub:graft', () => {
+  #connections (peer: string): Connection[] {
+    return this.#lib?.connectionManager.getConnections(peerIdFromString(peer)) ?? []
+  }
+
+  /** Once the host listens: join the hive's gossip, dial the members known from before, and join with the start token. */
+  begin (): void {
+    this.#lib?.pubsub.addEventListener('gossipsub:graft', () => {
       // Joined the hive's mesh (at start, or after joining): tell the hive at once, not at the next
       // heartbeat. Only then: meshes change all the time while a hive forms, and a whole advert
       // on every change was measured as a third of the gossip of a forming hive of 30.
       void this.#adverts.greet()
     })
-
     const every = (ms: number, fn: () => Promise<void>): void => {
       this.#timers.push(setInterval(() => { fn().catch((err: unknown) => this.#log.debug({ err: messageOf(err) }, 'hive task failed')) }, ms).unref())
     }
@@ -255,15 +258,6 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     every(this.#o.offlineAfterMs, async () => { await this.#degree.ping(Math.max(2000, Math.min(10_000, Math.floor(this.#o.offlineAfterMs / 6)))) })
     every(DEGREE_INTERVAL_MS, async () => { if (this.#membership.current !== undefined) await this.#degree.keep() })
     every(CHALLENGE_RETRY_MS, async () => { await this.#challenges.challengeUnproven() })
-  }
-
-  /** A relay request refused (the relay's gater): aggregated in the audit log as handshake refusals are. */
-  refused (action: string, peer: string, address: string, reason: string): void {
-    this.#guard.refusedAt(action, peer, address, reason)
-  }
-
-  /** Once the host listens: join the hive's gossip, dial the members known from before, and join with the start token. */
-  begin (): void {
     const m = this.#membership.current
     if (m !== undefined) {
       this.#gossip.join(m.hiveId)
@@ -283,6 +277,11 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     }
   }
 
+  /** A relay request refused (the relay's gater): aggregated in the audit log as handshake refusals are. */
+  refused (action: string, peer: string, address: string, reason: string): void {
+    this.#guard.refusedAt(action, peer, address, reason)
+  }
+
   /** Says goodbye to the hive (members list this node offline at once) and stops. */
   async stop (): Promise<void> {
     this.#stopped = true
@@ -293,11 +292,6 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
     await this.directory.stop()
   }
 
-  /** Runs one inbound protocol stream (see serveFrames); `membersOnly`: for proven members only. */
-  #serve (stream: Stream, conn: Connection, run: (f: JsonFrames) => Promise<void>, membersOnly = false): void {
-    serveFrames(stream, conn, run, { log: this.#log, misbehaved: (p, why) => { this.directory.misbehaved(p, why) }, ...(membersOnly ? { trusted: (p: string) => this.directory.isTrusted(p) } : {}) })
-  }
-
   /**
    * A peer just proved membership: tell it what it needs (our advert, the removals we know, where
    * the others are), and every advert held here when it is new to this node (a member that just
@@ -306,14 +300,14 @@ export class Hive extends EventEmitter<{ peer: [PeerEvent] }> {
    * a node's work while a hive formed).
    */
   async #welcome (peer: string, news: boolean): Promise<void> {
-    const direct = this.#c.host.libp2p?.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open' && !isRelayed(c.remoteAddr))
+    const direct = this.#connections(peer).find((c) => c.status === 'open' && !isRelayed(c.remoteAddr))
     if (direct !== undefined) this.#c.host.memberProven(direct)
     await this.#adverts.sendTo(peer, news)
     await this.#send(peer, MEMBERS_PROTOCOL, async (f) => { await pushMembers(f, this.#removals.records(), this.#degree.hints(peer)) })
   }
 
   async #send (peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>): Promise<void> {
-    await sendFrames(this.#c.host.libp2p, peer, protocol, write, this.#log)
+    await sendFrames(this.#lib?.connectionManager, peer, protocol, write, this.#log)
   }
 
   /** Connects to a member (dialling it when no connection is open) and proves membership on the connection. */

@@ -2,5 +2,5 @@ export { P2PHost, PeerNotFound, KAD_PROTOCOL, MDNS_SERVICE_TAG, type P2PHostOpti
 export { DnsSdAdvertiser, SERVICE_TYPE, type ServiceRecord } from './dns-sd.ts'
 export { Hive, type HiveComponents, type HiveOptions, type MemberView } from './hive.ts'
 export type { PeerEvent } from './peer-directory.ts'
-export { HiveForwarding, ForwardError, type ServedRequest, type ForwardingComponents, type ForwardingOptions } from './forward/forwarding.ts'
+export { HiveForwarding, forwardingService, ForwardError, type ServedRequest, type ForwardingComponents, type ForwardingOptions } from './forward/forwarding.ts'
 export { FORWARD_PROTOCOL } from './forward/protocol.ts'

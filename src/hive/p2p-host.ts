@@ -19,10 +19,14 @@ import { LanDiscovery } from './lan-discovery.ts'
 import { MAX_HOP_STREAMS, MAX_STOP_STREAMS, PROOF_WAIT_MS, RESERVATION_TTL_MS, RelayGate, isRelayed, memberRelayFilter } from './relay.ts'
 import { gossipOptions } from './gossip/options.ts'
 import { isQuicAddress, loadQuic, noQuic, type QuicState } from './quic.ts'
+import type { HiveLibp2p, HiveService, HiveServiceComponents } from './hive-service.ts'
+import type { HiveForwarding } from './forward/forwarding.ts'
 import type { Logger } from '../shared/logger.ts'
-import { listenError, messageOf } from '../shared/errors.ts'
+import { messageOf } from '../shared/errors.ts'
+import { PeerNotFound, p2pListenError } from './host-errors.ts'
 
 export { KAD_PROTOCOL } from './kademlia.ts'
+export { PeerNotFound } from './host-errors.ts'
 
 /** The mDNS service libp2p peers of a hive announce (not libp2p's default, so only Edge Hive nodes answer). */
 export const MDNS_SERVICE_TAG = '_edge-hive-p2p._udp.local'
@@ -59,6 +63,14 @@ export interface HostServices extends Record<string, unknown> {
   ping: Ping
   dht: KadDHT
   relay?: CircuitRelayService
+  hive: HiveService
+  forward: HiveForwarding
+}
+
+/** The hive's own protocols, as libp2p services made by libp2p beside its own (see hive-service.ts). */
+export interface HiveServiceFactories {
+  hive: (components: HiveLibp2p) => HiveService
+  forward: (components: HiveServiceComponents) => HiveForwarding
 }
 
 /** Whether other members can dial this node: `private` (behind NAT) reserves a slot on a member relay. */
@@ -76,11 +88,6 @@ export interface P2PHostOptions {
   relay: { serve: boolean, maxReservations: number }
   /** `private`: this node has no inbound route; it reserves a slot on a member relay and advertises the relayed address. */
   reachability: Reachability
-}
-
-/** No address of the peer is known, or none answered. */
-export class PeerNotFound extends Error {
-  readonly code = 'ERR_PEER_NOT_FOUND'
 }
 
 /**
@@ -136,10 +143,10 @@ export class P2PHost {
   }
 
   /**
-   * Starts listening and dialling. `beforeStart` runs once the node exists but before it listens
-   * or dials, so protocol handlers are in place before any peer can reach the node.
+   * Starts listening and dialling, with the hive's own protocols as libp2p services besides
+   * libp2p's (`services`), which start before the node listens or dials. Returns them.
    */
-  async start (hooks: { beforeStart?: () => Promise<void> } = {}): Promise<void> {
+  async start (services: HiveServiceFactories): Promise<{ hive: HiveService, forward: HiveForwarding }> {
     const log = this.#c.logger
     // QUIC is loaded only for a node that listens on it or bootstraps from a QUIC address (its
     // native module: about 25 MiB and 0.15 s of start-up); without it, peers are dialled over TCP.
@@ -151,7 +158,7 @@ export class P2PHost {
     // peers it is connected to (only proven members: see memberRelayFilter).
     const listen = this.#options.reachability === 'private' ? [...direct, '/p2p-circuit'] : direct
     const gate = this.#relayGate
-    this.#node = await createLibp2p({
+    const node = await createLibp2p({
       start: false,
       privateKey: this.#c.privateKey,
       addresses: { listen },
@@ -207,22 +214,23 @@ export class P2PHost {
               })
             }
           : {}),
-        dht: hiveKademlia((p) => this.#c.isMember(p))
+        dht: hiveKademlia((p) => this.#c.isMember(p)),
+        ...services
       }
     })
-    await hooks.beforeStart?.()
+    this.#node = node
     try {
-      await this.#node.start()
+      await node.start()
     } catch (err) {
-      try { await this.#node.stop() } catch { /* what started is stopped as far as it can be */ }
+      try { await node.stop() } catch { /* what started is stopped as far as it can be */ }
       this.#node = undefined
       throw p2pListenError(err)
     }
-    keepNoKademliaMarks(this.#node)
-    this.#node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
+    keepNoKademliaMarks(node)
+    node.addEventListener('peer:connect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer connected'))
     if (this.#options.discovery) {
       this.#lan = new LanDiscovery({
-        peerId: this.#node.peerId.toString(),
+        peerId: node.peerId.toString(),
         logger: log,
         addresses: () => this.#node?.getMultiaddrs() ?? [],
         wanted: () => this.#c.wantsPeers(),
@@ -230,11 +238,12 @@ export class P2PHost {
       }, { serviceTag: MDNS_SERVICE_TAG, queryIntervalMs: MDNS_QUERY_INTERVAL_MS })
       this.#lan.start()
     }
-    this.#node.addEventListener('peer:disconnect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer disconnected'))
+    node.addEventListener('peer:disconnect', (evt) => log.debug({ peer_id: evt.detail.toString() }, 'peer disconnected'))
     if (this.#options.bootstrap.length > 0) {
       void this.#dialBootstrap()
       this.#bootstrapTimer = setInterval(() => { void this.#dialBootstrap() }, BOOTSTRAP_RETRY_MS).unref()
     }
+    return { hive: node.services.hive, forward: node.services.forward }
   }
 
   /**
@@ -355,11 +364,6 @@ export class P2PHost {
     return node.getConnections(id).map((c) => c.remoteAddr.toString())
   }
 
-  /** The running libp2p node, for the hive's own protocols; undefined before start and after stop. */
-  get libp2p (): Libp2p<HostServices> | undefined {
-    return this.#node
-  }
-
   #addrs?: { at: number, value: string[] }
 
   /** The peers this node holds a connection to now. */
@@ -384,17 +388,4 @@ export class P2PHost {
     this.#lan?.stop()
     await this.#node?.stop()
   }
-}
-
-/**
- * libp2p's refusal to start when an address cannot be listened on (a paragraph with a stack
- * per address, telling to set an option of its own) as one line naming the flag to change.
- */
-function p2pListenError (err: unknown): unknown {
-  const text = messageOf(err)
-  const failed = /^\s*(\/\S+): (?:\w*Error: )?(.*)$/m.exec(text)
-  if (failed === null) return err
-  const [, address, reason] = failed as unknown as [string, string, string]
-  const port = Number(/\/(?:tcp|udp)\/(\d+)/.exec(address)?.[1] ?? 4001)
-  return listenError(new Error(reason), 'the P2P host', address, '--p2p-listen', address.replace(/\/(tcp|udp)\/\d+/, `/$1/${port + 1}`))
 }

@@ -1,4 +1,5 @@
-import type { Connection, Libp2p, Startable, Stream } from '@libp2p/interface'
+import type { Connection, Startable, Stream } from '@libp2p/interface'
+import { HiveService, type HiveServiceComponents } from '../hive-service.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../../shared/logger.ts'
 import { EdgeError, messageOf, type ErrorCode } from '../../shared/errors.ts'
@@ -29,7 +30,6 @@ export interface KnownMember {
 }
 
 export interface ForwardingComponents {
-  libp2p (): Libp2p | undefined
   /** This node's id: callers from here are said to come through it. */
   nodeId: string
   /** The members with this node id (removed members not among them): one, or none, or in a rare clash more. */
@@ -69,6 +69,11 @@ export interface ServedRequest extends ForwardRequest {
   granted: string[]
 }
 
+/** Forwarding as a libp2p service, for the host to start with libp2p's own (see P2PHost.start). */
+export function forwardingService (c: ForwardingComponents, o: ForwardingOptions): (components: HiveServiceComponents) => HiveForwarding {
+  return (components) => new HiveForwarding(c, o, components)
+}
+
 /** A request could not be forwarded: the status and words the caller gets. */
 export class ForwardError extends EdgeError {}
 
@@ -83,33 +88,37 @@ const REFUSALS: Record<string, ErrorCode> = {
  * requests from other members through `serve`, under this node's policy (`scopes`). Only proven
  * members forward and are forwarded to, one hop only: a request that arrives here is served
  * here, never sent on. Open requests are capped per caller and per member at both ends.
- * Written as a libp2p service: `start` installs the handler, `stop` removes it and ends what
- * is open.
+ * A libp2p service (made by forwardingService): `start` installs the handler, `stop` removes it
+ * and ends what is open.
  */
 export class HiveForwarding implements Startable {
   readonly #c: ForwardingComponents
   readonly #o: ForwardingOptions
+  readonly #service: HiveService
   readonly #out: KeyedQuota
   readonly #in: KeyedQuota
   /** Streams open now, each way, and the member at the other end: removing a member cuts them. */
   readonly #open = new Map<Stream, string>()
   #stopped = false
 
-  constructor (c: ForwardingComponents, o: ForwardingOptions) {
+  constructor (c: ForwardingComponents, o: ForwardingOptions, components: HiveServiceComponents) {
     this.#c = c
     this.#o = o
     this.#out = new KeyedQuota(o.perClient, o.perMember)
     this.#in = new KeyedQuota(o.perClient, o.perMember)
+    const streams = Math.min(MAX_STREAMS, o.perMember)
+    const options = { maxInboundStreams: streams, maxOutboundStreams: streams, runOnLimitedConnection: true }
+    this.#service = new HiveService(components, { name: '@edge-hive/forward', protocols: [{ protocol: FORWARD_PROTOCOL, handler: (stream, conn) => { void this.#answer(stream, conn) }, options }] })
   }
 
   async start (): Promise<void> {
-    const streams = Math.min(MAX_STREAMS, this.#o.perMember)
-    await this.#c.libp2p()?.handle(FORWARD_PROTOCOL, (stream, conn) => { void this.#answer(stream, conn) }, { maxInboundStreams: streams, maxOutboundStreams: streams, runOnLimitedConnection: true })
+    await this.#service.start()
   }
 
+  /** Ends what is open; safe to call again (the node stops forwarding first, then libp2p stops its services). */
   async stop (): Promise<void> {
     this.#stopped = true
-    await this.#c.libp2p()?.unhandle(FORWARD_PROTOCOL).catch(() => undefined)
+    await this.#service.stop()
     for (const s of this.#open.keys()) s.abort(new Error('this node is stopping'))
   }
 
@@ -191,8 +200,7 @@ export class HiveForwarding implements Startable {
 
   /** A stream of the forward protocol to a member, over a connection on which it proved membership. */
   async #streamTo (peer: string, signal: AbortSignal, name: string): Promise<Stream> {
-    const node = this.#c.libp2p()
-    if (node === undefined || this.#stopped) throw new ForwardError('not_ready', 'This node\'s libp2p host is starting or stopping.')
+    if (this.#stopped) throw new ForwardError('not_ready', 'This node\'s libp2p host is starting or stopping.')
     if (!this.#c.isTrusted(peer)) {
       await this.#c.reach(peer)
       while (!this.#c.isTrusted(peer)) {
@@ -201,7 +209,7 @@ export class HiveForwarding implements Startable {
       }
     }
     // The protocol's name goes with the request's first bytes rather than a round trip before them.
-    return await node.dialProtocol(peerIdFromString(peer), FORWARD_PROTOCOL, { signal, negotiateFully: false, runOnLimitedConnection: true })
+    return await this.#service.net.openStream(peerIdFromString(peer), FORWARD_PROTOCOL, { signal, negotiateFully: false, runOnLimitedConnection: true })
   }
 
   /** The answer's body as a web stream: frames read as the reader asks, the stream closed when done or cancelled. */

@@ -1,4 +1,4 @@
-import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Connection, Libp2pEvents, PeerId, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { HiveRepository } from '../../store/index.ts'
@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/logger.ts'
 import { EdgeError, messageOf, type ErrorCode } from '../../shared/errors.ts'
 import { printable } from '../../shared/text.ts'
 import type { P2PHost } from '../p2p-host.ts'
+import type { HiveNet } from '../hive-service.ts'
 import type { HandshakeGuard } from '../handshake-guard.ts'
 import type { AuditWrite } from '../refusal-log.ts'
 import { JsonFrames } from '../protocols/framing.ts'
@@ -40,7 +41,10 @@ const JOIN_DIAL_TIMEOUT_MS = 30_000
 export interface Member { hiveId: string, chain: string[], path: string[] }
 
 export interface MembershipComponents {
-  host: P2PHost
+  host: Pick<P2PHost, 'listenAddrs'>
+  /** libp2p's connections and events (undefined before the host starts, and with --no-p2p). */
+  net (): HiveNet | undefined
+  events (): TypedEventTarget<Libp2pEvents> | undefined
   privateKey: PrivateKey
   peerId: string
   repo: HiveRepository
@@ -84,8 +88,8 @@ export class Membership {
     this.#member = undefined
   }
 
-  #requireP2P (): NonNullable<P2PHost['libp2p']> {
-    const node = this.#c.host.libp2p
+  #requireP2P (): HiveNet {
+    const node = this.#c.net()
     if (node === undefined) throw p2pDisabled()
     return node
   }
@@ -168,7 +172,7 @@ export class Membership {
     let answer
     try {
       const target = addrs.length > 0 ? addrs : peerIdFromString(doc.inviter)
-      const stream = await node.dialProtocol(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(JOIN_DIAL_TIMEOUT_MS) })
+      const stream = await node.openStream(target, JOIN_PROTOCOL, { signal: AbortSignal.timeout(JOIN_DIAL_TIMEOUT_MS) })
       answer = await requestJoin(new JsonFrames(stream), token)
     } catch (err) {
       throw new HiveError('inviter_unreachable', `could not reach the inviting member ${doc.inviter}: ${printable(messageOf(err).split('\n')[0]!, 200)}`)
@@ -229,20 +233,21 @@ export class Membership {
 
   /** Waits `ms`, or until a connection to `peer` opened after `since` (looked at from MIN_RETRY_GAP_MS on). */
   async #pause (ms: number, peer: string | undefined, since: number): Promise<void> {
-    const node = this.#c.host.libp2p
+    const node = this.#c.net()
+    const events = this.#c.events()
     await new Promise<void>((resolve) => {
       const onConnect = (evt: CustomEvent<PeerId>): void => { if (evt.detail.toString() === peer) done() }
       const timer = setTimeout(() => { done() }, ms).unref()
       const listen = setTimeout(() => {
-        if (peer === undefined || node === undefined) return
+        if (peer === undefined || node === undefined || events === undefined) return
         // A connection opened since the last try (during the gap, so no event will come for it).
         if (node.getConnections(peerIdFromString(peer)).some((c) => c.timeline.open >= since)) done()
-        else node.addEventListener('peer:connect', onConnect)
+        else events.addEventListener('peer:connect', onConnect)
       }, Math.min(ms, MIN_RETRY_GAP_MS)).unref()
       function done (): void {
         clearTimeout(timer)
         clearTimeout(listen)
-        node?.removeEventListener('peer:connect', onConnect)
+        events?.removeEventListener('peer:connect', onConnect)
         resolve()
       }
     })

@@ -1,5 +1,6 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { HiveNet } from '../hive-service.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { EdgeError, messageOf } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
@@ -82,7 +83,7 @@ const OPEN_TIMEOUT_MS = 10_000
  * closed meanwhile (a goodbye racing the close, measured: one dial in sixteen while a hive of 30
  * formed) only opened a connection the degree keeping closed again.
  */
-export async function sendFrames (node: Libp2p | undefined, peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>, log: Logger): Promise<void> {
+export async function sendFrames (node: HiveNet | undefined, peer: string, protocol: string, write: (f: JsonFrames) => Promise<void>, log: Logger): Promise<void> {
   if (node === undefined) return
   try {
     const id = peerIdFromString(peer)
@@ -90,7 +91,7 @@ export async function sendFrames (node: Libp2p | undefined, peer: string, protoc
       log.debug({ peer_id: peer, protocol }, 'not sent: the peer is no longer connected')
       return
     }
-    const stream = await node.dialProtocol(id, protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), runOnLimitedConnection: true })
+    const stream = await node.openStream(id, protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), runOnLimitedConnection: true })
     const f = new JsonFrames(stream)
     await write(f).catch((err: unknown) => { f.abort(messageOf(err)); throw err })
   } catch (err) {
