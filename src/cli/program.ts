@@ -19,6 +19,9 @@ const program = new Command()
   .description('Edge Hive: MCP for agents at the edge, over HTTPS, with its own OAuth 2.1 server')
   .version(VERSION, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
+  // The program's own options (-V, --version) only before the command: after it, `-V…` is the
+  // command's (an approval id that starts with -V must not print the version and exit 0).
+  .enablePositionalOptions()
   .exitOverride()
 
 registerServe(program)
@@ -40,10 +43,11 @@ for (const word of ['start', 'run']) {
 
 // An approval's id (made by the OAuth library, from A-Z a-z 0-9 _ -) starts with a dash one time in
 // 64, and then reads as an option. Commander is right to refuse it (a typo must not become an id),
-// so the answer shows the line that works: the id after `--`, as git and most tools take it.
+// so the answer shows the line that works: the id after `--`, as git and most tools take it. Not
+// for what reads as a mistyped long option (--no-such-flag): options have no capital letters.
 function hintIdAfterDashes (message: string): void {
-  const flag = /unknown option '(-[^-][^']+)'/.exec(message)?.[1]
-  if (flag === undefined) return
+  const flag = /unknown option '(-[^']{2,})'/.exec(message)?.[1]
+  if (flag === undefined || (flag.startsWith('--') && !/[A-Z]/.test(flag))) return
   const args = process.argv.slice(2)
   const at = args.indexOf(flag)
   if (at < 0 || args.includes('--')) return

@@ -224,15 +224,20 @@ describe('CLI basics', () => {
 
   it('answers an id that starts with a dash (one approval in 64) with the line that takes it, the id after --', async () => {
     const typo = join(fleet.tempDir(), 'typo')
-    const id = '-UteqOqJUxb_MUsC0kSMzaSV7BaezEvA--6ETILulCy'
-    const r = await runCli(['grants', 'revoke', id, '--data-dir', typo])
-    assert.equal(r.code, 2)
-    assert.match(r.stderr, new RegExp(`unknown option '${id}'`))
-    const line = /put it after --:\n {2}edge-hive (.+)\n/.exec(r.stderr)?.[1]
-    assert.equal(line, `grants revoke --data-dir ${typo} -- ${id}`, r.stderr)
-    const taken = await runCli(line.split(' '))
-    assert.match(taken.stderr, /holds no node/, 'the id was taken as the argument; what stops it now is the missing node')
-    assert.doesNotMatch(taken.stderr, /unknown option/)
+    // -V is the program's --version, -h help; -- starts a long option.
+    for (const start of ['-U', '-V', '-h', '--']) {
+      const id = `${start}teqOqJUxb_MUsC0kSMzaSV7BaezEvA--6ETILulCy`
+      const r = await runCli(['grants', 'revoke', id, '--data-dir', typo])
+      assert.equal(r.code, 2, `${id}: ${r.stdout}${r.stderr}`)
+      assert.match(r.stderr, new RegExp(`unknown option '${id}'`))
+      const line = /put it after --:\n {2}edge-hive (.+)\n/.exec(r.stderr)?.[1]
+      assert.equal(line, `grants revoke --data-dir ${typo} -- ${id}`, r.stderr)
+      const taken = await runCli(line.split(' '))
+      assert.match(taken.stderr, /holds no node/, 'the id was taken as the argument; what stops it now is the missing node')
+      assert.doesNotMatch(taken.stderr, /unknown option/)
+    }
+    const mistyped = await runCli(['serve', '--no-such-flag'])
+    assert.doesNotMatch(mistyped.stderr, /put it after --/, 'a mistyped long option is not taken for an id')
   })
 
   it('answers `start` and `run` with the command that runs a node, named as the person runs it (issue 16)', async () => {
