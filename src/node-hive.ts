@@ -53,6 +53,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     d.audit.append({ actor, action, target, outcome, ...(detail === undefined ? {} : { detail }) }).catch((err: unknown) => log.warn({ err, action }, 'could not audit a hive event'))
   }
   let hive: Hive | undefined
+  const made: { forwarding?: HiveForwarding } = {}
   const p2p = new P2PHost({
     privateKey: d.identity.privateKey,
     logger: log,
@@ -81,8 +82,8 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
     advert: () => d.info() as Record<string, unknown>,
     load: () => ({ ...d.load.read() }),
     audit: (action, target, detail) => { audit(action, 'node', target, 'success', detail) },
-    // Asked by the degree keeping, which runs once the host started (and forwarding with it).
-    inUse: (p): boolean => forwarding.busyWith(p)
+    // Forwarding is made by libp2p as the host starts; until then nothing is forwarded.
+    inUse: (p): boolean => made.forwarding?.busyWith(p) ?? false
   }, { offlineAfterMs: c.peerOfflineAfter, degree: c.hiveDegree, limits: { joinPerMinute: c.p2pJoinRateLimit, authPerMinute: c.p2pAuthRateLimit }, joinToken: c.joinToken })
   const forward = forwardingService({
     nodeId,
@@ -102,6 +103,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
   await h.load()
   // The hive's protocols are libp2p services: their handlers are in place before libp2p listens.
   const { forward: forwarding } = await p2p.start({ hive: h.service(), forward })
+  made.forwarding = forwarding
   h.begin()
   // One listener for every session of a hive caller (there may be thousands): each is told when
   // the member it came through is removed, or all of them (`*`) when this node is.

@@ -1,4 +1,4 @@
-import type { Connection, Startable, Stream } from '@libp2p/interface'
+import { serviceCapabilities, type Connection, type Startable, type Stream } from '@libp2p/interface'
 import { HiveService, type HiveServiceComponents } from '../hive-service.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../../shared/logger.ts'
@@ -110,6 +110,10 @@ export class HiveForwarding implements Startable {
     const options = { maxInboundStreams: streams, maxOutboundStreams: streams, runOnLimitedConnection: true }
     this.#service = new HiveService(components, { name: '@edge-hive/forward', protocols: [{ protocol: FORWARD_PROTOCOL, handler: (stream, conn) => { void this.#answer(stream, conn) }, options }] })
   }
+
+  // What libp2p knows this service by (see HiveService).
+  get [Symbol.toStringTag] (): string { return this.#service[Symbol.toStringTag] }
+  get [serviceCapabilities] (): string[] { return this.#service[serviceCapabilities] }
 
   async start (): Promise<void> {
     await this.#service.start()

@@ -42,7 +42,7 @@ export interface Member { hiveId: string, chain: string[], path: string[] }
 
 export interface MembershipComponents {
   host: Pick<P2PHost, 'listenAddrs'>
-  /** libp2p's connections and events (undefined before the host starts, and with --no-p2p). */
+  /** libp2p's connections and events (undefined before the host starts). */
   net (): HiveNet | undefined
   events (): TypedEventTarget<Libp2pEvents> | undefined
   privateKey: PrivateKey
