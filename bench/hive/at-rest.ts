@@ -24,7 +24,13 @@ export interface AtRest {
    * ends of the window: mean over nodes and samples, max of any node in any sample; the means of
    * inbound (to the node's port) and outbound (dialled by the node).
    */
-  connections: Spread & { samples: number, every_ms: number, inbound_mean: number, outbound_mean: number }
+  connections: Spread & {
+    samples: number, every_ms: number, inbound_mean: number, outbound_mean: number
+    /** At the end of the window: mean over nodes, and the most any node held (a transient while the hive formed is gone by then). */
+    at_end: Spread
+    /** The node with the most connections over the window (its place in the list measured: 0 is the founder) and its mean. */
+    busiest: { node: number, mean: number }
+  }
   /** Through the node's veth, per second over the window: received (in) and sent (out). */
   packets_per_s: { in: Spread, out: Spread }
   bytes_per_s: { in: Spread, out: Spread }
@@ -76,7 +82,9 @@ export async function measureAtRest (net: TestNetwork, nodes: RestingNode[], o: 
       samples: samples.length,
       every_ms: o.sampleEveryMs,
       inbound_mean: mean(conns.map((c) => c.inbound)),
-      outbound_mean: mean(conns.map((c) => c.outbound))
+      outbound_mean: mean(conns.map((c) => c.outbound)),
+      at_end: spread(kept.map((i) => samples.at(-1)![i]!).map((c) => c.inbound + c.outbound)),
+      busiest: kept.map((i) => ({ node: i, mean: mean(samples.map((s) => s[i]!.inbound + s[i]!.outbound)) })).reduce((a, b) => (b.mean > a.mean ? b : a))
     },
     packets_per_s: { in: spread(kept.map((i) => perS(i, (c) => c.rx_packets))), out: spread(kept.map((i) => perS(i, (c) => c.tx_packets))) },
     bytes_per_s: { in: spread(kept.map((i) => perS(i, (c) => c.rx_bytes))), out: spread(kept.map((i) => perS(i, (c) => c.tx_bytes))) }

@@ -19,7 +19,9 @@ function atRestRows (s: HiveSizeData, r: AtRest): Row[] {
       ? { result: 'n/a', ratio: 'counted from TCP sockets; these nodes connected over QUIC' }
       : {
           result: r.connections.mean.toFixed(1),
-          ratio: `max ${r.connections.max}; one per other node would be ${s.nodes - 1}; in ${r.connections.inbound_mean.toFixed(1)}, out ${r.connections.outbound_mean.toFixed(1)}`
+          ratio: `max ${r.connections.max}, at the end ${r.connections.at_end.mean.toFixed(1)} (max ${r.connections.at_end.max}); ` +
+            `busiest node #${r.connections.busiest.node}${r.connections.busiest.node === 0 ? ' (the founder)' : ''} ` +
+            `${r.connections.busiest.mean.toFixed(1)}; one per other node would be ${s.nodes - 1}; in ${r.connections.inbound_mean.toFixed(1)}, out ${r.connections.outbound_mean.toFixed(1)}`
         }),
     row('packets/s per node at rest', inOut(r.packets_per_s, fmt.rate, '')),
     row('bytes/s per node at rest', inOut(r.bytes_per_s, fmt.bytes, ''))
