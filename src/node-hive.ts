@@ -102,7 +102,7 @@ export async function startHivePart (d: HivePartDeps): Promise<HivePart> {
 
   await h.load()
   // The hive's protocols are libp2p services: their handlers are in place before libp2p listens.
-  const { forward: forwarding } = await p2p.start({ hive: h.service(), forward })
+  const forwarding = await p2p.start({ hive: h.service(), forward })
   made.forwarding = forwarding
   h.begin()
   // One listener for every session of a hive caller (there may be thousands): each is told when

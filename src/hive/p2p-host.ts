@@ -57,7 +57,7 @@ export interface P2PHostComponents {
 }
 
 /** The libp2p services the hive uses by name (the relay server only where it runs). */
-export interface HostServices extends Record<string, unknown> {
+interface HostServices extends Record<string, unknown> {
   pubsub: GossipSub
   identify: Identify
   ping: Ping
@@ -144,9 +144,10 @@ export class P2PHost {
 
   /**
    * Starts listening and dialling, with the hive's own protocols as libp2p services besides
-   * libp2p's (`services`), which start before the node listens or dials. Returns them.
+   * libp2p's (`services`), which start before the node listens or dials. Returns forwarding,
+   * which the node calls.
    */
-  async start (services: HiveServiceFactories): Promise<{ hive: HiveService, forward: HiveForwarding }> {
+  async start (services: HiveServiceFactories): Promise<HiveForwarding> {
     const log = this.#c.logger
     // QUIC is loaded only for a node that listens on it or bootstraps from a QUIC address (its
     // native module: about 25 MiB and 0.15 s of start-up); without it, peers are dialled over TCP.
@@ -243,7 +244,7 @@ export class P2PHost {
       void this.#dialBootstrap()
       this.#bootstrapTimer = setInterval(() => { void this.#dialBootstrap() }, BOOTSTRAP_RETRY_MS).unref()
     }
-    return { hive: node.services.hive, forward: node.services.forward }
+    return node.services.forward
   }
 
   /**

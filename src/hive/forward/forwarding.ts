@@ -108,7 +108,11 @@ export class HiveForwarding implements Startable {
     this.#in = new KeyedQuota(o.perClient, o.perMember)
     const streams = Math.min(MAX_STREAMS, o.perMember)
     const options = { maxInboundStreams: streams, maxOutboundStreams: streams, runOnLimitedConnection: true }
-    this.#service = new HiveService(components, { name: '@edge-hive/forward', protocols: [{ protocol: FORWARD_PROTOCOL, handler: (stream, conn) => { void this.#answer(stream, conn) }, options }] })
+    this.#service = new HiveService(components, {
+      name: '@edge-hive/forward',
+      protocols: [{ protocol: FORWARD_PROTOCOL, handler: (stream, conn) => { void this.#answer(stream, conn) }, options }],
+      stopped: () => { for (const s of this.#open.keys()) s.abort(new Error('this node is stopping')) }
+    })
   }
 
   // What libp2p knows this service by (see HiveService).
@@ -123,7 +127,6 @@ export class HiveForwarding implements Startable {
   async stop (): Promise<void> {
     this.#stopped = true
     await this.#service.stop()
-    for (const s of this.#open.keys()) s.abort(new Error('this node is stopping'))
   }
 
   /** Whether requests are open to or from the peer now (its connection should be kept). */
