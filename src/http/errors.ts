@@ -48,7 +48,7 @@ export function toHttpAnswer (err: unknown): HttpAnswer {
     return { status: 400, body: errorBody('invalid_request', fe.message), internal: false }
   }
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
-  if (status === 429) return { status, body: { error: 'rate_limited', message: 'Too many requests; try again after the time in Retry-After.' }, internal: false }
+  if (status === 429) return { status, body: errorBody('rate_limited', 'Too many requests; try again after the time in Retry-After.'), internal: false }
   if (status >= 400 && status < 500) {
     return { status, body: errorBody('invalid_request', fe.message), internal: false }
   }
