@@ -12,7 +12,7 @@ import { connect as h2connect, type ClientHttp2Session } from 'node:http2'
 import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { join } from 'node:path'
-import { Fleet, setOperatorPassword, type NodeProcess } from '../helpers/cli.ts'
+import { Fleet, setOperatorPassword, type TestNode } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
@@ -20,26 +20,26 @@ import { getToken, operatorClient } from '../helpers/tokens.ts'
 const fleet = new Fleet()
 after(async () => { await fleet.cleanup() })
 
-const caOf = (node: NodeProcess): string => readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
+const caOf = (node: TestNode): string => readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
 const FORM = 'application/x-www-form-urlencoded'
 const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`
 const fresh = (prefix: string): string => `${prefix}${randomBytes(8).toString('hex')}`
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /** One HTTPS/1.1 request from a given loopback address. */
-async function from (address: string, node: NodeProcess, path: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<Answer> {
+async function from (address: string, node: TestNode, path: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<Answer> {
   return await request1(`${node.url}${path}`, { ...options, ca: caOf(node), tls: { localAddress: address } })
 }
 
 /** Registers a public app (RFC 7591) from `address`. */
-async function register (node: NodeProcess, address: string, metadata: Record<string, unknown> = {}): Promise<Answer> {
+async function register (node: TestNode, address: string, metadata: Record<string, unknown> = {}): Promise<Answer> {
   return await from(address, node, '/oauth/register', {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ token_endpoint_auth_method: 'none', client_name: 'Limits Test', redirect_uris: ['http://127.0.0.1:9/callback'], grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'], ...metadata })
   })
 }
 
-function authorizePath (node: NodeProcess, clientId: string): string {
+function authorizePath (node: TestNode, clientId: string): string {
   const q = new URLSearchParams({
     client_id: clientId, response_type: 'code', redirect_uri: 'http://127.0.0.1:9/callback', scope: 'mcp:read', resource: `${node.url}/mcp`,
     state: 's', code_challenge: randomBytes(32).toString('base64url'), code_challenge_method: 'S256'
@@ -50,10 +50,10 @@ function authorizePath (node: NodeProcess, clientId: string): string {
 /** A person's browser at one address: a cookie jar, the node's own forms, redirects by hand. */
 class Browser {
   readonly jar = new Map<string, string>()
-  readonly node: NodeProcess
+  readonly node: TestNode
   readonly address: string
 
-  constructor (node: NodeProcess, address: string) {
+  constructor (node: TestNode, address: string) {
     this.node = node
     this.address = address
   }
@@ -96,7 +96,7 @@ class Browser {
 
 describe('OAuth endpoints: both limits, per address and per client id (finding 4)', () => {
   it('limits self-registrations per source address (30 in 10 minutes), whatever each registers', async () => {
-    const node = await fleet.start({ args: ['--no-p2p'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p'] })
     const statuses: number[] = []
     for (let i = 0; i < 31; i++) statuses.push((await register(node, '127.0.0.2', { client_name: fresh('app-') })).status)
     assert.deepEqual(statuses.slice(0, 30), Array(30).fill(201), 'thirty registrations are served')
@@ -105,7 +105,7 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
   })
 
   it('limits token requests per source address, even when each names a new client id', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--token-rate-limit', '3'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--token-rate-limit', '3'] })
     const token = async (address: string, how: 'basic' | 'post'): Promise<number> => (await from(address, node, '/oauth/token', {
       method: 'POST',
       headers: { 'content-type': FORM, ...(how === 'basic' ? { authorization: basic(fresh('nobody-'), 'x') } : {}) },
@@ -124,7 +124,7 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
   })
 
   it('limits accepted token requests per client id across addresses, and a stranger naming that client cannot use up its allowance', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--token-rate-limit', '2'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--token-rate-limit', '2'] })
     const op = operatorClient(node.dataDir)
     const token = async (address: string, secret: string): Promise<number> => (await from(address, node, '/oauth/token', {
       method: 'POST', headers: { 'content-type': FORM, authorization: basic(op.client_id, secret) }, body: 'grant_type=client_credentials'
@@ -143,7 +143,7 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
   })
 
   it('limits every other OAuth endpoint and the sign-in pages per source address', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--token-rate-limit', '3'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--token-rate-limit', '3'] })
     const form = (params: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': FORM }, body: new URLSearchParams(params).toString() })
     const endpoints: Array<[string, () => { method?: string, headers?: Record<string, string>, body?: string }]> = [
       ['/oauth/revoke', () => ({ ...form({ token: 'x', client_id: fresh('nobody-') }) })],
@@ -169,7 +169,7 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
   })
 
   it('limits accepted device authorizations and authorizations per client id, across addresses', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--token-rate-limit', '2'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--token-rate-limit', '2'] })
     const deviceApp = String((await register(node, '127.0.0.2')).json().client_id)
     const device = async (address: string, clientId: string): Promise<number> => (await from(address, node, '/oauth/device/auth', {
       method: 'POST', headers: { 'content-type': FORM }, body: new URLSearchParams({ client_id: clientId, scope: 'mcp:read' }).toString()
@@ -182,7 +182,7 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
   })
 
   it('sums a flood of refused token requests into a few audit entries', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--rate-limit-window', '10s'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--rate-limit-window', '10s'] })
     const op = operatorClient(node.dataDir)
     for (let i = 0; i < 40; i++) {
       const r = await from('127.0.0.2', node, '/oauth/token', { method: 'POST', headers: { 'content-type': FORM, authorization: basic(fresh('nobody-'), 'x') }, body: 'grant_type=client_credentials' })
@@ -206,7 +206,7 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
 
 describe('sign-in: locked per address with backoff, globally only far above (finding 5)', () => {
   it('locks only the address that sent five wrong passwords, even for the right one; the operator signs in from another', async () => {
-    const node = await fleet.start({ args: ['--no-p2p'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p'] })
     const password = randomBytes(18).toString('base64url')
     await setOperatorPassword(node.dataDir, password)
     const app = String((await register(node, '127.0.0.9')).json().client_id)
@@ -229,7 +229,7 @@ describe('sign-in: locked per address with backoff, globally only far above (fin
   })
 
   it('doubles the lock with each further wrong password', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--sign-in-lockout', '2s'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--sign-in-lockout', '2s'] })
     await setOperatorPassword(node.dataDir, randomBytes(18).toString('base64url'))
     const app = String((await register(node, '127.0.0.9')).json().client_id)
     const b = new Browser(node, '127.0.0.2')
@@ -244,7 +244,7 @@ describe('sign-in: locked per address with backoff, globally only far above (fin
   })
 
   it('locks untrusted browsers when many addresses guess, not the operator\'s own browser; set-password (local CLI) lifts it', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--sign-in-global-failures', '7'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--sign-in-global-failures', '7'] })
     const password = randomBytes(18).toString('base64url')
     await setOperatorPassword(node.dataDir, password)
     const app = String((await register(node, '127.0.0.9')).json().client_id)
@@ -269,7 +269,7 @@ describe('sign-in: locked per address with backoff, globally only far above (fin
 })
 
 /** Sends the head of a POST and then one byte of its body every `everyMs`, over HTTP/1.1; resolves with the answer and when it came. */
-function trickle1 (node: NodeProcess, path: string, headers: Record<string, string>, everyMs: number): Promise<{ status: number, body: string, ms: number, closed: Promise<number> }> {
+function trickle1 (node: TestNode, path: string, headers: Record<string, string>, everyMs: number): Promise<{ status: number, body: string, ms: number, closed: Promise<number> }> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const req = httpsRequest(`${node.url}${path}`, { method: 'POST', ca: caOf(node), agent: false, headers: { ...headers, 'content-length': '1000' } })
@@ -319,7 +319,7 @@ describe('the request deadline and the connection cap (finding 10)', () => {
   ]
 
   it('answers a body trickled over HTTP/1.1 with 408 at the deadline and closes the connection', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--request-timeout', '2s'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--request-timeout', '2s'] })
     const op = operatorClient(node.dataDir)
     const access = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
     for (const [path, headers] of PATHS) {
@@ -333,7 +333,7 @@ describe('the request deadline and the connection cap (finding 10)', () => {
   })
 
   it('answers a body trickled over HTTP/2 with 408 at the deadline and resets the stream', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--request-timeout', '2s'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--request-timeout', '2s'] })
     const op = operatorClient(node.dataDir)
     const access = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
     const session = h2connect(node.url, { ca: caOf(node) })
@@ -360,7 +360,7 @@ describe('the request deadline and the connection cap (finding 10)', () => {
   })
 
   it('does not cut an event stream (GET /mcp/node/{id}/stream) that lasts past the deadline, over HTTP/1.1 and HTTP/2', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--request-timeout', '2s'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--request-timeout', '2s'] })
     const op = operatorClient(node.dataDir)
     const access = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
     const path = `/mcp/node/${node.ready.node_id}/stream`
@@ -399,7 +399,7 @@ describe('the request deadline and the connection cap (finding 10)', () => {
   })
 
   it('caps the connections open at once from one address, and only from that address', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--max-connections-per-address', '3'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--max-connections-per-address', '3'] })
     const open: TLSSocket[] = []
     const connect = (address: string): Promise<TLSSocket | 'refused'> => new Promise((resolve) => {
       const u = new URL(node.url)
@@ -427,7 +427,7 @@ describe('the request deadline and the connection cap (finding 10)', () => {
 
 describe('siblings: limits an attacker could slip past', () => {
   it('counts refused tokens per source address before checking them: a flood of forged tokens gets 429', async () => {
-    const node = await fleet.start({ args: ['--no-p2p', '--api-rate-limit', '3'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--api-rate-limit', '3'] })
     const forged = async (address: string): Promise<number> => (await from(address, node, '/admin/clients', { headers: { authorization: `Bearer ${fresh('forged.')}` } })).status
     assert.deepEqual([await forged('127.0.0.2'), await forged('127.0.0.2'), await forged('127.0.0.2'), await forged('127.0.0.2')], [401, 401, 401, 429])
     assert.equal(await forged('127.0.0.3'), 401, 'another address is answered')
@@ -438,7 +438,7 @@ describe('siblings: limits an attacker could slip past', () => {
   })
 
   it('bounds the HTTP/2 streams one connection may open at once', async () => {
-    const node = await fleet.start({ args: ['--no-p2p'] })
+    const node = await fleet.startInProcess({ args: ['--no-p2p'] })
     const session = h2connect(node.url, { ca: caOf(node) })
     session.on('error', () => undefined)
     try {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cleanEnv, diesWithParent, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
+import type { InProcessNode } from './in-process.ts'
 
 /** The built CLI, as `npm ci` leaves it and as the package's `bin` names it. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
@@ -72,7 +73,16 @@ export async function setOperatorPassword (dataDir: string, password: string): P
   if (r.code !== 0) throw new Error(`operator set-password failed (${r.code}): ${r.stderr}${r.stdout}`)
 }
 
-/** What the node's `node ready` log line says. */
+/** What a test sees of a running node, spawned (NodeProcess) or in this process (InProcessNode). */
+export interface TestNode {
+  readonly dataDir: string
+  readonly ready: ReadyLine
+  readonly url: string
+  /** Every JSON log line the node wrote so far. */
+  readonly logs: Array<Record<string, unknown>>
+  readonly stdout: string
+}
+
 /** A node started as a child process of the real CLI. */
 export class NodeProcess {
   readonly child: ChildProcess
@@ -164,11 +174,24 @@ export async function freePort (): Promise<number> {
  * a test fails: `const fleet = new Fleet(); after(() => fleet.cleanup())`.
  */
 export class Fleet {
-  readonly #nodes: NodeProcess[] = []
+  readonly #nodes: Array<{ kill: () => Promise<void> }> = []
   readonly #dirs: string[] = []
 
   async start (options: Parameters<typeof NodeProcess.start>[0] = {}): Promise<NodeProcess> {
     const n = await NodeProcess.start(options)
+    this.#nodes.push(n)
+    if (options.dataDir === undefined) this.#dirs.push(n.dataDir)
+    return n
+  }
+
+  /**
+   * Starts a node inside this test process (see InProcessNode), for tests where the process
+   * boundary is not what is tested. Loaded on first use, so files that only spawn nodes do not
+   * load the node's modules.
+   */
+  async startInProcess (options: Parameters<typeof InProcessNode.start>[0] = {}): Promise<InProcessNode> {
+    const { InProcessNode } = await import('./in-process.ts')
+    const n = await InProcessNode.start(options)
     this.#nodes.push(n)
     if (options.dataDir === undefined) this.#dirs.push(n.dataDir)
     return n

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import * as nodeModule from 'node:module'
 import { messageOf } from '../../shared/errors.ts'
 import type { NodeSummary } from '../../node.ts'
+import type { Logger } from '../../shared/logger.ts'
 import { VERSION } from '../../shared/version.ts'
 import { addSettingFlags, configFromCommand } from '../config-flags.ts'
 import { EXIT_FAILURE, EXIT_OK, reportFatal } from '../exit.ts'
@@ -36,6 +37,28 @@ export function formatFirstClient (s: NodeSummary, clientId: string, clientSecre
     `  curl --cacert ${s.dataDir}/tls/cert.pem -u '${clientId}:${clientSecret}' -d grant_type=client_credentials ${s.issuer}/oauth/token`,
     ''
   ].join('\n')
+}
+
+/**
+ * Says the node is up: the banner to a person at a terminal, the same facts as one `node ready`
+ * line to a log collector, and on the first start the operator client's secret, in a file only.
+ */
+export function announce (summary: NodeSummary, logger: Logger, tty: boolean): void {
+  if (tty) process.stdout.write(formatBanner(summary, VERSION))
+  if (summary.firstClient !== undefined) {
+    const { clientId, clientSecret } = summary.firstClient
+    // Kept in a file only this user reads, also at a terminal: a banner scrolls away, and
+    // the secret is never written to the log.
+    const file = dataDirLayout(summary.dataDir).operatorClient
+    writeFileAtomic(file, JSON.stringify({ client_id: clientId, client_secret: clientSecret, token_endpoint: `${summary.issuer}/oauth/token` }, null, 2) + '\n', 0o600)
+    if (tty) process.stdout.write(formatFirstClient(summary, clientId, clientSecret, file))
+    else logger.info({ file, client_id: clientId }, 'created the operator client; its secret is in this file (mode 0600)')
+  }
+  logger[tty ? 'debug' : 'info']({
+    node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
+    local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs,
+    metrics_url: summary.metricsUrl ?? null, console_url: summary.consoleUrl ?? null
+  }, 'node ready')
 }
 
 export function registerServe (program: Command): void {
@@ -95,23 +118,7 @@ export function registerServe (program: Command): void {
       if (stopping) return
       process.exit(reportFatal(err))
     }
-    // A person at a terminal gets the banner; a log collector gets the same facts as one line.
-    const tty = process.stdout.isTTY === true
-    if (tty) process.stdout.write(formatBanner(summary, VERSION))
-    if (summary.firstClient !== undefined) {
-      const { clientId, clientSecret } = summary.firstClient
-      // Kept in a file only this user reads, also at a terminal: a banner scrolls away, and
-      // the secret is never written to the log.
-      const file = dataDirLayout(summary.dataDir).operatorClient
-      writeFileAtomic(file, JSON.stringify({ client_id: clientId, client_secret: clientSecret, token_endpoint: `${summary.issuer}/oauth/token` }, null, 2) + '\n', 0o600)
-      if (tty) process.stdout.write(formatFirstClient(summary, clientId, clientSecret, file))
-      else logger.info({ file, client_id: clientId }, 'created the operator client; its secret is in this file (mode 0600)')
-    }
-    logger[tty ? 'debug' : 'info']({
-      node_id: summary.nodeId, peer_id: summary.peerId, node_name: summary.name, url: summary.baseUrl,
-      local_url: summary.localUrl, mcp_url: summary.mcpUrl, tls_fingerprint: summary.fingerprint ?? null, p2p_addrs: summary.p2pAddrs,
-      metrics_url: summary.metricsUrl ?? null, console_url: summary.consoleUrl ?? null
-    }, 'node ready')
+    announce(summary, logger, process.stdout.isTTY === true)
     // Node writes the compile cache when the process exits; a node that is killed never exits
     // cleanly, so what loading it compiled is written now (see main.ts).
     nodeModule.flushCompileCache?.()
