@@ -5,16 +5,17 @@
 // stay inside. The operator reaches node N from the machine's own namespace at
 // https://127.0.0.1:<base port + N> through a forwarder pair joined by a unix socket (the file
 // system is shared between namespaces; no network link to the machine's namespace is made).
-import { execFile, execFileSync, spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { request as httpsRequest } from 'node:https'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { HIVE_PREFIX, NetnsNetwork, deleteNamespace, namespaceExists, netnsUnavailable } from './lib/netns.ts'
+import { HIVE_PREFIX, NetnsNetwork, namespaceExists, netnsUnavailable } from './lib/netns.ts'
 import { cleanEnv, readyLineOf } from './lib/node-process.ts'
+import { log, readState, running, sleep, teardown, writeState, type HiveState, type NodeState } from './lib/local-hive-state.ts'
 
 const exec = promisify(execFile)
 
@@ -27,7 +28,6 @@ const INNER_PORT = 8443
 const MAX_NODES = 10
 const READY_TIMEOUT_MS = 60_000
 const ONLINE_TIMEOUT_MS = 60_000
-const STOP_TIMEOUT_MS = 15_000
 
 const USAGE = `usage: npm run hive -- up [--nodes N]   start N nodes (1 to ${MAX_NODES}, default 3) in network namespaces and form a hive
        npm run hive -- down                stop them and remove the namespaces and the state
@@ -37,34 +37,6 @@ environment: LOCAL_HIVE_DIR (state, logs and data; default ${DEFAULT_STATE_DIR})
 
 class UsageError extends Error {}
 class Failure extends Error {}
-
-interface NodeState {
-  index: number
-  name: string
-  ns: string
-  ip: string
-  /** Port on 127.0.0.1 in the machine's own namespace. */
-  port: number
-  dir: string
-  dataDir: string
-  socket: string
-  url: string
-  pids: { node?: number, inner?: number, outer?: number }
-  nodeId?: string
-  peerId?: string
-}
-
-interface HiveState {
-  version: 1
-  createdAt: string
-  complete: boolean
-  hiveId?: string
-  namespaces: string[]
-  nodes: NodeState[]
-}
-
-const log = (text: string): void => { process.stderr.write(`${text}\n`) }
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 function settings (): { stateDir: string, basePort: number } {
   const stateDir = process.env.LOCAL_HIVE_DIR ?? DEFAULT_STATE_DIR
@@ -106,78 +78,6 @@ function nodeEnv (): Record<string, string> {
 
 function requireRoot (what: string): void {
   if (process.getuid?.() !== 0) throw new Failure(`${what} needs root: it makes network namespaces (try: sudo npm run hive -- ${what.split(' ')[0]})`)
-}
-
-// ---------------------------------------------------------------------------------------------
-// State file
-
-function stateFile (stateDir: string): string { return join(stateDir, 'state.json') }
-
-function writeState (stateDir: string, state: HiveState): void {
-  const file = stateFile(stateDir)
-  const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 })
-  renameSync(tmp, file)
-}
-
-function readState (stateDir: string): HiveState | undefined {
-  try { return JSON.parse(readFileSync(stateFile(stateDir), 'utf8')) as HiveState } catch { return undefined }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-/** Whether the process runs (a zombie does not count). */
-function running (pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch { return false }
-}
-
-/** Whether the process is one this hive started (its command line names the state dir), so a reused pid is left alone. */
-function ours (pid: number, stateDir: string): boolean {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a === stateDir || a.startsWith(`${stateDir}/`)) } catch { return false }
-}
-
-function pidsInNamespace (ns: string): number[] {
-  if (!namespaceExists(ns)) return []
-  try {
-    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-      .split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)).map(Number)
-  } catch { return [] }
-}
-
-/** SIGTERM, then SIGKILL for what still runs after the timeout. Returns how many processes were signalled. */
-async function stopAll (pids: number[], timeoutMs: number): Promise<number> {
-  const alive = pids.filter(running)
-  for (const pid of alive) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
-  const deadline = Date.now() + timeoutMs
-  while (alive.some(running) && Date.now() < deadline) await sleep(100)
-  const stubborn = alive.filter(running)
-  for (const pid of stubborn) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
-  if (stubborn.length > 0) {
-    log(`  ${stubborn.length} process(es) did not stop within ${timeoutMs / 1000} s of SIGTERM: sent SIGKILL (${stubborn.join(', ')})`)
-    const killDeadline = Date.now() + 5_000
-    while (stubborn.some(running) && Date.now() < killDeadline) await sleep(100)
-  }
-  return alive.length
-}
-
-/** Stops every process of the hive, removes its namespaces and its state dir. Safe to run twice. */
-async function teardown (stateDir: string, state: HiveState | undefined): Promise<{ processes: number, namespaces: number }> {
-  let processes = 0
-  let namespaces = 0
-  if (state !== undefined) {
-    const recorded = state.nodes.flatMap((n) => [n.pids.outer, n.pids.inner, n.pids.node]).filter((p): p is number => p !== undefined && ours(p, stateDir))
-    // Anything else running in the hive's namespaces (a CLI call cut short, say) is the hive's too.
-    const hiveNs = state.namespaces.filter((ns) => ns.startsWith(HIVE_PREFIX))
-    const inside = hiveNs.flatMap(pidsInNamespace).filter((p) => !recorded.includes(p) && p !== process.pid)
-    processes = await stopAll([...recorded, ...inside], STOP_TIMEOUT_MS)
-    for (const ns of hiveNs) if (deleteNamespace(ns)) namespaces++
-  }
-  rmSync(stateDir, { recursive: true, force: true })
-  return { processes, namespaces }
 }
 
 // ---------------------------------------------------------------------------------------------
