@@ -148,7 +148,15 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
   const replay = async (req: FastifyRequest, reply: FastifyReply, limit: Limits, url: string, contentType: string, payload: string | Buffer): Promise<FastifyReply> => {
     // Straight to the provider's handler (fastify's own injector, without its routing and hooks):
     // this request already passed them, and a second pass cost about a tenth of a token's CPU.
-    const res = await inject((raw, out) => { void components.handleOAuth(raw, out) }, {
+    let failed: unknown
+    const res = await inject((raw, out) => {
+      // A failure of the handler itself becomes this route's error (a logged 500), as it did
+      // when the replay went through the routes.
+      components.handleOAuth(raw, out).catch((err: unknown) => {
+        failed = err
+        if (!out.writableEnded) out.end()
+      })
+    }, {
       method: 'POST',
       url,
       payload,
@@ -158,6 +166,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
         ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization })
       }
     })
+    if (failed !== undefined) throw failed
     await limit.settle(req, res.statusCode)
     for (const h of ['content-type', 'cache-control', 'pragma', 'www-authenticate']) {
       const v = res.headers[h]
