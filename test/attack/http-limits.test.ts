@@ -128,6 +128,28 @@ describe('OAuth endpoints: both limits, per address and per client id (finding 4
     assert.match(String(third.headers['retry-after']), /^\d+$/)
   })
 
+  it('answers an endpoint\'s path in other letter case or with a trailing slash with 404, so no request passes by its endpoint\'s limits', async () => {
+    // The authorization server's own router would serve these (it folds case and drops one
+    // trailing slash); the node's routes and their limits match exact paths only.
+    const node = await fleet.startInProcess({ args: ['--no-p2p', '--token-rate-limit', '1'] })
+    const op = operatorClient(node.dataDir)
+    const token = async (path: string): Promise<Answer> => await from('127.0.0.2', node, path, {
+      method: 'POST', headers: { 'content-type': FORM, authorization: basic(op.client_id, op.client_secret) }, body: 'grant_type=client_credentials'
+    })
+    assert.equal((await token('/oauth/token')).status, 200)
+    assert.equal((await token('/oauth/token')).status, 429, 'the address\'s one token request in the window is used')
+    for (const path of ['/oauth/token/', '/oauth/Token', '/oauth/TOKEN/', '/oauth/revoke/', '/oauth/Introspect', '/oauth/device/Auth']) {
+      const res = await token(path)
+      assert.equal(res.status, 404, `${path}: ${res.body}`)
+      assert.equal(res.json().error, 'not_found', path)
+    }
+    for (const path of ['/oauth/register/', '/oauth/Register']) {
+      const res = await from('127.0.0.3', node, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9/cb'] }) })
+      assert.equal(res.status, 404, `${path}: ${res.body}`)
+    }
+    assert.equal((await from('127.0.0.3', node, `${authorizePath(node, 'nobody').replace('/oauth/authorize', '/oauth/Authorize/')}`)).status, 404)
+  })
+
   it('limits every other OAuth endpoint and the sign-in pages per source address', async () => {
     const node = await fleet.startInProcess({ args: ['--no-p2p', '--token-rate-limit', '3'] })
     const form = (params: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': FORM }, body: new URLSearchParams(params).toString() })

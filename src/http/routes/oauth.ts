@@ -150,8 +150,8 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     // this request already passed them, and a second pass cost about a tenth of a token's CPU.
     let failed: unknown
     const res = await inject((raw, out) => {
-      // A failure of the handler itself becomes this route's error (a logged 500), as it did
-      // when the replay went through the routes.
+      // A failure of the handler itself becomes this route's error (a logged 500), not an
+      // answer that never comes.
       components.handleOAuth(raw, out).catch((err: unknown) => {
         failed = err
         if (!out.writableEnded) out.end()
@@ -175,12 +175,26 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     return await reply.code(res.statusCode).send(res.rawPayload)
   }
 
+  // The authorization server's router folds letter case and drops one trailing slash, so it would
+  // serve `/oauth/Token/` as the token endpoint; the routes below, and their limits, match exact
+  // paths only. Such a variant of an endpoint's path is refused rather than handed on.
+  const endpoints = new Map(PROVIDER_ENDPOINTS.map((e) => [`${opts.oauthPrefix}${e.path}`.toUpperCase(), `${opts.oauthPrefix}${e.path}`]))
+  const exactPathsOnly = async (req: FastifyRequest): Promise<void> => {
+    const path = req.url.split('?', 1)[0]!
+    const folded = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toUpperCase()
+    const exact = endpoints.get(folded)
+    if (exact !== undefined && exact !== path) throw new HttpError('not_found', `This endpoint answers at ${exact} only, as the authorization server metadata names it.`)
+  }
+
   await app.register(async (scope) => {
     // oidc-provider reads and limits the body itself: leave the stream untouched here.
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null))
     const route = (limit: Limits) => ({ config: { public: true, rateLimit: false as const }, preHandler: limit.enforce })
-    scope.route({ method: ['GET', 'POST', 'OPTIONS'], url: `${opts.oauthPrefix}*`, handler: toProvider(), ...route(limits.other), schema: { hide: true } })
+    scope.route({
+      method: ['GET', 'POST', 'OPTIONS'], url: `${opts.oauthPrefix}*`, handler: toProvider(), schema: { hide: true },
+      ...route(limits.other), preHandler: [exactPathsOnly, limits.other.enforce]
+    })
     // The same handler under each endpoint's own path, so each is documented (and measured) apart.
     for (const e of PROVIDER_ENDPOINTS.filter((x) => !CLIENT_ENDPOINTS.has(x.path))) {
       scope.route({
