@@ -1,8 +1,9 @@
-// Issue #12, finding 10, from the outside: real nodes (the built CLI), real HTTPS over
-// node:https and node:http2. Limits kept per source address are shown from several addresses at
-// once by binding the client to other loopback addresses (127.0.0.2, 127.0.0.3...: the whole of
-// 127.0.0.0/8 is loopback on Linux). Time limits are shrunk by settings, and every time bound
-// is asserted with a wide margin, so a busy machine does not fail them.
+// Issue #12, finding 10, from the outside: real nodes (in this process, with serve's flags:
+// test/helpers/in-process.ts), real HTTPS over node:https and node:http2. Limits kept per source
+// address are shown from several addresses at once by binding the client to other loopback
+// addresses (127.0.0.2, 127.0.0.3...: the whole of 127.0.0.0/8 is loopback on Linux). Time limits
+// are shrunk by settings, and every time bound is asserted with a wide margin, so a busy machine
+// does not fail them.
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { request as httpsRequest } from 'node:https'

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Fleet, runCli, type TestNode } from '../helpers/cli.ts'
+import { Fleet, runCli, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
@@ -12,7 +12,7 @@ import { getToken, operatorClient } from '../helpers/tokens.ts'
 
 interface PeerList { peers: Array<{ peer_id: string, status: string, member: boolean, trust: number, addresses: string[] }> }
 
-async function callTool<T> (node: TestNode, name: string): Promise<T> {
+async function callTool<T> (node: NodeProcess, name: string): Promise<T> {
   const op = operatorClient(node.dataDir)
   const token = (await getToken(node.url, op.client_id, op.client_secret)).json<{ access_token: string }>().access_token
   const res = await request1(`${node.url}/mcp/tools/call`, {
@@ -25,11 +25,11 @@ async function callTool<T> (node: TestNode, name: string): Promise<T> {
 
 describe('the libp2p host', () => {
   const fleet = new Fleet()
-  let a: TestNode
-  let b: TestNode
+  let a: NodeProcess
+  let b: NodeProcess
   before(async () => {
-    a = await fleet.startInProcess({ args: ['--name', 'p2p-a'] })
-    b = await fleet.startInProcess({ args: ['--name', 'p2p-b', '--bootstrap', a.ready.p2p_addrs[0]!] })
+    a = await fleet.start({ args: ['--name', 'p2p-a'] })
+    b = await fleet.start({ args: ['--name', 'p2p-b', '--bootstrap', a.ready.p2p_addrs[0]!] })
   })
   after(async () => { await fleet.cleanup() })
 
@@ -64,7 +64,7 @@ describe('p2p settings', () => {
   after(async () => { await fleet.cleanup() })
 
   it('runs no libp2p host with --no-p2p', async () => {
-    const node = await fleet.startInProcess({ args: ['--no-p2p'] })
+    const node = await fleet.start({ args: ['--no-p2p'] })
     assert.deepEqual(node.ready.p2p_addrs, [])
     const info = (await request1(`${node.url}/mcp/node/info`)).json<{ capabilities: { p2p: { enabled: boolean, listen_addrs: string[] } } }>()
     assert.equal(info.capabilities.p2p.enabled, false)
@@ -72,27 +72,27 @@ describe('p2p settings', () => {
   })
 
   it('listens on QUIC (quic-v1) and another node connects over it', async () => {
-    const q = await fleet.startInProcess({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic'] })
+    const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic'] })
     const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))
     assert.ok(addr !== undefined, `a quic-v1 address; got ${JSON.stringify(q.ready.p2p_addrs)}`)
-    const other = await fleet.startInProcess({ args: ['--name', 'p2p-quic-dialer', '--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1'] })
+    const other = await fleet.start({ args: ['--name', 'p2p-quic-dialer', '--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1'] })
     const c = await runCli(['peers', 'connect', addr, '--json', '--data-dir', other.dataDir])
     assert.equal(c.code, 0, c.stderr)
     assert.ok((JSON.parse(c.stdout) as { addresses: string[] }).addresses.some((x) => x.includes('/quic-v1')), c.stdout)
   })
 
   it('a node that listens on TCP only loads QUIC for a QUIC bootstrap address, and reaches it', async () => {
-    const q = await fleet.startInProcess({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-boot'] })
+    const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-boot'] })
     const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))!
-    const tcp = await fleet.startInProcess({ args: ['--name', 'p2p-tcp-boot', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', addr] })
+    const tcp = await fleet.start({ args: ['--name', 'p2p-tcp-boot', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', addr] })
     const seen = await eventually(async () => await callTool<PeerList>(q, 'list_peers'), (l) => l.peers.some((p) => p.peer_id === tcp.ready.peer_id))
     assert.ok(seen.peers.some((p) => p.peer_id === tcp.ready.peer_id))
   })
 
   it('a node that listens on TCP only does not load QUIC, and says so when asked to dial a QUIC address', async () => {
-    const q = await fleet.startInProcess({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-target'] })
+    const q = await fleet.start({ args: ['--p2p-listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--name', 'p2p-quic-target'] })
     const addr = q.ready.p2p_addrs.find((x) => x.includes('/quic-v1/'))!
-    const tcp = await fleet.startInProcess({ args: ['--name', 'p2p-tcp-only', '--p2p-listen', '/ip4/127.0.0.1/tcp/0'] })
+    const tcp = await fleet.start({ args: ['--name', 'p2p-tcp-only', '--p2p-listen', '/ip4/127.0.0.1/tcp/0'] })
     const c = await runCli(['peers', 'connect', addr, '--data-dir', tcp.dataDir])
     assert.equal(c.code, 1, c.stdout)
     assert.match(c.stderr, /does not listen on QUIC, so it cannot dial QUIC addresses/)
@@ -110,14 +110,14 @@ describe('p2p settings', () => {
 
 describe('peers: the discovery routes and the CLI', () => {
   const fleet = new Fleet()
-  let a: TestNode
-  let b: TestNode
-  const token = async (node: TestNode, scope: string): Promise<string> => {
+  let a: NodeProcess
+  let b: NodeProcess
+  const token = async (node: NodeProcess, scope: string): Promise<string> => {
     const op = operatorClient(node.dataDir)
     return (await getToken(node.url, op.client_id, op.client_secret, { scope })).json<{ access_token: string }>().access_token
   }
   before(async () => {
-    [a, b] = await Promise.all([fleet.startInProcess({ args: ['--name', 'peers-a'] }), fleet.startInProcess({ args: ['--name', 'peers-b'] })])
+    [a, b] = await Promise.all([fleet.start({ args: ['--name', 'peers-a'] }), fleet.start({ args: ['--name', 'peers-b'] })])
   })
   after(async () => { await fleet.cleanup() })
 
@@ -154,7 +154,7 @@ describe('peers: the discovery routes and the CLI', () => {
   })
 
   it('peers refuses clearly when no node runs on the data dir', async () => {
-    const stopped = await fleet.startInProcess({ args: ['--store', 'mem://', '--no-p2p'] })
+    const stopped = await fleet.start({ args: ['--store', 'mem://', '--no-p2p'] })
     await stopped.stop()
     const r = await runCli(['peers', 'list', '--data-dir', stopped.dataDir])
     assert.equal(r.code, 1)

@@ -177,10 +177,11 @@ export class Fleet {
   readonly #nodes: Array<{ kill: () => Promise<void> }> = []
   readonly #dirs: string[] = []
 
+  // The data dir is made (and kept for cleanup) before the start, so a node that fails to start
+  // leaves none behind.
   async start (options: Parameters<typeof NodeProcess.start>[0] = {}): Promise<NodeProcess> {
-    const n = await NodeProcess.start(options)
+    const n = await NodeProcess.start({ ...options, dataDir: options.dataDir ?? this.tempDir() })
     this.#nodes.push(n)
-    if (options.dataDir === undefined) this.#dirs.push(n.dataDir)
     return n
   }
 
@@ -191,9 +192,8 @@ export class Fleet {
    */
   async startInProcess (options: Parameters<typeof InProcessNode.start>[0] = {}): Promise<InProcessNode> {
     const { InProcessNode } = await import('./in-process.ts')
-    const n = await InProcessNode.start(options)
+    const n = await InProcessNode.start({ ...options, dataDir: options.dataDir ?? this.tempDir() })
     this.#nodes.push(n)
-    if (options.dataDir === undefined) this.#dirs.push(n.dataDir)
     return n
   }
 

@@ -16,7 +16,8 @@ export const TEST_NODE_ARGS = ['--host', '127.0.0.1', '--port', '0', '--metrics-
  * The flags go through the same settings table, the same `EdgeNode` and the same announcement
  * (ready line, operator-client file) as `edge-hive serve`; what it logs is kept as the CLI's
  * stdout would be. Tests of signals, exit codes, the banner or a second process stay with
- * `NodeProcess`. Its store is `mem://` unless the test names another: the embedded engine does
+ * `NodeProcess`, and so do nodes with libp2p peers: `serve` logs and survives a libp2p stream
+ * error thrown outside any request, which in a test process fails the file. Its store is `mem://` unless the test names another: the embedded engine does
  * not open one SurrealKV directory twice in a process.
  */
 export class InProcessNode {
@@ -58,7 +59,8 @@ export class InProcessNode {
     try {
       announce(await Promise.race([edge.start(), late]), logger, false)
     } catch (err) {
-      await edge.stop()
+      // A stop waits for a start under way; one that hangs must not hang the test too.
+      await Promise.race([edge.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5_000).unref())])
       throw err
     } finally {
       clearTimeout(timer)
