@@ -147,7 +147,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
   /** Hands a request read here to the authorization server, and answers with its answer. */
   const replay = async (req: FastifyRequest, reply: FastifyReply, limit: Limits, url: string, contentType: string, payload: string | Buffer): Promise<FastifyReply> => {
     // Straight to the provider's handler (fastify's own injector, without its routing and hooks):
-    // this request already passed them, and a second pass cost about a tenth of a token's CPU.
+    // this request already passed them, and a second pass would only cost time.
     let failed: unknown
     const res = await inject((raw, out) => {
       // A failure of the handler itself becomes this route's error (a logged 500), not an
