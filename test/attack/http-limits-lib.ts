@@ -2,12 +2,10 @@
 // http-limits-connections.test.ts: finding 10 and the limits beside it): requests from a given
 // loopback address, and the small values they send. Not a test.
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { TestNode } from '../helpers/cli.ts'
+import { caOf, type TestNode } from '../helpers/cli.ts'
 import { request1, type Answer } from '../helpers/https.ts'
 
-export const caOf = (node: TestNode): string => readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
+export { caOf }
 export const FORM = 'application/x-www-form-urlencoded'
 export const fresh = (prefix: string): string => `${prefix}${randomBytes(8).toString('hex')}`
 export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))

@@ -5,10 +5,9 @@ import { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanEnv, type Fleet, type NodeProcess } from '../helpers/cli.ts'
+import { caOf, cleanEnv, type Fleet, type NodeProcess } from '../helpers/cli.ts'
 import { request1 } from '../helpers/https.ts'
 import { getToken, operatorClient } from '../helpers/tokens.ts'
 import { RawMcp, type SseStream } from '../fixtures/mcp-raw.ts'
@@ -37,7 +36,7 @@ export async function accessToken (node: NodeProcess, clientId: string, secret: 
   return res.json<{ access_token: string }>().access_token
 }
 
-export const caOf = (node: NodeProcess): string => readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
+export { caOf }
 
 export interface Client { client_id: string, client_secret: string }
 

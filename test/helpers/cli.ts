@@ -73,6 +73,9 @@ export async function setOperatorPassword (dataDir: string, password: string): P
   if (r.code !== 0) throw new Error(`operator set-password failed (${r.code}): ${r.stderr}${r.stdout}`)
 }
 
+/** Loopback only, free ports, the in-memory store: every test node starts with these before its own flags. */
+export const TEST_NODE_ARGS = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0']
+
 /** What a test sees of a running node, spawned (NodeProcess) or in this process (InProcessNode). */
 export interface TestNode {
   readonly dataDir: string
@@ -82,6 +85,9 @@ export interface TestNode {
   readonly logs: Array<Record<string, unknown>>
   readonly stdout: string
 }
+
+/** The node's TLS certificate, for clients that trust exactly it. */
+export const caOf = (node: Pick<TestNode, 'dataDir'>): string => readFileSync(join(node.dataDir, 'tls', 'cert.pem'), 'utf8')
 
 /** A node started as a child process of the real CLI. */
 export class NodeProcess {
@@ -109,7 +115,7 @@ export class NodeProcess {
   ): Promise<NodeProcess> {
     const dataDir = options.dataDir ?? tempDir()
     // Loopback only, free ports: tests never listen on the machine's other interfaces.
-    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...(options.args ?? [])]
+    const args = ['serve', '--data-dir', dataDir, ...TEST_NODE_ARGS, ...(options.args ?? [])]
     // `wrap` runs the node elsewhere, e.g. inside a test network namespace.
     const argv = [process.execPath, CLI, ...args]
     const wrapped = options.wrap?.(argv)

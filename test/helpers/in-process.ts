@@ -5,10 +5,7 @@ import { createLogger } from '../../src/shared/logger.ts'
 import { addSettingFlags, configFromCommand } from '../../src/cli/config-flags.ts'
 import { announce } from '../../src/cli/commands/serve.ts'
 import { cleanEnv, lines, readyLineOf, type ReadyLine } from '../../scripts/lib/node-process.ts'
-import { tempDir } from './cli.ts'
-
-/** The loopback, free-port settings every test node starts with (see NodeProcess.start). */
-export const TEST_NODE_ARGS = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--store', 'mem://', '--p2p-listen', '/ip4/127.0.0.1/tcp/0']
+import { TEST_NODE_ARGS, tempDir } from './cli.ts'
 
 /**
  * A node run inside the test's own process, for tests where the process boundary is not what

@@ -193,7 +193,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, components: OAu
     const route = (limit: Limits) => ({ config: { public: true, rateLimit: false as const }, preHandler: limit.enforce })
     scope.route({
       method: ['GET', 'POST', 'OPTIONS'], url: `${opts.oauthPrefix}*`, handler: toProvider(), schema: { hide: true },
-      ...route(limits.other), preHandler: [exactPathsOnly, limits.other.enforce]
+      config: { public: true, rateLimit: false as const }, preHandler: [exactPathsOnly, limits.other.enforce]
     })
     // The same handler under each endpoint's own path, so each is documented (and measured) apart.
     for (const e of PROVIDER_ENDPOINTS.filter((x) => !CLIENT_ENDPOINTS.has(x.path))) {
