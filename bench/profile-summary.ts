@@ -6,6 +6,7 @@
 // usage: node bench/profile-summary.ts <file.cpuprofile> [--top 25] [--from <ms>] [--until <ms>]
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { SourceMap, type SourceMapPayload } from 'node:module'
 import { parseArgs } from 'node:util'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
@@ -23,38 +24,31 @@ const fromUs = values.from === undefined ? 0 : Number(values.from) * 1000
 const untilUs = values.until === undefined ? Infinity : Number(values.until) * 1000
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 
-// The node runs one bundled file; esbuild starts each module in it with a `// <path>` comment line,
-// so a frame's line number tells which package or project file it came from.
-const bundles = new Map<string, Array<[number, string]>>()
-function bundleModules (url: string): Array<[number, string]> {
-  let starts = bundles.get(url)
-  if (starts === undefined) {
-    starts = []
+// The node runs one bundled file; its source map (written beside it by the build, not linked)
+// tells which package or project file each line and column came from.
+const maps = new Map<string, SourceMap | undefined>()
+function bundleSource (url: string, line: number, column: number): { source: string, line: number } | undefined {
+  if (!maps.has(url)) {
     try {
-      const lines = readFileSync(fileURLToPath(url), 'utf8').split('\n')
-      for (let i = 0; i < lines.length; i++) {
-        const m = /^\/\/ ((?:node_modules|dist|src)\/\S+\.[cm]?js)$/.exec(lines[i]!)
-        if (m !== null) starts.push([i, m[1]!])
-      }
-    } catch { /* the bundle was rebuilt or removed since: leave it as one module */ }
-    bundles.set(url, starts)
+      maps.set(url, new SourceMap(JSON.parse(readFileSync(fileURLToPath(url) + '.map', 'utf8')) as SourceMapPayload))
+    } catch { maps.set(url, undefined) } // no map: the bundle stays one module
   }
-  return starts
+  const entry = maps.get(url)?.findEntry(line, column)
+  return entry !== undefined && 'originalSource' in entry ? { source: entry.originalSource, line: entry.originalLine } : undefined
+}
+
+/** A frame's line as a person would look it up: in its own file when it ran from the bundle. */
+function lineOf (f: CallFrame): number {
+  return (f.url.endsWith('.bundle.js') ? bundleSource(f.url, f.lineNumber, f.columnNumber)?.line : undefined) ?? f.lineNumber
 }
 
 /** The module a frame belongs to: an npm package, node's internals, or a project file. */
-export function moduleOf (url: string, line = 0): string {
+export function moduleOf (url: string, line = 0, column = 0): string {
   if (url === '') return '(native / V8)'
   if (url.endsWith('.bundle.js')) {
-    const starts = bundleModules(url)
-    let lo = 0
-    let hi = starts.length - 1
-    let found: string | undefined
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1
-      if (starts[mid]![0] <= line) { found = starts[mid]![1]; lo = mid + 1 } else hi = mid - 1
-    }
-    if (found !== undefined) return moduleOf('/' + found)
+    const at = bundleSource(url, line, column)
+    // Sources are relative to dist/cli/: `../../node_modules/<package>/...`, `../node.js`.
+    if (at !== undefined) return moduleOf(new URL(at.source, url).pathname)
   }
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] === 'internal' ? 'internal/' + (url.slice(5).split('/')[1] ?? '') : url.slice(5)}`
   const nm = url.lastIndexOf('/node_modules/')
@@ -93,8 +87,8 @@ for (const [id, us] of selfUs) {
   const f = byId.get(id)!.callFrame
   if (f.functionName === '(idle)') { idle += us; continue }
   busy += us
-  const mod = moduleOf(f.url, f.lineNumber)
-  const name = `${f.functionName === '' ? '(anonymous)' : f.functionName}  ${mod}${f.url === '' ? '' : `:${f.lineNumber + 1}`}`
+  const mod = moduleOf(f.url, f.lineNumber, f.columnNumber)
+  const name = `${f.functionName === '' ? '(anonymous)' : f.functionName}  ${mod}${f.url === '' ? '' : `:${lineOf(f) + 1}`}`
   byFunction.set(name, (byFunction.get(name) ?? 0) + us)
   byModule.set(mod, (byModule.get(mod) ?? 0) + us)
 }
@@ -111,7 +105,7 @@ for (const [id, us] of selfUs) {
   for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
     const f = byId.get(at)!.callFrame
     if (f.functionName === '(root)') continue
-    const mod = moduleOf(f.url, f.lineNumber)
+    const mod = moduleOf(f.url, f.lineNumber, f.columnNumber)
     mods.add(mod)
     if (mod.startsWith('dist/') || mod.startsWith('src/')) own.add(`${f.functionName === '' ? '(anonymous)' : f.functionName}  ${mod}`)
   }

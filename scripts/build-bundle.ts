@@ -13,6 +13,9 @@ const result = await build({
   format: 'esm',
   target: 'node22',
   write: false,
+  // Not linked from the bundle: bench/profile-summary.ts reads it to name the package or project
+  // file of each frame of a profile.
+  sourcemap: 'external',
   outfile: 'dist/cli/program.bundle.js',
   // SurrealDB's client compares objects with those of its engine, so both stay one copy outside.
   external: ['@surrealdb/node', 'surrealdb'],
@@ -56,8 +59,7 @@ const result = await build({
   // Packages bundled from CommonJS call require().
   banner: { js: 'import{createRequire as __edgeHiveRequire}from"node:module";const require=__edgeHiveRequire(import.meta.url);' }
 })
-const out = result.outputFiles[0]!
-writeFileSync(out.path, asciiComments(unwrapNames(out.text)))
+for (const out of result.outputFiles) writeFileSync(out.path, out.path.endsWith('.map') ? out.text : asciiComments(unwrapNames(out.text)))
 chmodSync('dist/cli/main.js', 0o755)
 
 type AnyNode = Node & Record<string, unknown>
@@ -79,7 +81,8 @@ function * walk (node: AnyNode, parent?: AnyNode): Generator<[AnyNode, AnyNode |
  * Where JavaScript gives the function that very name itself, the wrapper goes: a declared
  * function named as the wrapper says (`function next() {}` then `__name(next, "next")`), and an
  * anonymous function bound to a variable, a property or an assignment of that name
- * (`const f = __name(() => {}, "f")`). A function esbuild renamed keeps its wrapper.
+ * (`const f = __name(() => {}, "f")`). A function esbuild renamed keeps its wrapper. What goes
+ * becomes spaces, so the bundle's source map still holds.
  */
 function unwrapNames (text: string): string {
   const edits: Array<[number, number, string]> = []
@@ -103,7 +106,8 @@ function unwrapNames (text: string): string {
   const pieces: string[] = []
   let from = 0
   for (const [start, end, replacement] of edits.sort((a, b) => a[0] - b[0])) {
-    pieces.push(text.slice(from, start), replacement)
+    // Spaces keep every later column where the source map says it is.
+    pieces.push(text.slice(from, start), replacement.padEnd(end - start, ' '))
     from = end
   }
   pieces.push(text.slice(from))

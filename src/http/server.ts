@@ -11,6 +11,7 @@ import { toHttpAnswer, HttpError } from './errors.ts'
 import { ConnectionTracker } from './connections.ts'
 import { addressKey, createLimits } from './rate-limits.ts'
 import { enforceRequestDeadline } from './request-deadline.ts'
+import { lazyValidators } from './lazy-validators.ts'
 import { SCOPES, SCOPE_WORDS } from '../auth/scopes.ts'
 
 export interface HttpServerOptions {
@@ -75,7 +76,8 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: () => randomUUID(),
-    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 }
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+    schemaController: lazyValidators()
   }
   const app = (options.tls === undefined
     ? Fastify(base)

@@ -11,6 +11,7 @@ async function server () {
     bodyLimit: 2048, requestTimeoutMs: 30_000, maxConnectionsPerAddress: 100, corsOrigins: [], apiRateLimit: 1000, rateLimitWindowMs: 60_000
   })
   http.app.post('/echo', async (req) => req.body)
+  http.app.post('/typed', { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 8 } } } } }, async (req) => req.body)
   http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
   http.app.get('/internal', async () => { throw new StartupError('store_open', 'do not show this') })
   http.app.get('/grant', async () => { throw new HttpError('unknown_grant', 'No approval 42 here.') })
@@ -58,6 +59,22 @@ describe('HTTP error answers', async () => {
     const res = await http.app.inject({ method: 'GET', url: '/grant' })
     assert.equal(res.statusCode, 404)
     assert.deepEqual(res.json(), { error: 'unknown_grant', message: 'No approval 42 here.' })
+  })
+
+  it('checks a body against its route\'s schema, on the first request and on later ones (validators compile on first use)', async () => {
+    const send = async (body: unknown) => await http.app.inject({ method: 'POST', url: '/typed', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+    for (let i = 0; i < 2; i++) {
+      const missing = await send({})
+      assert.equal(missing.statusCode, 400, missing.body)
+      assert.equal(missing.json().error, 'invalid_request')
+      assert.match(missing.json().message, /body must have required property 'name'/)
+      const long = await send({ name: 'much too long' })
+      assert.equal(long.statusCode, 400, long.body)
+      assert.match(long.json().message, /body\/name must NOT have more than 8 characters/)
+      const good = await send({ name: 'ok' })
+      assert.equal(good.statusCode, 200, good.body)
+      assert.deepEqual(good.json(), { name: 'ok' })
+    }
   })
 
   it('tells 405 from 404', async () => {
