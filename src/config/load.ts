@@ -105,7 +105,7 @@ export function loadConfig (input: ConfigInput): LoadedConfig {
       config[setting.key] = setting.default?.(config as Partial<Config>)
       continue
     }
-    const parsed = setting.schema.safeParse(raw)
+    const parsed = setting.schema().safeParse(raw)
     if (!parsed.success) {
       const value = setting.secret === true ? 'the value given' : show(raw)
       problems.push({ setting: setting.key, source, message: `${value} is not allowed; expected ${setting.allowed}` })
