@@ -31,9 +31,9 @@ COPY docker/ docker/
 # binaries, typescript, @types); the script fails the build if the native modules do not load.
 # This stage runs on the target platform (emulated when cross-building with --platform), so the
 # script's process.arch is the image's architecture: no TARGETARCH mapping needed. The bundle's
-# source map (17 MB) only serves profiling on a developer's machine: it stays out of the image.
+# source maps (17 MB) only serve profiling on a developer's machine: they stay out of the image.
 RUN npm prune --omit=dev --no-audit --no-fund \
- && rm dist/cli/program.bundle.js.map \
+ && rm dist/cli/*.bundle.js.map \
  && node docker/prune-node-modules.mjs /app \
  && node dist/cli/main.js --version
 

@@ -43,11 +43,11 @@ if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COM
   } catch { /* no usable home directory: run without the cache */ }
 }
 
-// The build bundles the program and its dependencies into one file (`npm run build`): for
-// `serve`, resolving and reading about a thousand module files was most of what was left of a
-// start once compiled code was cached (measured: a restart's CPU 1.6 s -> 1.05 s, 1.3 s -> 0.95 s
-// to ready). The other commands load only the few modules they need, which is quicker than the
-// whole bundle (`--version` 0.22 s against 0.27 s). Without a build, the modules load one by one.
+// The build bundles the program and its dependencies (`npm run build`): resolving and reading
+// about a thousand module files was most of what was left of a start once compiled code was
+// cached (measured: a restart's CPU 1.6 s -> 1.05 s, 1.3 s -> 0.95 s to ready), and a few hundred
+// of a light command's. What only `serve` needs sits in chunks the other commands never read.
+// Without a build, the modules load one by one.
 const bundle = new URL('./program.bundle.js', import.meta.url)
-if (process.argv[2] === 'serve' && existsSync(fileURLToPath(bundle))) await import(bundle.href)
+if (existsSync(fileURLToPath(bundle))) await import(bundle.href)
 else await import('./program.ts')
