@@ -25,7 +25,11 @@ const result = await build({
   entryNames: '[name].bundle',
   chunkNames: 'chunk-[hash].bundle',
   // SurrealDB's client compares objects with those of its engine, so both stay one copy outside.
-  external: ['@surrealdb/node', 'surrealdb'],
+  // The certificate library is CommonJS and imported only when a certificate is made: from a
+  // chunk, import() of bundled CommonJS gives only a default export (Node's own import() finds
+  // the named ones), so Node loads it from node_modules.
+  external: ['@surrealdb/node', 'surrealdb', '@peculiar/x509'],
+  metafile: true,
   // Bundling renames classes and functions whose names clash (a second `ValidationError`
   // becomes `ValidationError2`), and libraries read `constructor.name` (commander and
   // oidc-provider name their errors so): names are kept.
@@ -66,6 +70,16 @@ const result = await build({
   // Packages bundled from CommonJS call require().
   banner: { js: 'import{createRequire as __edgeHiveRequire}from"node:module";const require=__edgeHiveRequire(import.meta.url);' }
 })
+// The same for any other import() of bundled CommonJS, unless it is imported for its effects alone.
+const EFFECTS_ONLY = new Set(['node_modules/reflect-metadata/Reflect.js'])
+for (const [path, input] of Object.entries(result.metafile.inputs)) {
+  for (const imp of input.imports) {
+    if (imp.kind === 'dynamic-import' && imp.external !== true && result.metafile.inputs[imp.path]?.format === 'cjs' && !EFFECTS_ONLY.has(imp.path)) {
+      throw new Error(`build-bundle: ${path} imports CommonJS ${imp.path} with import(), which would have no named exports in a chunk: make it external`)
+    }
+  }
+}
+
 // Chunks are named by their content: those of an earlier build go.
 for (const name of readdirSync('dist/cli')) if (/\.bundle\.js(\.map)?$/.test(name)) rmSync(`dist/cli/${name}`)
 for (const out of result.outputFiles) writeFileSync(out.path, out.path.endsWith('.map') ? out.text : asciiComments(unwrapNames(out.text)))
