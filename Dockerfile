@@ -22,6 +22,8 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src/ src/
+# `npm run build` (run by `npm ci`) bundles the CLI with this script.
+COPY scripts/build-bundle.ts scripts/
 # The README's install: `npm ci` runs the `prepare` script, which builds dist/ (the `node`
 # dev dependency fetches its own Node.js 22 for that, as on a developer's machine). The cache
 # mount keeps downloads between builds.
@@ -65,9 +67,9 @@ ENV PATH=/app/docker/bin:/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
     EDGE_HIVE_DATA_DIR=/data/.edge-hive \
     EDGE_HIVE_HOST=0.0.0.0
 USER 1000:1000
-# Checks at build time, in exec form (no shell): the launcher starts the CLI, `serve` loads the
-# bundle the build made (with SurrealDB's client beside it), and the native modules load on this
-# image's C library.
+# Checks at build time, in exec form (no shell): the launcher starts the CLI from the bundle the
+# build made, and the native modules and every chunk of the bundle (the node itself, QUIC with its
+# native binary) load on this image's C library.
 RUN ["edge-hive", "--version"]
 RUN ["edge-hive", "serve", "--help"]
 RUN ["node", "/app/docker/prune-node-modules.mjs", "--verify-only", "/app"]

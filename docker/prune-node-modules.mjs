@@ -93,11 +93,18 @@ if (!verifyOnly) {
 
 // Loading the packages loads their native code: a missing or incompatible binary fails here, at
 // build time, instead of at the node's first start. The certificate library too: the node loads
-// it only when it makes a certificate, which may be long after it started.
-const check = spawnSync(
-  process.execPath,
-  ['--input-type=module', '-e', "await import('@surrealdb/node'); await import('@chainsafe/libp2p-quic'); await import('reflect-metadata'); await import('@peculiar/x509')"],
-  { cwd: appDir, encoding: 'utf8' }
-)
-if (check.status !== 0) fail(`the native modules or the certificate library do not load on ${platform}:\n${check.stderr}`)
-process.stdout.write(`prune-node-modules: the SurrealDB engine, QUIC and the certificate library load on ${platform}\n`)
+// it only when it makes a certificate, which may be long after it started. Then every chunk of
+// the bundled CLI (dist/cli/chunk-*.bundle.js, the parts a command loads only when it runs, such
+// as the node itself and QUIC, which finds its native binary from where its package lies in
+// node_modules): `serve --help` would not load them.
+const CHECK = `
+  await import('@surrealdb/node'); await import('@chainsafe/libp2p-quic'); await import('reflect-metadata'); await import('@peculiar/x509')
+  const { readdirSync } = await import('node:fs')
+  const { pathToFileURL } = await import('node:url')
+  const chunks = readdirSync('dist/cli').filter((f) => /^chunk-.*\\.bundle\\.js$/.test(f))
+  if (chunks.length === 0) throw new Error('no chunks in dist/cli: was the bundle built?')
+  for (const f of chunks) await import(pathToFileURL('dist/cli/' + f).href)
+  process.exit(0)`
+const check = spawnSync(process.execPath, ['--input-type=module', '-e', CHECK], { cwd: appDir, encoding: 'utf8', timeout: 120_000 })
+if (check.status !== 0) fail(`the native modules, the certificate library or the bundle do not load on ${platform}:\n${check.stderr}${check.error === undefined ? '' : check.error.message}`)
+process.stdout.write(`prune-node-modules: the SurrealDB engine, QUIC, the certificate library and the bundle load on ${platform}\n`)
