@@ -307,6 +307,11 @@ export class EdgeNode {
     return this.#http?.routes() ?? []
   }
 
+  /** Compiles every HTTP route's request validator now (a node compiles each on first use). */
+  compileHttpValidators (): { validators: number, failures: string[] } {
+    return this.#http?.compileValidators() ?? { validators: 0, failures: [] }
+  }
+
   /** The node's info document (its capability advertisement). */
   info (): NodeInfo {
     return nodeInfo(this.#state())

@@ -5,31 +5,58 @@ type BuildValidator = ReturnType<typeof AjvCompiler>
 type Compile = ReturnType<BuildValidator>
 type Validate = ReturnType<Compile>
 
+/** Validators of a server (one per route and part of a request), and those that did not compile. */
+export interface CompileReport { validators: number, failures: string[] }
+
 /**
  * Fastify's own validators (Ajv, with fastify's settings), each compiled when its route first
  * validates a request instead of while the server starts: compiling them all, and Ajv's JSON
  * Schema meta-schema before the first, was 55 ms of a 0.85 s restart, for routes most nodes
  * never see. A schema that does not compile fails its route's requests (500) rather than the
- * start; every route's schema is compiled by the tests that call it.
+ * start; a test compiles every route's schema (`compileAll`).
+ *
+ * Fastify treats validators it did not build as custom, and does not lower-case the header
+ * names of a custom validator's schema: a header schema must name headers in lower case, as
+ * Node gives them, and one that does not is refused here, when its route is added.
  */
-export function lazyValidators (): NonNullable<FastifyServerOptions['schemaController']> {
+export function lazyValidators (): { options: NonNullable<FastifyServerOptions['schemaController']>, compileAll: () => CompileReport } {
   const build = AjvCompiler()
-  return {
+  const pending: Array<{ route: string, compile: () => unknown }> = []
+  const options: NonNullable<FastifyServerOptions['schemaController']> = {
     compilersFactory: {
       buildValidator: (externalSchemas, options) => {
         const compile = build(externalSchemas, options)
         return (route) => {
+          if (route.httpPart === 'headers') assertLowerCaseHeaders(route.schema, `${route.method} ${route.url}`)
           let validate: Validate | undefined
-          // Fastify reads `errors` from the function it was given, after a call that returned false.
-          const lazy = ((data: unknown) => {
+          // Fastify reads `errors` from the function it was given, after a call that returned
+          // false; and passes where the value sits (so Ajv may replace it) when `schemaEnv` is set.
+          const lazy = ((data: unknown, where?: unknown) => {
             validate ??= compile(route)
-            const result = validate(data)
+            const result = (validate as (data: unknown, where?: unknown) => boolean | Promise<unknown>)(data, where)
             lazy.errors = validate.errors
             return result
           }) as Validate
+          lazy.schemaEnv = true as unknown as Validate['schemaEnv']
+          pending.push({ route: `${route.method} ${route.url} ${route.httpPart}`, compile: () => (validate ??= compile(route)) })
           return lazy
         }
       }
     }
   }
+  /** Compiles every validator not compiled yet; says how many there are, and which failed and why. */
+  const compileAll = (): CompileReport => ({
+    validators: pending.length,
+    failures: pending.flatMap(({ route, compile }) => {
+      try { compile(); return [] } catch (err) { return [`${route}: ${err instanceof Error ? err.message : String(err)}`] }
+    })
+  })
+  return { options, compileAll }
+}
+
+function assertLowerCaseHeaders (schema: unknown, route: string): void {
+  const s = schema as { properties?: Record<string, unknown>, required?: unknown } | null
+  const names = [...Object.keys(s?.properties ?? {}), ...(Array.isArray(s?.required) ? s.required as unknown[] : [])]
+  const upper = names.find((n) => typeof n === 'string' && n !== n.toLowerCase())
+  if (upper !== undefined) throw new Error(`the header schema of ${route} names ${String(upper)}: header names in schemas must be lower case`)
 }

@@ -11,7 +11,7 @@ import { toHttpAnswer, HttpError } from './errors.ts'
 import { ConnectionTracker } from './connections.ts'
 import { addressKey, createLimits } from './rate-limits.ts'
 import { enforceRequestDeadline } from './request-deadline.ts'
-import { lazyValidators } from './lazy-validators.ts'
+import { lazyValidators, type CompileReport } from './lazy-validators.ts'
 import { SCOPES, SCOPE_WORDS } from '../auth/scopes.ts'
 
 export interface HttpServerOptions {
@@ -37,6 +37,8 @@ export interface HttpServer {
   app: FastifyInstance
   /** Every route registered (method and URL pattern), as the OpenAPI check compares them. */
   routes (): Array<{ method: string, url: string }>
+  /** Compiles every route's request validator now (each is compiled on first use). */
+  compileValidators (): CompileReport
   /** Starts listening; resolves with the bound port. */
   listen (host: string, port: number): Promise<number>
   /** Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts the rest. */
@@ -64,6 +66,7 @@ function pathOf (url: string): string {
  * before `listen`.
  */
 export async function createHttpServer (logger: Logger, options: HttpServerOptions): Promise<HttpServer> {
+  const validators = lazyValidators()
   const base: FastifyServerOptions = {
     loggerInstance: logger,
     // Our own onResponse hook logs requests, without query strings.
@@ -77,7 +80,7 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
-    schemaController: lazyValidators()
+    schemaController: validators.options
   }
   const app = (options.tls === undefined
     ? Fastify(base)
@@ -214,6 +217,7 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
   return {
     app,
     routes: () => [...routeList],
+    compileValidators: validators.compileAll,
     async listen (host, port) {
       await app.listen({ host, port })
       const address = app.server.address()

@@ -55,6 +55,12 @@ describe('the OpenAPI document (GET /openapi.json)', () => {
     assert.deepEqual([...documented].filter((x) => !served.has(x)), [], 'documented but not served')
   })
 
+  it('every route\'s request schema compiles (the node compiles each on its first request)', () => {
+    const { validators, failures } = node.compileHttpValidators()
+    assert.ok(validators > 10, `the routes' validators (${validators})`)
+    assert.deepEqual(failures, [])
+  })
+
   it('covers the seed\'s REST surface: info, token, tools/call, resources, stream, discovery, health', () => {
     for (const path of [
       '/mcp/node/{node_id}/info', '/oauth/token', '/mcp/auth/token', '/mcp/tools/call', '/mcp/node/{node_id}/resources/{uri}',

@@ -1,5 +1,6 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import { createHttpServer, HttpError } from '../../src/http/index.ts'
 import { createLogger } from '../../src/shared/logger.ts'
 import { StartupError } from '../../src/shared/errors.ts'
@@ -75,6 +76,23 @@ describe('HTTP error answers', async () => {
       assert.equal(good.statusCode, 200, good.body)
       assert.deepEqual(good.json(), { name: 'ok' })
     }
+  })
+
+  it('refuses, when its route is added, a header schema that names a header in capitals (Node gives header names in lower case)', async () => {
+    const other = await createHttpServer(createLogger('off', { pretty: false }), {
+      bodyLimit: 2048, requestTimeoutMs: 30_000, maxConnectionsPerAddress: 100, corsOrigins: [], apiRateLimit: 1000, rateLimitWindowMs: 60_000
+    })
+    try {
+      other.app.get('/h', { schema: { headers: { type: 'object', required: ['X-Trace'], properties: { 'X-Trace': { type: 'string' } } } } }, async () => 'ok')
+      await assert.rejects(async () => { await other.app.ready() }, /header schema of GET \/h names X-Trace: header names in schemas must be lower case/)
+    } finally {
+      await other.app.close().catch(() => undefined)
+    }
+  })
+
+  it('validates with the same Ajv compiler package fastify itself would use (one copy, fastify\'s settings)', () => {
+    const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'))
+    assert.equal(createRequire(import.meta.url).resolve('@fastify/ajv-compiler'), fastifyRequire.resolve('@fastify/ajv-compiler'))
   })
 
   it('tells 405 from 404', async () => {
