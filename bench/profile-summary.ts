@@ -24,8 +24,8 @@ const fromUs = values.from === undefined ? 0 : Number(values.from) * 1000
 const untilUs = values.until === undefined ? Infinity : Number(values.until) * 1000
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 
-// The node runs one bundled file; its source map (written beside it by the build, not linked)
-// tells which package or project file each line and column came from.
+// The node runs bundled files (dist/cli/*.bundle.js); their source maps (written beside them by
+// the build, not linked) tell which package or project file each line and column came from.
 const maps = new Map<string, SourceMap | undefined>()
 function bundleSource (url: string, line: number, column: number): { source: string, line: number } | undefined {
   if (!maps.has(url)) {
@@ -47,7 +47,9 @@ export function moduleOf (url: string, line = 0, column = 0): string {
   if (url === '') return '(native / V8)'
   if (url.endsWith('.bundle.js')) {
     const at = bundleSource(url, line, column)
-    // Sources are relative to dist/cli/: `../../node_modules/<package>/...`, `../node.js`.
+    // Sources are relative to dist/cli/: `../../node_modules/<package>/...`, `../../src/node.ts`
+    // (through tsc's own maps), and the build's `builtin-by-require:<module>` for Node's modules.
+    if (at?.source.startsWith('builtin-by-require:') === true) return `node:${at.source.slice('builtin-by-require:'.length)}`
     if (at !== undefined) return moduleOf(new URL(at.source, url).pathname)
   }
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] === 'internal' ? 'internal/' + (url.slice(5).split('/')[1] ?? '') : url.slice(5)}`

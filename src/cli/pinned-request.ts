@@ -1,8 +1,10 @@
+import { createRequire } from 'node:module'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 
 // Not `import ... from 'node:http'`: Node's ES module view of http reads every export, and one
-// of them loads Node's whole fetch implementation (undici), 37 ms of every CLI command.
-const { request: httpRequest } = process.getBuiltinModule('node:http')
+// of them loads Node's whole fetch implementation (undici), 37 ms of every CLI command run from
+// the separate modules. (process.getBuiltinModule would do, but only from Node 22.3.)
+const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http')
 
 export interface PinnedResponse {
   status: number
