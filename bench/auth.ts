@@ -63,7 +63,9 @@ export const auth: Benchmark = {
     const cleanup = new Cleanup()
     try {
       const dataDir = cleanup.tempDir()
-      const node = await BenchNode.start({ dataDir, args: loopbackArgs(UNTHROTTLED) })
+      const nodeFlags = ctx.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`]
+      const node = await BenchNode.start({ dataDir, args: loopbackArgs(UNTHROTTLED), nodeFlags })
+      // A graceful stop, so that --cpu-prof writes its profile.
       cleanup.add(async () => await node.stop())
       const op = operatorClient(dataDir)
 

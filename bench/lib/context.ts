@@ -11,7 +11,7 @@ export interface BenchOptions {
   hiveSizes: number[]
   /** Start-up measurements (each a first start and a restart). */
   startups: number
-  /** Where to write V8 CPU profiles of the node under tool-call load, and of node A under forwarded calls (`--cpu-prof <dir>`). */
+  /** Where to write V8 CPU profiles of the node under tool-call or token load, and of node A under forwarded calls (`--cpu-prof <dir>`). */
   cpuProfDir: string | undefined
 }
 

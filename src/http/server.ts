@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import helmet from '@fastify/helmet'
 import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
@@ -12,6 +11,7 @@ import { ConnectionTracker } from './connections.ts'
 import { addressKey, createLimits } from './rate-limits.ts'
 import { enforceRequestDeadline } from './request-deadline.ts'
 import { lazyValidators, type CompileReport } from './lazy-validators.ts'
+import { securityHeaders } from './security-headers.ts'
 import { SCOPES, SCOPE_WORDS } from '../auth/scopes.ts'
 
 export interface HttpServerOptions {
@@ -145,10 +145,15 @@ export async function createHttpServer (logger: Logger, options: HttpServerOptio
 
   // Awaited one by one: their hooks must be in place before the Bearer guard's (CORS preflights
   // are answered before any token is asked for; rate limits count after the token is known).
-  await app.register(helmet, {
-    // The API answers JSON: nothing on it should run, load or be framed.
+  const security = securityHeaders({
+    // The API answers JSON: nothing on it should run, load or be framed. Pages set their own.
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    hsts: options.tls !== undefined ? { maxAge: 31_536_000, includeSubDomains: false } : false
+    strictTransportSecurity: options.tls !== undefined ? { maxAge: 31_536_000, includeSubDomains: false } : false
+  })
+  // On the raw response, so answers written straight to it (event streams) have them too.
+  app.addHook('onRequest', (_req, reply, done) => {
+    for (const [name, value] of security) reply.raw.setHeader(name, value)
+    done()
   })
   await app.register(cors, {
     // Off unless origins are listed; never `*`, and no credentials (tokens go in a header).

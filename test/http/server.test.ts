@@ -16,6 +16,7 @@ async function server () {
   http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
   http.app.get('/internal', async () => { throw new StartupError('store_open', 'do not show this') })
   http.app.get('/grant', async () => { throw new HttpError('unknown_grant', 'No approval 42 here.') })
+  http.app.get('/raw', (_req, reply) => { reply.hijack(); reply.raw.writeHead(200, { 'content-type': 'text/plain' }); reply.raw.end('raw') })
   return http
 }
 
@@ -93,6 +94,19 @@ describe('HTTP error answers', async () => {
   it('validates with the same Ajv compiler package fastify itself would use (one copy, fastify\'s settings)', () => {
     const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'))
     assert.equal(createRequire(import.meta.url).resolve('@fastify/ajv-compiler'), fastifyRequire.resolve('@fastify/ajv-compiler'))
+  })
+
+  it('sends the security headers on every answer, error or not, and written straight to the response or not; HSTS only over TLS', async () => {
+    for (const url of ['/grant', '/echo/more', '/raw']) {
+      const res = await http.app.inject({ method: 'GET', url })
+      assert.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'", url)
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', url)
+      assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url)
+      assert.equal(res.headers['referrer-policy'], 'no-referrer', url)
+      assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url)
+      assert.equal(res.headers['strict-transport-security'], undefined, `${url}: no HSTS over plain HTTP`)
+      assert.equal(res.headers['x-powered-by'], undefined, url)
+    }
   })
 
   it('tells 405 from 404', async () => {
