@@ -106,5 +106,8 @@ const CHECK = `
   for (const f of chunks) await import(pathToFileURL('dist/cli/' + f).href)
   process.exit(0)`
 const check = spawnSync(process.execPath, ['--input-type=module', '-e', CHECK], { cwd: appDir, encoding: 'utf8', timeout: 120_000 })
-if (check.status !== 0) fail(`the native modules, the certificate library or the bundle do not load on ${platform}:\n${check.stderr}${check.error === undefined ? '' : check.error.message}`)
+if (check.status !== 0) {
+  const why = `${check.stderr}${check.error === undefined ? '' : check.error.message}${check.signal === null ? '' : ` (ended by ${check.signal})`}`
+  fail(`the native modules, the certificate library or the bundle do not load on ${platform}:\n${why}`)
+}
 process.stdout.write(`prune-node-modules: the SurrealDB engine, QUIC, the certificate library and the bundle load on ${platform}\n`)

@@ -158,10 +158,11 @@ function asciiComments (text: string): string {
   let ascii = ''
   let from = 0
   for (const [start, end] of comments) {
-    // One character for one (the source map's columns hold): a dash, a letter without its accent, or `?`.
+    // One character for one (the source map's columns hold): a dash, a letter or digit without
+    // its accent, or `?` (never `*` or `/`, which could end the comment).
     ascii += text.slice(from, start) + text.slice(start, end).replace(/[\u0080-\uffff]/g, (ch) => {
       const base = ch.normalize('NFKD')[0]!
-      return /\p{Pd}/u.test(ch) ? '-' : base < '\u0080' ? base : '?'
+      return /\p{Pd}/u.test(ch) ? '-' : /^[A-Za-z0-9]$/.test(base) ? base : '?'
     })
     from = end
   }

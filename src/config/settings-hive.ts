@@ -29,7 +29,7 @@ export const HIVE_SETTINGS: readonly Setting[] = [
   },
   {
     key: 'p2pListen', env: 'EDGE_HIVE_P2P_LISTEN', flag: { spec: '--p2p-listen <multiaddr>', attr: 'p2pListen', repeatable: true },
-    description: 'Multiaddrs the libp2p host listens on (repeat the flag; comma-separated in the environment). A node that listens on no QUIC address does not load QUIC (about 6 MiB less memory) and dials peers at their TCP addresses only.',
+    description: 'Multiaddrs the libp2p host listens on (repeat the flag; comma-separated in the environment). A node that listens on no QUIC address does not load QUIC (4-6 MiB less memory) and dials peers at their TCP addresses only.',
     allowed: 'TCP or QUIC multiaddrs like /ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/udp/4001/quic-v1', schema: () => list(text(256).refine(isListenAddr), 16),
     default: () => ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/udp/4001/quic-v1']
   },

@@ -150,7 +150,7 @@ export class P2PHost {
   async start (services: HiveServiceFactories): Promise<HiveForwarding> {
     const log = this.#c.logger
     // QUIC is loaded only for a node that listens on it or bootstraps from a QUIC address (its
-    // native module and runtime: about 6 MiB); without it, peers are dialled over TCP.
+    // native module and runtime: 4-6 MiB); without it, peers are dialled over TCP.
     const wantsQuic = [...this.#options.listen, ...this.#options.bootstrap].some(isQuicAddress)
     const quicTransport = wantsQuic ? await loadQuic(log) : undefined
     this.#quic = quicTransport !== undefined ? 'loaded' : wantsQuic ? 'unavailable' : 'off'

@@ -55,8 +55,32 @@ export function lazyValidators (): { options: NonNullable<FastifyServerOptions['
 }
 
 function assertLowerCaseHeaders (schema: unknown, route: string): void {
-  const s = schema as { properties?: Record<string, unknown>, required?: unknown } | null
-  const names = [...Object.keys(s?.properties ?? {}), ...(Array.isArray(s?.required) ? s.required as unknown[] : [])]
-  const upper = names.find((n) => typeof n === 'string' && n !== n.toLowerCase())
-  if (upper !== undefined) throw new Error(`the header schema of ${route} names ${String(upper)}: header names in schemas must be lower case`)
+  const upper = upperCaseName(schema)
+  if (upper !== undefined) throw new Error(`the header schema of ${route} names ${upper}: header names in schemas must be lower case`)
 }
+
+/** A header name in capitals anywhere in a header schema (properties, required, dependencies, names), or a `$ref` it cannot see into. */
+function upperCaseName (node: unknown): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) { const found = upperCaseName(item); if (found !== undefined) return found }
+    return undefined
+  }
+  if (node === null || typeof node !== 'object') return undefined
+  const o = node as Record<string, unknown>
+  if (typeof o.$ref === 'string') return `$ref ${o.$ref} (a header schema must be whole here)`
+  const names: unknown[] = [
+    ...Object.keys(isObject(o.properties) ? o.properties : {}),
+    ...Object.keys(isObject(o.dependentRequired) ? o.dependentRequired : {}),
+    ...Object.keys(isObject(o.dependencies) ? o.dependencies : {}),
+    ...(Array.isArray(o.required) ? o.required : []),
+    ...Object.values(isObject(o.dependentRequired) ? o.dependentRequired : {}).flat(),
+    ...Object.values(isObject(o.dependencies) ? o.dependencies : {}).filter(Array.isArray).flat()
+  ]
+  const names2 = isObject(o.propertyNames) ? [o.propertyNames.const, ...(Array.isArray(o.propertyNames.enum) ? o.propertyNames.enum : [])] : []
+  const upper = [...names, ...names2].find((n) => typeof n === 'string' && n !== n.toLowerCase())
+  if (upper !== undefined) return String(upper)
+  for (const value of Object.values(o)) { const found = upperCaseName(value); if (found !== undefined) return found }
+  return undefined
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)

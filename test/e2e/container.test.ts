@@ -90,7 +90,7 @@ describe('Dockerfile', () => {
     for (const p of ['dist/cli/main.js', 'docker/form-hive.mjs', 'docker/bin/edge-hive', 'docker/prune-node-modules.mjs']) assert.ok(existsSync(at(p)), p)
   })
 
-  it('every file `npm run build` reads (which `npm ci` runs) is copied into the build stage before `npm ci`, and passes .dockerignore', () => {
+  it('every file the command line of `npm run build` (which `npm ci` runs) names is copied into the build stage before `npm ci`, and passes .dockerignore', () => {
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
     assert.match(scripts.prepare ?? '', /\bnpm run build\b/)
     // The build's own files: each word of its command line that names a file of the repository.
@@ -98,6 +98,7 @@ describe('Dockerfile', () => {
     assert.ok(files.includes('tsconfig.build.json') && files.some((f) => f.startsWith('scripts/')), `the build's files: ${files.join(' ')}`)
     const buildStage = DF.filter((i) => i.stage === 0)
     const npmCi = buildStage.findIndex((i) => i.cmd === 'RUN' && /\bnpm ci\b/.test(i.args))
+    assert.ok(npmCi >= 0, 'the build stage runs npm ci')
     const copied = buildStage.slice(0, npmCi).filter((i) => i.cmd === 'COPY').flatMap((i) => i.args.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1))
     for (const f of files) {
       assert.ok(copied.some((c) => c === f || (c.endsWith('/') && f.startsWith(c))), `${f} is copied before npm ci (copied: ${copied.join(' ')})`)

@@ -16,6 +16,7 @@ async function server () {
   http.app.get('/boom', async () => { throw new Error('database password is hunter2') })
   http.app.get('/internal', async () => { throw new StartupError('store_open', 'do not show this') })
   http.app.get('/grant', async () => { throw new HttpError('unknown_grant', 'No approval 42 here.') })
+  http.app.post('/list', { schema: { body: { type: 'array', items: { type: 'integer' } } } }, async (req) => req.body)
   http.app.get('/raw', (_req, reply) => { reply.hijack(); reply.raw.writeHead(200, { 'content-type': 'text/plain' }); reply.raw.end('raw') })
   return http
 }
@@ -89,6 +90,16 @@ describe('HTTP error answers', async () => {
     } finally {
       await other.app.close().catch(() => undefined)
     }
+    // Also a name further in, where fastify would have lower-cased it for its own validator.
+    const nested = await createHttpServer(createLogger('off', { pretty: false }), {
+      bodyLimit: 2048, requestTimeoutMs: 30_000, maxConnectionsPerAddress: 100, corsOrigins: [], apiRateLimit: 1000, rateLimitWindowMs: 60_000
+    })
+    try {
+      nested.app.get('/h', { schema: { headers: { type: 'object', anyOf: [{ required: ['x-a'] }, { required: ['X-B'] }] } } }, async () => 'ok')
+      await assert.rejects(async () => { await nested.app.ready() }, /names X-B/)
+    } finally {
+      await other.app.close().catch(() => undefined)
+    }
   })
 
   it('validates with the same Ajv compiler package fastify itself would use (one copy, fastify\'s settings)', () => {
@@ -107,6 +118,12 @@ describe('HTTP error answers', async () => {
       assert.equal(res.headers['strict-transport-security'], undefined, `${url}: no HSTS over plain HTTP`)
       assert.equal(res.headers['x-powered-by'], undefined, url)
     }
+  })
+
+  it('lets the schema put a lone value where a list is expected, as fastify\'s own validator does (Ajv replaces the body)', async () => {
+    const res = await http.app.inject({ method: 'POST', url: '/list', headers: { 'content-type': 'application/json' }, payload: '5' })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(res.json(), [5])
   })
 
   it('tells 405 from 404', async () => {
