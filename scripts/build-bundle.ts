@@ -7,7 +7,8 @@
 import { build } from 'esbuild'
 import { parse, type Node } from 'acorn'
 import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { basename, relative, resolve, sep } from 'node:path'
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { homedir } from 'node:os'
 import { isBuiltin } from 'node:module'
 
 const result = await build({
@@ -92,6 +93,12 @@ renameSync(`${entry}.tmp`, entry)
 const written = new Set(outputs.map((o) => basename(o.path)))
 for (const name of readdirSync('dist/cli')) if (/\.bundle\.js(\.map)?$/.test(name) && !written.has(name)) rmSync(`dist/cli/${name}`)
 chmodSync('dist/cli/main.js', 0o755)
+
+// Node's compile cache keeps one entry per file path and never drops any, and chunks are named by
+// their content: each build would leave the entries of the one before behind. So a build empties
+// the CLI's own cache directory (the one src/cli/main.ts uses); the next runs fill it again.
+const cacheBase = process.env.XDG_CACHE_HOME !== undefined && isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache')
+if (isAbsolute(cacheBase)) rmSync(join(cacheBase, 'edge-hive', 'compile'), { recursive: true, force: true })
 
 type AnyNode = Node & Record<string, unknown>
 

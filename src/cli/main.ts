@@ -33,8 +33,9 @@ function cacheDir (): string | undefined {
   return dir
 }
 
-// NODE_COMPILE_CACHE chooses another directory (Node turns it on itself) and
-// NODE_DISABLE_COMPILE_CACHE=1 turns it off. Node 22 before 22.8 has no compile cache. A cache
+// `npm run build` empties this directory: Node never drops an entry, and the bundle's files are
+// named by their content. NODE_COMPILE_CACHE chooses another directory (Node turns it on itself)
+// and NODE_DISABLE_COMPILE_CACHE=1 turns it off. Node 22 before 22.8 has no compile cache. A cache
 // that cannot be made only costs the time it would have saved.
 if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COMPILE_CACHE === undefined) {
   try {
