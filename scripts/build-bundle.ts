@@ -7,9 +7,9 @@
 import { build } from 'esbuild'
 import { parse, type Node } from 'acorn'
 import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path'
-import { homedir } from 'node:os'
+import { basename, relative, resolve, sep } from 'node:path'
 import { isBuiltin } from 'node:module'
+import { compileCachePath } from '../src/cli/compile-cache.ts'
 
 const result = await build({
   entryPoints: ['dist/cli/program.js'],
@@ -43,7 +43,8 @@ const result = await build({
   plugins: [{
     // Node makes an ES module view of a built-in module the first time one is imported, reading
     // every export, and reading `http`'s loads undici, Node's fetch (55 ms of a restart's CPU in a
-    // profile; the first MCP request loads it later anyway): the bundle gets built-in modules with require(), which reads nothing up front.
+    // profile; the first MCP request loads it later anyway): the bundle gets built-in modules
+    // with require(), which reads nothing up front.
     name: 'builtins-by-require',
     setup (b) {
       b.onResolve({ filter: /^(node:)?[a-z_/0-9]+$/ }, (args) => {
@@ -54,9 +55,9 @@ const result = await build({
     }
   }, {
     // QUIC is bundled too, sharing the bundle's one copy of libp2p's modules instead of loading
-    // its own hundreds of files (a restart 0.98 -> 0.84 s). Only its
-    // native binary stays a file: the loader looks for it from where the package lies in
-    // node_modules, as it would unbundled, not from dist/cli/.
+    // its own hundreds of files (a restart 0.98 -> 0.84 s). Only its native binary stays a file:
+    // the loader looks for it from where the package lies in node_modules, as it would
+    // unbundled, not from dist/cli/.
     name: 'native-loader-in-place',
     setup (b) {
       b.onLoad({ filter: /[\\/]@chainsafe[\\/]libp2p-quic[\\/]dist[\\/]src[\\/]napi\.js$/ }, (args) => {
@@ -97,8 +98,8 @@ chmodSync('dist/cli/main.js', 0o755)
 // Node's compile cache keeps one entry per file path and never drops any, and chunks are named by
 // their content: each build would leave the entries of the one before behind. So a build empties
 // the CLI's own cache directory (the one src/cli/main.ts uses); the next runs fill it again.
-const cacheBase = process.env.XDG_CACHE_HOME !== undefined && isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache')
-if (isAbsolute(cacheBase)) rmSync(join(cacheBase, 'edge-hive', 'compile'), { recursive: true, force: true })
+const cache = compileCachePath()
+if (cache !== undefined) rmSync(cache.dir, { recursive: true, force: true })
 
 type AnyNode = Node & Record<string, unknown>
 

@@ -5,9 +5,9 @@
 // compile cache, which lets later runs skip compiling them again.
 import * as nodeModule from 'node:module'
 import { existsSync, lstatSync, mkdirSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { compileCachePath } from './compile-cache.ts'
 
 // Everything the CLI writes (keys, certificates, the store's files, credentials) is for its
 // owner alone: a store outside the 0700 data dir, or a file a library creates later, included.
@@ -21,10 +21,9 @@ process.umask(0o077)
  * the path relative, gets no cache).
  */
 function cacheDir (): string | undefined {
-  const xdg = process.env.XDG_CACHE_HOME
-  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache')
-  if (!isAbsolute(base)) return undefined
-  const dir = join(base, 'edge-hive', 'compile')
+  const path = compileCachePath()
+  if (path === undefined) return undefined
+  const { base, dir } = path
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   for (const d of [dir, join(base, 'edge-hive'), base]) {
     const s = lstatSync(d)
