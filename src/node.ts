@@ -6,7 +6,7 @@ import { startHivePart, peerViews, advertiseOnLan, type HivePart } from './node-
 import { createMcpPart, MCP_PATH, type McpPart } from './node-mcp.ts'
 import { NotificationStream, parseHiveToken, watchHiveToken, type McpTracer, type TokenEnd } from './mcp/index.ts'
 import { startTracing, type Tracing } from './shared/tracing.ts'
-import { MetricsServer, type HttpServer, type Forwarder } from './http/index.ts'
+import { MetricsServer, type HttpServer, type Forwarder, type CompileReport } from './http/index.ts'
 import { buildHttpPart } from './node-http.ts'
 import { buildAuthPart } from './node-auth.ts'
 import { nodeInfo, nodeSummary, loopbackFor, type NodeState, type NodeSummary } from './node-summary.ts'
@@ -308,7 +308,7 @@ export class EdgeNode {
   }
 
   /** Compiles every HTTP route's request validator now (a node compiles each on first use). */
-  compileHttpValidators (): { validators: number, failures: string[] } {
+  compileHttpValidators (): CompileReport {
     return this.#http?.compileValidators() ?? { validators: 0, failures: [] }
   }
 

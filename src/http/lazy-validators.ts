@@ -21,7 +21,7 @@ export interface CompileReport { validators: number, failures: string[] }
  */
 export function lazyValidators (): { options: NonNullable<FastifyServerOptions['schemaController']>, compileAll: () => CompileReport } {
   const build = AjvCompiler()
-  const pending: Array<{ route: string, compile: () => unknown }> = []
+  const pending: Array<{ route: string, compile: () => Validate }> = []
   const options: NonNullable<FastifyServerOptions['schemaController']> = {
     compilersFactory: {
       buildValidator: (externalSchemas, options) => {
@@ -29,16 +29,17 @@ export function lazyValidators (): { options: NonNullable<FastifyServerOptions['
         return (route) => {
           if (route.httpPart === 'headers') assertLowerCaseHeaders(route.schema, `${route.method} ${route.url}`)
           let validate: Validate | undefined
+          const ensure = (): Validate => (validate ??= compile(route))
           // Fastify reads `errors` from the function it was given, after a call that returned
           // false; and passes where the value sits (so Ajv may replace it) when `schemaEnv` is set.
           const lazy = ((data: unknown, where?: unknown) => {
-            validate ??= compile(route)
-            const result = (validate as (data: unknown, where?: unknown) => boolean | Promise<unknown>)(data, where)
-            lazy.errors = validate.errors
+            const v = ensure()
+            const result = (v as (data: unknown, where?: unknown) => boolean | Promise<unknown>)(data, where)
+            lazy.errors = v.errors
             return result
           }) as Validate
           lazy.schemaEnv = true as unknown as Validate['schemaEnv']
-          pending.push({ route: `${route.method} ${route.url} ${route.httpPart}`, compile: () => (validate ??= compile(route)) })
+          pending.push({ route: `${route.method} ${route.url} ${route.httpPart}`, compile: ensure })
           return lazy
         }
       }
@@ -68,16 +69,18 @@ function upperCaseName (node: unknown): string | undefined {
   if (node === null || typeof node !== 'object') return undefined
   const o = node as Record<string, unknown>
   if (typeof o.$ref === 'string') return `$ref ${o.$ref} (a header schema must be whole here)`
+  const objectAt = (key: string): Record<string, unknown> => isObject(o[key]) ? o[key] : {}
+  const listAt = (from: Record<string, unknown>, key: string): unknown[] => Array.isArray(from[key]) ? from[key] : []
   const names: unknown[] = [
-    ...Object.keys(isObject(o.properties) ? o.properties : {}),
-    ...Object.keys(isObject(o.dependentRequired) ? o.dependentRequired : {}),
-    ...Object.keys(isObject(o.dependencies) ? o.dependencies : {}),
-    ...(Array.isArray(o.required) ? o.required : []),
-    ...Object.values(isObject(o.dependentRequired) ? o.dependentRequired : {}).flat(),
-    ...Object.values(isObject(o.dependencies) ? o.dependencies : {}).filter(Array.isArray).flat()
+    ...Object.keys(objectAt('properties')),
+    ...listAt(o, 'required'),
+    ...Object.entries(objectAt('dependentRequired')).flat(2),
+    // Schema-valued dependencies are walked below; only their names and lists are names here.
+    ...Object.entries(objectAt('dependencies')).flatMap(([name, value]) => [name, ...(Array.isArray(value) ? value : [])]),
+    objectAt('propertyNames').const,
+    ...listAt(objectAt('propertyNames'), 'enum')
   ]
-  const names2 = isObject(o.propertyNames) ? [o.propertyNames.const, ...(Array.isArray(o.propertyNames.enum) ? o.propertyNames.enum : [])] : []
-  const upper = [...names, ...names2].find((n) => typeof n === 'string' && n !== n.toLowerCase())
+  const upper = names.find((n) => typeof n === 'string' && n !== n.toLowerCase())
   if (upper !== undefined) return String(upper)
   for (const value of Object.values(o)) { const found = upperCaseName(value); if (found !== undefined) return found }
   return undefined
