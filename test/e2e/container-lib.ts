@@ -79,9 +79,9 @@ export function runtimeEnv (): Record<string, string> {
   return env
 }
 
-/** COPY instructions: options, sources, destination. */
-export function copies (stage: number): Array<{ from: string | undefined, sources: string[], dest: string, options: string[] }> {
-  return DF.filter((i) => i.cmd === 'COPY' && i.stage === stage).map((i) => {
+/** COPY instructions of a stage (those before the instruction at index `before` of DF): options, sources, destination. */
+export function copies (stage: number, before = DF.length): Array<{ from: string | undefined, sources: string[], dest: string, options: string[] }> {
+  return DF.filter((i, at) => i.cmd === 'COPY' && i.stage === stage && at < before).map((i) => {
     const words = i.args.split(/\s+/).filter(Boolean)
     const options = words.filter((w) => w.startsWith('--'))
     const rest = words.filter((w) => !w.startsWith('--'))

@@ -96,10 +96,9 @@ describe('Dockerfile', () => {
     // The build's own files: each word of its command line that names a file of the repository.
     const files = scripts.build!.split(/\s+/).filter((w) => /\.[a-z]+$/.test(w) && existsSync(at(w)))
     assert.ok(files.includes('tsconfig.build.json') && files.some((f) => f.startsWith('scripts/')), `the build's files: ${files.join(' ')}`)
-    const buildStage = DF.filter((i) => i.stage === 0)
-    const npmCi = buildStage.findIndex((i) => i.cmd === 'RUN' && /\bnpm ci\b/.test(i.args))
+    const npmCi = DF.findIndex((i) => i.stage === 0 && i.cmd === 'RUN' && /\bnpm ci\b/.test(i.args))
     assert.ok(npmCi >= 0, 'the build stage runs npm ci')
-    const copied = buildStage.slice(0, npmCi).filter((i) => i.cmd === 'COPY').flatMap((i) => i.args.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1))
+    const copied = copies(0, npmCi).flatMap((c) => c.sources)
     for (const f of files) {
       assert.ok(copied.some((c) => c === f || (c.endsWith('/') && f.startsWith(c))), `${f} is copied before npm ci (copied: ${copied.join(' ')})`)
       assert.ok(!ignored(DOCKERIGNORE, f), `${f} is in the build context`)
